@@ -1,0 +1,176 @@
+package dev.pals.testing;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.UUID;
+import java.util.concurrent.locks.ReentrantLock;
+import org.jspecify.annotations.Nullable;
+import org.testcontainers.DockerClientFactory;
+import org.testcontainers.postgresql.PostgreSQLContainer;
+
+/**
+ * The PostgreSQL server that a test JVM shares across all its tests, started on first use.
+ *
+ * <p>The server is chosen in this order:
+ * <ol>
+ *   <li>the JDBC URL in the environment variable {@value #URL_VARIABLE} (with
+ *       {@value #USER_VARIABLE} and {@value #PASSWORD_VARIABLE}), for a server you run yourself;
+ *   <li>a Testcontainers PostgreSQL when a Docker engine answers;
+ *   <li>an embedded PostgreSQL started from binaries published on Maven Central.
+ * </ol>
+ * Tests share the server, so each isolates itself: by a namespace of its own ({@link #uniqueName})
+ * or, when it needs a clean slate, a database of its own ({@link #createDatabase}).
+ */
+public final class TestDatabase {
+
+    /** Environment variable naming an external server's JDBC URL. */
+    public static final String URL_VARIABLE = "PALS_TEST_JDBC_URL";
+    /** Environment variable naming the external server's user (default {@code postgres}). */
+    public static final String USER_VARIABLE = "PALS_TEST_JDBC_USER";
+    /** Environment variable naming the external server's password (default empty). */
+    public static final String PASSWORD_VARIABLE = "PALS_TEST_JDBC_PASSWORD";
+
+    private static final ReentrantLock START = new ReentrantLock();
+    private static @Nullable TestDatabase shared;
+
+    private final String url;
+    private final String user;
+    private final String password;
+    private final String kind;
+
+    private TestDatabase(String url, String user, String password, String kind) {
+        this.url = url;
+        this.user = user;
+        this.password = password;
+        this.kind = kind;
+    }
+
+    /** Returns the shared server, starting it on first call. */
+    public static TestDatabase get() {
+        START.lock();
+        try {
+            if (shared == null) {
+                shared = start();
+            }
+            return shared;
+        } finally {
+            START.unlock();
+        }
+    }
+
+    private static TestDatabase start() {
+        String external = System.getenv(URL_VARIABLE);
+        if (external != null && !external.isBlank()) {
+            String user = System.getenv().getOrDefault(USER_VARIABLE, "postgres");
+            String password = System.getenv().getOrDefault(PASSWORD_VARIABLE, "");
+            return new TestDatabase(external, user, password, "external server from " + URL_VARIABLE);
+        }
+        if (dockerAvailable()) {
+            PostgreSQLContainer container = new PostgreSQLContainer("postgres:17-alpine")
+                    .withCommand("postgres", "-c", "max_connections=300");
+            container.start();
+            Runtime.getRuntime().addShutdownHook(new Thread(container::stop, "pals-test-db-stop"));
+            return new TestDatabase(container.getJdbcUrl(), container.getUsername(), container.getPassword(),
+                    "Testcontainers " + container.getDockerImageName());
+        }
+        try {
+            EmbeddedPostgres embedded = EmbeddedPostgres.builder()
+                    .setServerConfig("max_connections", "300")
+                    .start();
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> closeQuietly(embedded), "pals-test-db-stop"));
+            return new TestDatabase(embedded.getJdbcUrl("postgres", "postgres"), "postgres", "",
+                    "embedded PostgreSQL on port " + embedded.getPort());
+        } catch (IOException e) {
+            throw new UncheckedIOException("Could not start the embedded PostgreSQL for the tests; set "
+                    + URL_VARIABLE + " to use a server of your own", e);
+        }
+    }
+
+    private static boolean dockerAvailable() {
+        try {
+            return DockerClientFactory.instance().isDockerAvailable();
+        } catch (RuntimeException | LinkageError e) {
+            return false;
+        }
+    }
+
+    private static void closeQuietly(EmbeddedPostgres embedded) {
+        try {
+            embedded.close();
+        } catch (IOException ignored) {
+            // the JVM is exiting; the server's own shutdown is best effort
+        }
+    }
+
+    /** The JDBC URL of the server's default database. */
+    public String url() {
+        return url;
+    }
+
+    /** The superuser the tests connect as. */
+    public String user() {
+        return user;
+    }
+
+    /** The password of {@link #user()}. */
+    public String password() {
+        return password;
+    }
+
+    /** Where the server comes from, for test logs. */
+    public String kind() {
+        return kind;
+    }
+
+    /** A direct connection outside any pool, as the tests' own observer of the server. */
+    public Connection connect() throws SQLException {
+        return DriverManager.getConnection(url, user, password);
+    }
+
+    /** A small HikariCP pool on the default database. Close it when done. */
+    public HikariDataSource dataSource(int maximumPoolSize) {
+        return dataSource(url, maximumPoolSize);
+    }
+
+    /** A small HikariCP pool on the given JDBC URL. Close it when done. */
+    public HikariDataSource dataSource(String jdbcUrl, int maximumPoolSize) {
+        HikariConfig config = new HikariConfig();
+        config.setJdbcUrl(jdbcUrl);
+        config.setUsername(user);
+        config.setPassword(password);
+        config.setMaximumPoolSize(maximumPoolSize);
+        config.setMinimumIdle(0);
+        config.setPoolName("pals-test-" + uniqueName(""));
+        return new HikariDataSource(config);
+    }
+
+    /** Creates a fresh database and returns its JDBC URL, for tests that need a clean slate. */
+    public String createDatabase() {
+        String name = "pals_" + UUID.randomUUID().toString().replace("-", "").substring(0, 16);
+        try (Connection connection = connect(); Statement statement = connection.createStatement()) {
+            statement.execute("CREATE DATABASE " + name);
+        } catch (SQLException e) {
+            throw new IllegalStateException("Could not create test database " + name, e);
+        }
+        return withDatabase(name);
+    }
+
+    private String withDatabase(String name) {
+        int query = url.indexOf('?');
+        String base = query < 0 ? url : url.substring(0, query);
+        String params = query < 0 ? "" : url.substring(query);
+        return base.substring(0, base.lastIndexOf('/') + 1) + name + params;
+    }
+
+    /** A name no other test uses, for namespaces and lock names. */
+    public static String uniqueName(String prefix) {
+        return prefix + UUID.randomUUID().toString().substring(0, 8);
+    }
+}
