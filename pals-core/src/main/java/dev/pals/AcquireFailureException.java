@@ -1,0 +1,66 @@
+package dev.pals;
+
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A lock was not obtained. Thrown by the forms that must return with the lock held:
+ * {@link AdvisoryLock#hold()}, {@link LockRegistry#executeLocked} and, in the Spring layer,
+ * locked methods. When it is thrown, nothing is held on the caller's behalf.
+ */
+public class AcquireFailureException extends LockException {
+
+    private static final long serialVersionUID = 1L;
+
+    /** Why the lock was not obtained. */
+    public enum Reason {
+        /** Another holder had it and the caller asked not to wait. */
+        CONTENDED("it is held by another holder and the caller did not wait"),
+        /** Another holder kept it for the whole wait. */
+        TIMED_OUT("the wait timed out"),
+        /** The waiting thread was interrupted; its interrupt status is set again. */
+        INTERRUPTED("the waiting thread was interrupted"),
+        /** The asynchronous acquisition was cancelled. */
+        CANCELLED("the acquisition was cancelled"),
+        /** PostgreSQL found a deadlock (SQLSTATE 40P01) and chose this wait to break it. */
+        DEADLOCK("PostgreSQL detected a deadlock (40P01) and aborted this wait; take locks in one fixed order");
+
+        private final String explanation;
+
+        Reason(String explanation) {
+            this.explanation = explanation;
+        }
+
+        String explanation() {
+            return explanation;
+        }
+    }
+
+    private final String lockName;
+    private final LockMode mode;
+    private final Reason reason;
+
+    /** A failure to take {@code lockName} in {@code mode} for {@code reason}. */
+    public AcquireFailureException(String lockName, LockMode mode, Reason reason, @Nullable String detail,
+            @Nullable Throwable cause) {
+        super("Could not acquire " + mode.label() + " lock '" + lockName + "': " + reason.explanation()
+                + (detail == null ? "" : " (" + detail + ")"), cause);
+        this.lockName = lockName;
+        this.mode = mode;
+        this.reason = reason;
+    }
+
+    /** The name of the lock, or its key for a lock taken by key. */
+    public String lockName() {
+        return lockName;
+    }
+
+    /** The mode that was requested. */
+    public LockMode mode() {
+        return mode;
+    }
+
+    /** Why the lock was not obtained. */
+    public Reason reason() {
+        return reason;
+    }
+}

@@ -1,0 +1,238 @@
+package dev.pals;
+
+import java.lang.ref.Cleaner;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A handle on one advisory lock, from {@link LockRegistry#lock}. The handle, not the thread,
+ * owns the lock: two handles on the same name exclude each other even in one thread, and a lock
+ * taken on one thread may be released on another. Acquiring again while holding is counted and
+ * needs as many releases, as PostgreSQL counts for a session.
+ *
+ * <p><b>Contention.</b> Handles of the same registry contend in the JVM, without a round trip;
+ * handles elsewhere (other registries, processes, PostgreSQL sessions) contend in the server.
+ * {@link #tryAcquire()} never waits for a holder; {@link #tryAcquire(Duration)} waits in the
+ * server, which wakes it the moment the holder lets go.
+ *
+ * <p><b>Interrupt.</b> A waiting thread that is interrupted stops waiting, cancels its wait in the
+ * server and holds nothing afterwards, even if the grant crossed the interrupt.
+ *
+ * <p><b>Connection loss.</b> Locks live as long as the PostgreSQL session that took them. If that
+ * session ends (the connection breaks, the backend is terminated, the server restarts), the
+ * registry notices within its loss-check interval: {@link #isHeld()} turns {@code false}, the
+ * registry's {@link LockLossListener}s are called, and the next {@link #release()} throws
+ * {@link LockLostException}.
+ *
+ * <p><b>Abandonment.</b> A handle that becomes unreachable while holding is released with a
+ * warning that names the lock; do not rely on it, release in a {@code finally} or use
+ * {@link #hold()} with try-with-resources.
+ *
+ * <p>Handles are thread-safe.
+ */
+public final class AdvisoryLock {
+
+    private static final Cleaner CLEANER = Cleaner.create(runnable -> {
+        Thread thread = new Thread(runnable, "pals-abandoned-lock-cleaner");
+        thread.setDaemon(true);
+        return thread;
+    });
+
+    private final LockRegistry registry;
+    private final Holder holder;
+    private final boolean blocking;
+    private final Duration timeout;
+
+    AdvisoryLock(LockRegistry registry, String name, LockKey key, LockMode mode, boolean blocking,
+            Duration timeout) {
+        this.registry = registry;
+        this.holder = new Holder(name, key, mode, this);
+        this.blocking = blocking;
+        this.timeout = timeout;
+        CLEANER.register(this, new Abandoned(registry.engine(), holder));
+    }
+
+    /** The name this handle was created with, or the key's text for a handle created by key. */
+    public String name() {
+        return holder.name;
+    }
+
+    /** The PostgreSQL key this handle locks. */
+    public LockKey key() {
+        return holder.key;
+    }
+
+    /** Exclusive or shared. */
+    public LockMode mode() {
+        return holder.mode;
+    }
+
+    /** Whether {@link #acquire()} and {@link #hold()} wait by default. */
+    public boolean isBlocking() {
+        return blocking;
+    }
+
+    /** How long {@link #acquire()} and {@link #hold()} wait by default. */
+    public Duration timeout() {
+        return timeout;
+    }
+
+    /**
+     * Acquires the lock if it is free now; never waits for a holder. One round trip to the
+     * server, or none when another handle of this registry decides the question.
+     *
+     * @return whether this handle now holds the lock
+     * @throws AcquireFailureException with reason INTERRUPTED if the thread was interrupted
+     *     while this registry briefly finished another operation on the same key
+     * @throws LockException if the server failed; nothing is then held
+     * @throws IllegalStateException if the registry is closed
+     */
+    public boolean tryAcquire() {
+        try {
+            return registry.engine().acquire(holder, false, 0);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw failure(AcquireFailureException.Reason.INTERRUPTED, e);
+        }
+    }
+
+    /**
+     * Acquires the lock, waiting at most {@code timeout} for holders to let go. The wait happens
+     * in the server under {@code lock_timeout}, so the lock is granted the moment it is free, in
+     * the order waiters arrived. {@code Duration.ZERO} does not wait; {@link LockRegistry#FOREVER}
+     * waits without limit.
+     *
+     * @return whether this handle now holds the lock; {@code false} once the timeout passed
+     * @throws InterruptedException if the thread was interrupted while waiting; the server wait
+     *     is cancelled and nothing is held
+     * @throws AcquireFailureException with reason DEADLOCK if PostgreSQL broke a deadlock by
+     *     aborting this wait
+     * @throws LockException if the server or connection failed; nothing is then held
+     * @throws IllegalArgumentException if the timeout is negative or too long
+     */
+    public boolean tryAcquire(Duration timeout) throws InterruptedException {
+        Timeouts.check(timeout, "timeout");
+        if (timeout.isZero()) {
+            return tryAcquire();
+        }
+        return registry.engine().acquire(holder, true, Timeouts.deadline(timeout));
+    }
+
+    /**
+     * Acquires with this handle's defaults: {@link #tryAcquire(Duration)} with {@link #timeout()}
+     * when {@link #isBlocking()}, else {@link #tryAcquire()}.
+     *
+     * @return whether this handle now holds the lock
+     * @throws InterruptedException if interrupted while waiting; nothing is then held
+     */
+    public boolean acquire() throws InterruptedException {
+        return blocking ? tryAcquire(timeout) : tryAcquire();
+    }
+
+    /**
+     * Acquires with this handle's defaults, or throws: the form for try-with-resources.
+     *
+     * @return the hold, which releases on {@link HeldLock#close()}
+     * @throws AcquireFailureException if the lock was not obtained, with the reason: contended,
+     *     timed out, interrupted (the interrupt status is set again) or deadlock
+     */
+    public HeldLock hold() {
+        return blocking ? hold(timeout) : hold(Duration.ZERO);
+    }
+
+    /**
+     * Acquires waiting at most {@code timeout}, or throws: the form for try-with-resources.
+     *
+     * @return the hold, which releases on {@link HeldLock#close()}
+     * @throws AcquireFailureException if the lock was not obtained, with the reason
+     */
+    public HeldLock hold(Duration timeout) {
+        boolean acquired;
+        try {
+            acquired = tryAcquire(timeout);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw failure(AcquireFailureException.Reason.INTERRUPTED, e);
+        }
+        if (!acquired) {
+            throw timeout.isZero()
+                    ? failure(AcquireFailureException.Reason.CONTENDED, null)
+                    : new AcquireFailureException(name(), mode(), AcquireFailureException.Reason.TIMED_OUT,
+                            "waited " + Timeouts.describe(timeout), null);
+        }
+        return new HeldLock(this);
+    }
+
+    /**
+     * Acquires with this handle's defaults without tying up the calling thread.
+     *
+     * @see #acquireAsync(Duration)
+     */
+    public CompletableFuture<Boolean> acquireAsync() {
+        return acquireAsync(blocking ? timeout : Duration.ZERO);
+    }
+
+    /**
+     * Acquires on a registry thread, waiting at most {@code timeout}; the caller's thread is free
+     * at once. The future completes with whether the lock is held, or exceptionally as
+     * {@link #tryAcquire(Duration)} would throw. Cancelling the future cancels the wait in the
+     * server; if the grant crossed the cancel, the lock is released, so a cancelled future never
+     * leaves the lock held.
+     */
+    public CompletableFuture<Boolean> acquireAsync(Duration timeout) {
+        Timeouts.check(timeout, "timeout");
+        return registry.acquireAsync(this, timeout);
+    }
+
+    /**
+     * Releases one hold. Never waits for other holders; one round trip when the last hold of
+     * this registry on the key goes.
+     *
+     * @return {@code true} if this handle held the lock, {@code false} if it did not
+     * @throws LockLostException if the lock was lost while held (reported once; the handle is
+     *     then free to acquire again)
+     * @throws IllegalStateException if the registry was closed while this handle held the lock
+     */
+    public boolean release() {
+        return registry.engine().release(holder);
+    }
+
+    /**
+     * Whether this handle holds the lock. Answered in the JVM, without a round trip: it turns
+     * false when the registry notices the lock's session ended.
+     */
+    public boolean isHeld() {
+        return holder.count > 0;
+    }
+
+    /** How many times this handle holds the lock (acquisitions less releases); 0 when not held. */
+    public int holdCount() {
+        return holder.count;
+    }
+
+    private AcquireFailureException failure(AcquireFailureException.Reason reason, @Nullable Throwable cause) {
+        return new AcquireFailureException(name(), mode(), reason, null, cause);
+    }
+
+    @Override
+    public String toString() {
+        return "AdvisoryLock[" + holder.name + ", key " + holder.key + ", " + holder.mode.label()
+                + (isHeld() ? ", held " + holder.count + "x" : ", not held") + "]";
+    }
+
+    /** Releases the lock of a handle that became unreachable; refers to no handle itself. */
+    private record Abandoned(LockEngine engine, Holder holder) implements Runnable {
+        private static final System.Logger LOG = System.getLogger(AdvisoryLock.class.getName());
+
+        @Override
+        public void run() {
+            if (holder.count > 0) {
+                LOG.log(System.Logger.Level.WARNING, () -> "Lock '" + holder.name + "' (key " + holder.key
+                        + ") was held by a handle that became unreachable; releasing it now. Release locks in a "
+                        + "finally block or with try-with-resources (AdvisoryLock.hold()).");
+                engine.releaseAll(holder);
+            }
+        }
+    }
+}

@@ -1,0 +1,415 @@
+package dev.pals;
+
+import java.lang.System.Logger.Level;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import javax.sql.DataSource;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Acquire and release: admission between the handles of this JVM first ({@link KeyState}),
+ * then the server: a try on a session already out, and if the caller may wait, a
+ * {@link ServerWait} on a session of its own.
+ */
+final class LockEngine {
+
+    private static final System.Logger LOG = System.getLogger(LockEngine.class.getName());
+
+    /** Back-off when every session holds locks and none is free to wait on. */
+    private static final long MIN_POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
+    private static final long MAX_POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
+
+    private final ConcurrentHashMap<LockKey, KeyState> keys = new ConcurrentHashMap<>();
+    private final SessionPool pool;
+    private final Executor workers;
+    private final ScheduledExecutorService timer;
+    private final List<LockLossListener> listeners;
+
+    LockEngine(DataSource dataSource, int maxConnections, Duration idleTimeout, Executor workers,
+            ScheduledExecutorService timer, List<LockLossListener> listeners) {
+        this.pool = new SessionPool(dataSource, maxConnections, idleTimeout, this::sessionLost);
+        this.workers = workers;
+        this.timer = timer;
+        this.listeners = List.copyOf(listeners);
+    }
+
+    SessionPool pool() {
+        return pool;
+    }
+
+    /**
+     * Takes the lock for {@code holder}. Without {@code mayWait} it never waits for a holder (it
+     * may wait one round trip for another handle's try or release of the same key to finish).
+     *
+     * @param deadline in {@link System#nanoTime()} terms, {@link Long#MAX_VALUE} for none
+     * @return whether the lock is now held
+     * @throws InterruptedException if interrupted while waiting; nothing is then held
+     */
+    boolean acquire(Holder holder, boolean mayWait, long deadline) throws InterruptedException {
+        KeyState state = enter(holder.key);
+        try {
+            while (true) {
+                if (state.isHeldBy(holder)) {
+                    holder.count++;
+                    return true;
+                }
+                boolean quickOpInFlight = false;
+                switch (state.phase) {
+                    case FREE -> {
+                        state.phase = KeyState.Phase.ACQUIRING;
+                        state.mode = holder.mode;
+                        state.acquireMayWait = mayWait;
+                        state.mutex.unlock();
+                        return acquireOnServer(state, holder, mayWait, deadline);
+                    }
+                    case HELD -> {
+                        if (holder.mode == LockMode.SHARED && state.mode == LockMode.SHARED) {
+                            state.holders.add(holder);
+                            granted(holder);
+                            return true;
+                        }
+                    }
+                    case ACQUIRING -> quickOpInFlight = !state.acquireMayWait;
+                    case RELEASING -> quickOpInFlight = true;
+                }
+                if (quickOpInFlight) {
+                    state.changed.await();
+                } else if (!mayWait) {
+                    return false;
+                } else {
+                    long nanos = Timeouts.remaining(deadline);
+                    if (nanos == 0) {
+                        return false;
+                    }
+                    if (nanos == Long.MAX_VALUE) {
+                        state.changed.await();
+                    } else {
+                        state.changed.awaitNanos(nanos);
+                    }
+                }
+            }
+        } finally {
+            if (state.mutex.isHeldByCurrentThread()) {
+                leave(state);
+            }
+        }
+    }
+
+    /** Called in phase ACQUIRING without the mutex; settles the phase before returning. */
+    private boolean acquireOnServer(KeyState state, Holder holder, boolean mayWait, long deadline)
+            throws InterruptedException {
+        Session session = null;
+        try {
+            session = tryOnServer(state, holder);
+            if (session == null && mayWait && Timeouts.remaining(deadline) > 0) {
+                session = waitOnServer(state, holder, deadline);
+            }
+            return session != null;
+        } finally {
+            state.mutex.lock();
+            try {
+                if (session != null && !session.lost) {
+                    state.phase = KeyState.Phase.HELD;
+                    state.session = session;
+                    state.holders.add(holder);
+                    granted(holder);
+                } else {
+                    if (session != null) {
+                        session.held.remove(state);
+                    }
+                    state.phase = KeyState.Phase.FREE;
+                    state.session = null;
+                }
+                state.changed.signalAll();
+            } finally {
+                leave(state);
+            }
+            if (session != null && session.lost) {
+                throw new LockException("The connection holding lock '" + holder.name + "' was lost just as it "
+                        + "was acquired; nothing is held. Check the database server and network.");
+            }
+        }
+    }
+
+    /** One {@code pg_try_advisory_lock} on a session already out; retried once if that session had died. */
+    private @Nullable Session tryOnServer(KeyState state, Holder holder) throws InterruptedException {
+        for (int attempt = 0; ; attempt++) {
+            Session session;
+            try {
+                session = pool.forTry();
+            } catch (SQLException e) {
+                throw SqlErrors.unexpected("open a connection to try", holder.name, e);
+            }
+            try {
+                session.io.lockInterruptibly();
+                try {
+                    if (session.tryLock(holder.key, holder.mode)) {
+                        session.held.add(state);
+                        return session;
+                    }
+                    return null;
+                } finally {
+                    session.io.unlock();
+                }
+            } catch (SQLException e) {
+                if (pool.failed(session, e)) {
+                    if (attempt == 0) {
+                        continue;
+                    }
+                    throw new LockException("Could not try lock '" + holder.name + "': the lock connection was lost ("
+                            + e.getMessage() + "); nothing is held. Check the database server and network.", e);
+                }
+                if (SqlErrors.is(e, SqlErrors.OUT_OF_MEMORY)) {
+                    throw new LockCapacityException(holder.name, e);
+                }
+                throw SqlErrors.unexpected("try", holder.name, e);
+            } finally {
+                pool.done(session);
+            }
+        }
+    }
+
+    private @Nullable Session waitOnServer(KeyState state, Holder holder, long deadline) throws InterruptedException {
+        long poll = MIN_POLL_NANOS;
+        while (true) {
+            Session session;
+            try {
+                session = pool.forWait();
+            } catch (SQLException e) {
+                throw SqlErrors.unexpected("open a connection to wait for", holder.name, e);
+            }
+            if (session != null) {
+                return await(new ServerWait(pool, session, state, holder, deadline, timer), state, holder);
+            }
+            // every session holds locks: no clean session to wait on, so retry on a busy one
+            long nanos = Timeouts.remaining(deadline);
+            if (nanos == 0) {
+                return null;
+            }
+            pool.awaitChange(Math.min(nanos, poll));
+            poll = Math.min(MAX_POLL_NANOS, poll * 2);
+            Session got = tryOnServer(state, holder);
+            if (got != null) {
+                return got;
+            }
+        }
+    }
+
+    private @Nullable Session await(ServerWait wait, KeyState state, Holder holder) throws InterruptedException {
+        workers.execute(wait);
+        try {
+            return wait.result.get() ? wait.session() : null;
+        } catch (InterruptedException e) {
+            if (!wait.abandon() && wait.result.join()) {
+                // granted before the interrupt landed: give it back, the caller sees only the interrupt
+                Session session = wait.session();
+                pool.use(session);
+                session.io.lock();
+                try {
+                    session.unlock(holder.key, holder.mode);
+                } catch (SQLException unlockFailure) {
+                    pool.failed(session, unlockFailure);
+                } finally {
+                    session.held.remove(state);
+                    session.io.unlock();
+                    pool.done(session);
+                }
+            }
+            throw e;
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException failure) {
+                throw failure;
+            }
+            throw new LockException("Waiting for lock '" + holder.name + "' failed: " + e.getCause(), e.getCause());
+        } catch (CancellationException e) {
+            return null;
+        }
+    }
+
+    /**
+     * Releases one hold of {@code holder}.
+     *
+     * @return whether it was held
+     * @throws LockLostException if the lock was lost since it was acquired (reported once)
+     */
+    boolean release(Holder holder) {
+        KeyState state = enter(holder.key);
+        Session session;
+        LockMode mode;
+        try {
+            if (!state.isHeldBy(holder)) {
+                LockLostException lost = holder.lost;
+                if (lost != null) {
+                    holder.lost = null;
+                    throw lost;
+                }
+                if (holder.releasedByClose) {
+                    holder.releasedByClose = false;
+                    throw new IllegalStateException("Lock '" + holder.name + "' was already released because its "
+                            + "LockRegistry was closed while it was held; release locks before closing the registry");
+                }
+                return false;
+            }
+            holder.count--;
+            if (holder.count > 0) {
+                return true;
+            }
+            state.removeHolder(holder);
+            if (!state.holders.isEmpty()) {
+                return true;
+            }
+            state.phase = KeyState.Phase.RELEASING;
+            session = state.session;
+            mode = state.mode;
+            pool.use(session);
+        } finally {
+            state.mutex.unlock();
+        }
+        LockException failure = null;
+        session.io.lock();
+        try {
+            session.unlock(holder.key, mode);
+        } catch (SQLException e) {
+            if (pool.failed(session, e)) {
+                failure = new LockLostException(holder.name, "Lock '" + holder.name + "' was lost before it was "
+                        + "released: its connection failed (" + e.getMessage() + "), so PostgreSQL had already freed it "
+                        + "and the critical section may not have been exclusive", e);
+            } else {
+                failure = SqlErrors.unexpected("release", holder.name, e);
+            }
+        } finally {
+            session.held.remove(state);
+            session.io.unlock();
+            pool.done(session);
+            state.mutex.lock();
+            try {
+                state.phase = KeyState.Phase.FREE;
+                state.session = null;
+                state.changed.signalAll();
+            } finally {
+                leave(state);
+            }
+        }
+        if (failure != null) {
+            throw failure;
+        }
+        return true;
+    }
+
+    /** Releases every hold of {@code holder}, for a handle that became unreachable. */
+    void releaseAll(Holder holder) {
+        try {
+            while (holder.count > 0 && release(holder)) {
+                // one hold per call
+            }
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, () -> "Releasing abandoned lock '" + holder.name + "' failed: " + e.getMessage());
+        }
+    }
+
+    /** Marks every lock of a dead session lost, and tells the listeners. */
+    private void sessionLost(Session session, SQLException cause) {
+        List<Holder> lost = new ArrayList<>();
+        for (KeyState state : List.copyOf(session.held)) {
+            state.mutex.lock();
+            try {
+                if (state.session != session || state.phase != KeyState.Phase.HELD) {
+                    continue;
+                }
+                for (Holder holder : state.holders) {
+                    holder.count = 0;
+                    holder.lost = new LockLostException(holder.name, "Lock '" + holder.name + "' was lost: the "
+                            + "PostgreSQL session holding it (backend " + session.backendPid + ") ended ("
+                            + cause.getMessage() + "), so PostgreSQL freed it and another holder may have taken it",
+                            cause);
+                    lost.add(holder);
+                }
+                state.holders.clear();
+                state.phase = KeyState.Phase.FREE;
+                state.session = null;
+                state.changed.signalAll();
+                dropIfUnused(state);
+            } finally {
+                state.mutex.unlock();
+            }
+        }
+        session.held.clear();
+        for (Holder holder : lost) {
+            LOG.log(Level.WARNING, () -> holder.lost == null ? "Lock '" + holder.name + "' was lost"
+                    : holder.lost.getMessage());
+            AdvisoryLock handle = holder.handle.get();
+            LockLostException report = holder.lost;
+            if (handle == null || report == null) {
+                continue;
+            }
+            for (LockLossListener listener : listeners) {
+                try {
+                    listener.lockLost(handle, report);
+                } catch (RuntimeException e) {
+                    LOG.log(Level.WARNING, "A LockLossListener failed; ignored", e);
+                }
+            }
+        }
+    }
+
+    /** Forgets every holder, for a registry being closed; the sessions are unlocked by the caller. */
+    void forgetAll() {
+        for (KeyState state : List.copyOf(keys.values())) {
+            state.mutex.lock();
+            try {
+                for (Holder holder : state.holders) {
+                    holder.count = 0;
+                    holder.releasedByClose = true;
+                }
+                state.holders.clear();
+                state.phase = KeyState.Phase.FREE;
+                state.session = null;
+                state.changed.signalAll();
+                dropIfUnused(state);
+            } finally {
+                state.mutex.unlock();
+            }
+        }
+    }
+
+    private static void granted(Holder holder) {
+        holder.count = 1;
+        holder.lost = null;
+        holder.releasedByClose = false;
+    }
+
+    /** Returns the key's state with its mutex held, counted as used. */
+    private KeyState enter(LockKey key) {
+        while (true) {
+            KeyState state = keys.computeIfAbsent(key, KeyState::new);
+            state.mutex.lock();
+            if (!state.retired) {
+                state.users++;
+                return state;
+            }
+            state.mutex.unlock();
+        }
+    }
+
+    /** Counts the caller out and unlocks the mutex; an unused free state leaves the table. */
+    private void leave(KeyState state) {
+        state.users--;
+        dropIfUnused(state);
+        state.mutex.unlock();
+    }
+
+    private void dropIfUnused(KeyState state) {
+        if (state.users == 0 && state.phase == KeyState.Phase.FREE) {
+            state.retired = true;
+            keys.remove(state.key, state);
+        }
+    }
+}

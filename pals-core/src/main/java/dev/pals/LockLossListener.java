@@ -1,0 +1,20 @@
+package dev.pals;
+
+/**
+ * Told when a held lock is lost because the PostgreSQL session holding it ended.
+ *
+ * <p>Called once per lost handle, on the registry's housekeeping thread or on the thread that
+ * found the connection broken, after the handle already reports {@link AdvisoryLock#isHeld()}
+ * false. Keep it quick and non-blocking; an exception it throws is logged and ignored.
+ */
+@FunctionalInterface
+public interface LockLossListener {
+
+    /**
+     * The lock of {@code lock} was lost.
+     *
+     * @param lock the handle that held it
+     * @param cause what ended the session, as a {@link LockLostException} with the details
+     */
+    void lockLost(AdvisoryLock lock, LockLostException cause);
+}

@@ -1,0 +1,365 @@
+package dev.pals;
+
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.ReentrantLock;
+import javax.sql.DataSource;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The lock factory: hands out {@link AdvisoryLock} handles on PostgreSQL advisory locks, bound
+ * to a {@link DataSource}, a namespace and defaults. Thread-safe; build one per DataSource and
+ * share it.
+ *
+ * <pre>{@code
+ * LockRegistry registry = LockRegistry.builder(dataSource).namespace("billing").build();
+ * try (HeldLock held = registry.lock("nightly-report").hold()) {
+ *     // only one holder in the whole cluster runs this
+ * }
+ * }</pre>
+ *
+ * <p><b>Connections.</b> Held locks share a few connections of the DataSource (at most
+ * {@link Builder#maxConnections}); each blocking wait in the server needs a connection that holds
+ * nothing, so at most {@code maxConnections - 1} waits run in the server at once and further
+ * waiters retry with back-off until one is free. Give the registry a DataSource of its own (a
+ * small pool) so that its connections, held for as long as locks are, never starve the
+ * application's queries. A connection goes back to the DataSource once it has held nothing for
+ * the idle timeout, after {@code pg_advisory_unlock_all()}.
+ *
+ * <p><b>Server.</b> The first connection proves the server is PostgreSQL and not a standby in
+ * recovery; otherwise {@link UnsupportedLockServerException} is thrown by the acquisition that
+ * opened it.
+ *
+ * <p><b>Loss.</b> Every loss-check interval (default 1 s) each connection that holds locks and is
+ * idle runs one {@code SELECT 1}; a dead connection marks its locks lost (see
+ * {@link AdvisoryLock}). The cost is one trivial query per second per holding connection.
+ */
+public final class LockRegistry implements AutoCloseable {
+
+    /** The timeout that means "wait without limit". */
+    public static final Duration FOREVER = Timeouts.FOREVER;
+
+    private final @Nullable String namespace;
+    private final boolean blocking;
+    private final Duration acquireTimeout;
+    private final ThreadPoolExecutor workers;
+    private final ScheduledThreadPoolExecutor housekeeper;
+    private final LockEngine engine;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private LockRegistry(Builder builder) {
+        this.namespace = builder.namespace;
+        this.blocking = builder.blocking;
+        this.acquireTimeout = builder.acquireTimeout;
+        this.workers = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 30, TimeUnit.SECONDS, new SynchronousQueue<>(),
+                daemonThreads("pals-lock-wait-"));
+        this.housekeeper = new ScheduledThreadPoolExecutor(1, daemonThreads("pals-lock-housekeeper-"));
+        this.housekeeper.setRemoveOnCancelPolicy(true);
+        this.engine = new LockEngine(builder.dataSource, builder.maxConnections, builder.idleTimeout, workers,
+                housekeeper, builder.listeners);
+        long interval = builder.lossCheckInterval.toNanos();
+        this.housekeeper.scheduleWithFixedDelay(engine.pool()::housekeep, interval, interval, TimeUnit.NANOSECONDS);
+    }
+
+    /** Starts a registry on {@code dataSource}, which must lead to a PostgreSQL primary. */
+    public static Builder builder(DataSource dataSource) {
+        return new Builder(Objects.requireNonNull(dataSource, "dataSource"));
+    }
+
+    /** A handle on the exclusive lock {@code name} in this registry's namespace, with its defaults. */
+    public AdvisoryLock lock(String name) {
+        return lock(name, LockOptions.exclusive());
+    }
+
+    /**
+     * A handle on the lock {@code name} in this registry's namespace.
+     *
+     * @throws IllegalArgumentException if the name is null or blank
+     */
+    public AdvisoryLock lock(String name, LockOptions options) {
+        return handle(name, LockKey.of(namespace, LockKey.requireText(name, "lock name")), options);
+    }
+
+    /** A handle on the exclusive lock with the raw {@code bigint} key, outside any namespace. */
+    public AdvisoryLock lock(long key) {
+        return lock(key, LockOptions.exclusive());
+    }
+
+    /** A handle on the lock with the raw {@code bigint} key, outside any namespace. */
+    public AdvisoryLock lock(long key, LockOptions options) {
+        LockKey lockKey = LockKey.of(key);
+        return handle(lockKey.toString(), lockKey, options);
+    }
+
+    /** A handle on the exclusive lock with the {@code (int, int)} key pair, outside any namespace. */
+    public AdvisoryLock lock(int key1, int key2) {
+        return lock(key1, key2, LockOptions.exclusive());
+    }
+
+    /** A handle on the lock with the {@code (int, int)} key pair, outside any namespace. */
+    public AdvisoryLock lock(int key1, int key2, LockOptions options) {
+        LockKey lockKey = LockKey.of(key1, key2);
+        return handle(lockKey.toString(), lockKey, options);
+    }
+
+    /**
+     * Runs {@code task} holding the exclusive lock {@code name}, waiting at most {@code timeout}
+     * for it, and releases the lock however the task ends.
+     *
+     * @return what the task returned
+     * @throws AcquireFailureException if the lock was not obtained; the task did not run
+     * @throws LockLostException if the lock was lost while the task ran (added as suppressed
+     *     when the task threw)
+     * @throws E what the task threw
+     */
+    public <T, E extends Throwable> T executeLocked(String name, Duration timeout, LockedCallable<T, E> task)
+            throws E {
+        try (HeldLock held = lock(name).hold(timeout)) {
+            return task.call();
+        }
+    }
+
+    /** Runs {@code task} holding the exclusive lock {@code name}, with the registry's defaults. */
+    public <T, E extends Throwable> T executeLocked(String name, LockedCallable<T, E> task) throws E {
+        try (HeldLock held = lock(name).hold()) {
+            return task.call();
+        }
+    }
+
+    /** The namespace names are qualified with (PALs' app name), or {@code null} for none. */
+    public @Nullable String namespace() {
+        return namespace;
+    }
+
+    /** Connections out of the DataSource now, holding locks, waiting or idle. */
+    public int openConnections() {
+        return engine.pool().openConnections();
+    }
+
+    /**
+     * Releases every lock this registry holds and returns its connections. Handles that held a
+     * lock report {@code isHeld() == false}, and their next {@code release()} throws
+     * {@link IllegalStateException}; waits in progress are cancelled. Idempotent.
+     */
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        housekeeper.shutdownNow();
+        List<Session> sessions = engine.pool().closeAndDrain();
+        engine.forgetAll();
+        sessions.forEach(engine.pool()::retire);
+        workers.shutdownNow();
+    }
+
+    LockEngine engine() {
+        if (closed.get()) {
+            throw new IllegalStateException("This LockRegistry is closed; build a new one to take locks");
+        }
+        return engine;
+    }
+
+    CompletableFuture<Boolean> acquireAsync(AdvisoryLock lock, Duration timeout) {
+        AsyncAcquire task = new AsyncAcquire(lock, timeout);
+        workers.execute(task);
+        return task.result;
+    }
+
+    private AdvisoryLock handle(String name, LockKey key, LockOptions options) {
+        Objects.requireNonNull(options, "options");
+        engine();
+        Boolean handleBlocking = options.blocking();
+        Duration handleTimeout = options.timeout();
+        return new AdvisoryLock(this, name, key, options.mode(),
+                handleBlocking == null ? blocking : handleBlocking,
+                handleTimeout == null ? acquireTimeout : handleTimeout);
+    }
+
+    private static ThreadFactory daemonThreads(String prefix) {
+        AtomicInteger count = new AtomicInteger();
+        return runnable -> {
+            Thread thread = new Thread(runnable, prefix + count.incrementAndGet());
+            thread.setDaemon(true);
+            return thread;
+        };
+    }
+
+    /**
+     * An acquisition on a worker thread. Cancelling the future interrupts the worker, which
+     * cancels the server wait; a grant that crossed the cancel is released.
+     */
+    private static final class AsyncAcquire implements Runnable {
+
+        private final AdvisoryLock lock;
+        private final Duration timeout;
+        private final CompletableFuture<Boolean> result = new CompletableFuture<>();
+        private final ReentrantLock runnerLock = new ReentrantLock();
+        private @Nullable Thread runner;
+
+        AsyncAcquire(AdvisoryLock lock, Duration timeout) {
+            this.lock = lock;
+            this.timeout = timeout;
+            result.whenComplete((value, failure) -> {
+                if (result.isCancelled()) {
+                    interruptRunner();
+                }
+            });
+        }
+
+        @Override
+        public void run() {
+            runnerLock.lock();
+            try {
+                if (result.isDone()) {
+                    return;
+                }
+                runner = Thread.currentThread();
+            } finally {
+                runnerLock.unlock();
+            }
+            try {
+                boolean acquired = lock.tryAcquire(timeout);
+                if (!result.complete(acquired) && acquired) {
+                    lock.release();
+                }
+            } catch (InterruptedException e) {
+                result.completeExceptionally(new AcquireFailureException(lock.name(), lock.mode(),
+                        AcquireFailureException.Reason.CANCELLED, null, e));
+            } catch (RuntimeException | Error e) {
+                result.completeExceptionally(e);
+            } finally {
+                runnerLock.lock();
+                try {
+                    runner = null;
+                    Thread.interrupted();
+                } finally {
+                    runnerLock.unlock();
+                }
+            }
+        }
+
+        private void interruptRunner() {
+            runnerLock.lock();
+            try {
+                if (runner != null) {
+                    runner.interrupt();
+                }
+            } finally {
+                runnerLock.unlock();
+            }
+        }
+    }
+
+    /** Settings of a {@link LockRegistry}; every setting has a default. */
+    public static final class Builder {
+
+        private final DataSource dataSource;
+        private @Nullable String namespace;
+        private boolean blocking = true;
+        private Duration acquireTimeout = Duration.ofSeconds(30);
+        private int maxConnections = 4;
+        private Duration idleTimeout = Duration.ofSeconds(10);
+        private Duration lossCheckInterval = Duration.ofSeconds(1);
+        private final List<LockLossListener> listeners = new ArrayList<>();
+
+        private Builder(DataSource dataSource) {
+            this.dataSource = dataSource;
+        }
+
+        /**
+         * The namespace lock names are qualified with, PALs' app name: {@code "ns.name"} is hashed
+         * to the key. {@code null} (the default) for none.
+         *
+         * @throws IllegalArgumentException if blank but not null
+         */
+        public Builder namespace(@Nullable String namespace) {
+            this.namespace = namespace == null ? null : LockKey.requireText(namespace, "namespace");
+            return this;
+        }
+
+        /** Whether handles wait by default in {@code acquire()} and {@code hold()}; default true. */
+        public Builder blocking(boolean blocking) {
+            this.blocking = blocking;
+            return this;
+        }
+
+        /**
+         * How long handles wait by default; default 30 s as PALs. Zero means do not wait,
+         * {@link LockRegistry#FOREVER} wait without limit.
+         *
+         * @throws IllegalArgumentException if negative or too long
+         */
+        public Builder acquireTimeout(Duration acquireTimeout) {
+            this.acquireTimeout = Timeouts.check(acquireTimeout, "acquireTimeout");
+            return this;
+        }
+
+        /**
+         * The most connections the registry keeps out of the DataSource at once; default 4. All
+         * held locks share them; each concurrent server wait needs one of its own, and one is
+         * always kept for tries and releases.
+         *
+         * @throws IllegalArgumentException if less than 1
+         */
+        public Builder maxConnections(int maxConnections) {
+            if (maxConnections < 1) {
+                throw new IllegalArgumentException("maxConnections must be at least 1, but was " + maxConnections
+                        + "; 2 or more lets a waiter wait in the server");
+            }
+            this.maxConnections = maxConnections;
+            return this;
+        }
+
+        /**
+         * How long a connection that holds nothing stays out before it goes back to the
+         * DataSource; default 10 s. Zero returns it as soon as it holds nothing, which costs a
+         * round trip to unlock all and a pool checkout per lock.
+         */
+        public Builder idleTimeout(Duration idleTimeout) {
+            Objects.requireNonNull(idleTimeout, "idleTimeout");
+            if (idleTimeout.isNegative()) {
+                throw new IllegalArgumentException("idleTimeout must not be negative, but was " + idleTimeout);
+            }
+            this.idleTimeout = idleTimeout;
+            return this;
+        }
+
+        /**
+         * How often idle connections that hold locks are checked for loss; default 1 s. Each check
+         * is one {@code SELECT 1} per such connection.
+         *
+         * @throws IllegalArgumentException if not positive
+         */
+        public Builder lossCheckInterval(Duration lossCheckInterval) {
+            Objects.requireNonNull(lossCheckInterval, "lossCheckInterval");
+            if (lossCheckInterval.isNegative() || lossCheckInterval.isZero()) {
+                throw new IllegalArgumentException("lossCheckInterval must be positive, but was " + lossCheckInterval);
+            }
+            this.lossCheckInterval = lossCheckInterval;
+            return this;
+        }
+
+        /** Adds a listener told of every lost lock. */
+        public Builder lossListener(LockLossListener listener) {
+            listeners.add(Objects.requireNonNull(listener, "listener"));
+            return this;
+        }
+
+        /** Builds the registry. No connection is opened until the first acquisition. */
+        public LockRegistry build() {
+            return new LockRegistry(this);
+        }
+    }
+}

@@ -1,0 +1,147 @@
+package dev.pals;
+
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A blocking wait in the server, run on a worker thread so that the caller can give it up: a
+ * {@code pg_advisory_lock} under a statement-local {@code lock_timeout}, on a session that holds
+ * nothing else. The server wakes it the moment the holder lets go. Giving up cancels the
+ * statement ({@code Statement.cancel}); if the grant and the cancel cross, whichever side loses
+ * the race on {@link #state} makes sure nothing stays held.
+ */
+final class ServerWait implements Runnable {
+
+    private static final int RUNNING = 0;
+    private static final int DONE = 1;
+    private static final int ABANDONED = 2;
+
+    private final SessionPool pool;
+    private final Session session;
+    private final KeyState keyState;
+    private final Holder holder;
+    private final long deadline;
+    private final ScheduledExecutorService timer;
+    private final AtomicInteger state = new AtomicInteger(RUNNING);
+    private volatile @Nullable PreparedStatement statement;
+
+    /** Completes with whether the lock is now held on {@link #session}, or with the failure. */
+    final CompletableFuture<Boolean> result = new CompletableFuture<>();
+
+    ServerWait(SessionPool pool, Session session, KeyState keyState, Holder holder, long deadline,
+            ScheduledExecutorService timer) {
+        this.pool = pool;
+        this.session = session;
+        this.keyState = keyState;
+        this.holder = holder;
+        this.deadline = deadline;
+        this.timer = timer;
+    }
+
+    Session session() {
+        return session;
+    }
+
+    @Override
+    public void run() {
+        session.io.lock();
+        try {
+            PreparedStatement wait = session.waitStatement(holder.key, holder.mode,
+                    Timeouts.lockTimeoutSetting(deadline));
+            statement = wait;
+            boolean granted = state.get() == RUNNING && waitOn(wait);
+            if (granted && !state.compareAndSet(RUNNING, DONE)) {
+                session.unlock(holder.key, holder.mode);
+                granted = false;
+            }
+            if (granted) {
+                session.held.add(keyState);
+            }
+            result.complete(granted);
+        } catch (SQLException e) {
+            result.completeExceptionally(translate(e));
+        } catch (RuntimeException | Error e) {
+            result.completeExceptionally(e);
+        } finally {
+            statement = null;
+            session.io.unlock();
+            pool.done(session);
+        }
+    }
+
+    private boolean waitOn(PreparedStatement wait) throws SQLException {
+        try {
+            wait.executeQuery().close();
+            return true;
+        } catch (SQLException e) {
+            if (SqlErrors.is(e, SqlErrors.LOCK_NOT_AVAILABLE)) {
+                // the timeout and the grant may have crossed: the server decides
+                return session.holds(holder.key);
+            }
+            if (SqlErrors.is(e, SqlErrors.QUERY_CANCELED)) {
+                // a cancel can land after the grant: this session holds nothing else, so clear it all
+                session.unlockAll();
+                if (state.get() == ABANDONED) {
+                    return false;
+                }
+            }
+            throw e;
+        }
+    }
+
+    private RuntimeException translate(SQLException e) {
+        if (pool.failed(session, e)) {
+            return new LockException("The connection waiting for lock '" + holder.name + "' was lost: "
+                    + e.getMessage() + "; nothing is held. Check the database server and network.", e);
+        }
+        if (SqlErrors.is(e, SqlErrors.QUERY_CANCELED)) {
+            return new LockException("PostgreSQL cancelled the wait for lock '" + holder.name + "' before its "
+                    + "timeout, probably because the server's statement_timeout is shorter than the wait: set "
+                    + "statement_timeout=0 for the lock pool's user or database, or wait less (" + e.getMessage() + ")",
+                    e);
+        }
+        if (SqlErrors.is(e, SqlErrors.DEADLOCK_DETECTED)) {
+            return new AcquireFailureException(holder.name, holder.mode, AcquireFailureException.Reason.DEADLOCK,
+                    null, e);
+        }
+        if (SqlErrors.is(e, SqlErrors.OUT_OF_MEMORY)) {
+            return new LockCapacityException(holder.name, e);
+        }
+        return SqlErrors.unexpected("wait for", holder.name, e);
+    }
+
+    /**
+     * Gives the wait up: returns {@code true} if it had not been granted yet, in which case the
+     * worker leaves nothing held; {@code false} if it had already finished.
+     */
+    boolean abandon() {
+        if (!state.compareAndSet(RUNNING, ABANDONED)) {
+            return false;
+        }
+        cancelUntilDone();
+        return true;
+    }
+
+    /** The statement may not have reached the server yet, so the cancel is repeated until it lands. */
+    private void cancelUntilDone() {
+        if (result.isDone()) {
+            return;
+        }
+        PreparedStatement running = statement;
+        if (running != null) {
+            try {
+                running.cancel();
+            } catch (SQLException e) {
+                // the connection is gone, which ends the wait as well
+            }
+        }
+        if (!timer.isShutdown()) {
+            timer.schedule(this::cancelUntilDone, 50, TimeUnit.MILLISECONDS);
+        }
+    }
+}

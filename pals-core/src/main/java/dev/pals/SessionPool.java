@@ -1,0 +1,331 @@
+package dev.pals;
+
+import java.lang.System.Logger.Level;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BiConsumer;
+import javax.sql.DataSource;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The connections a registry keeps out of its DataSource, multiplexed: many held locks share a
+ * session; a blocking wait gets a session of its own that holds nothing, so a release never
+ * queues behind a wait; at most {@code maxConnections - 1} sessions wait at once, so one is always
+ * left for tries and releases. A session goes back to the DataSource only when it holds nothing,
+ * after {@code pg_advisory_unlock_all()}, once it has been idle for the idle timeout.
+ */
+final class SessionPool {
+
+    private static final System.Logger LOG = System.getLogger(SessionPool.class.getName());
+
+    private final DataSource dataSource;
+    private final int maxConnections;
+    private final long idleTimeoutNanos;
+    private final BiConsumer<Session, SQLException> onLost;
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition changed = lock.newCondition();
+    /** Guarded by {@link #lock}. */
+    private final List<Session> sessions = new ArrayList<>();
+    /** Guarded by {@link #lock}: connections being opened, counted against the maximum. */
+    private int opening;
+    /** Guarded by {@link #lock}. */
+    private boolean closed;
+
+    SessionPool(DataSource dataSource, int maxConnections, Duration idleTimeout,
+            BiConsumer<Session, SQLException> onLost) {
+        this.dataSource = dataSource;
+        this.maxConnections = maxConnections;
+        this.idleTimeoutNanos = idleTimeout.toNanos();
+        this.onLost = onLost;
+    }
+
+    /**
+     * A session for a statement that does not wait (try, release): preferably one nobody is using,
+     * else a new one while under the maximum, else the least used. Call {@link #done} after.
+     *
+     * @throws InterruptedException if interrupted while every session is being opened or waiting
+     */
+    Session forTry() throws SQLException, InterruptedException {
+        lock.lockInterruptibly();
+        try {
+            while (true) {
+                ensureOpen();
+                Session best = null;
+                for (Session session : sessions) {
+                    if (!session.waiting && !session.broken && (best == null || session.users < best.users)) {
+                        best = session;
+                    }
+                }
+                if (best != null && (best.users == 0 || sessions.size() + opening >= maxConnections)) {
+                    best.users++;
+                    return best;
+                }
+                if (sessions.size() + opening < maxConnections) {
+                    return openLocked(false);
+                }
+                changed.await(100, TimeUnit.MILLISECONDS);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * A session of its own for a blocking wait, holding nothing; {@code null} when none is free
+     * and no more may be opened (all sessions hold locks or wait).
+     */
+    @Nullable Session forWait() throws SQLException, InterruptedException {
+        lock.lockInterruptibly();
+        try {
+            ensureOpen();
+            int waiting = 0;
+            Session empty = null;
+            for (Session session : sessions) {
+                if (session.waiting) {
+                    waiting++;
+                } else if (!session.broken && session.users == 0 && session.held.isEmpty()) {
+                    empty = session;
+                }
+            }
+            if (waiting >= maxConnections - 1) {
+                return null;
+            }
+            if (empty != null) {
+                empty.users++;
+                empty.waiting = true;
+                return empty;
+            }
+            if (sessions.size() + opening < maxConnections) {
+                return openLocked(true);
+            }
+            return null;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Marks {@code session} as used by one more thread, to run a statement on a key it holds. */
+    void use(Session session) {
+        lock.lock();
+        try {
+            session.users++;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The caller is done with {@code session}; a finished wait makes it a normal session again. */
+    void done(Session session) {
+        boolean retire;
+        lock.lock();
+        try {
+            session.users--;
+            session.waiting = false;
+            retire = !closed && !session.broken && idleTimeoutNanos == 0 && isIdleEmpty(session)
+                    && sessions.remove(session);
+            if (session.users == 0 && session.held.isEmpty()) {
+                session.idleSince = System.nanoTime();
+            }
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        if (retire) {
+            retire(session);
+        }
+    }
+
+    /** Waits up to {@code nanos} for a session to become free or empty. */
+    void awaitChange(long nanos) throws InterruptedException {
+        lock.lockInterruptibly();
+        try {
+            changed.awaitNanos(nanos);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Handles a failed statement: if the session is gone, it is dropped, its locks are reported
+     * lost, and {@code true} is returned.
+     */
+    boolean failed(Session session, SQLException e) {
+        if (!SqlErrors.isSessionLost(e, session.connection)) {
+            return false;
+        }
+        lock.lock();
+        try {
+            if (session.broken) {
+                return true;
+            }
+            session.broken = true;
+            session.lost = true;
+            sessions.remove(session);
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        LOG.log(Level.WARNING, () -> "Lost the lock connection of backend " + session.backendPid + " holding "
+                + session.held.size() + " lock(s): " + e.getMessage());
+        onLost.accept(session, e);
+        closeQuietly(session.connection);
+        return true;
+    }
+
+    /**
+     * One housekeeping pass: checks that each idle session holding locks is still alive (one
+     * {@code SELECT 1} each), and returns sessions that have held nothing for the idle timeout.
+     */
+    void housekeep() {
+        List<Session> toPing = new ArrayList<>();
+        List<Session> toRetire = new ArrayList<>();
+        lock.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            long now = System.nanoTime();
+            for (Session session : List.copyOf(sessions)) {
+                if (session.users > 0 || session.waiting || session.broken) {
+                    continue;
+                }
+                if (!session.held.isEmpty()) {
+                    session.users++;
+                    toPing.add(session);
+                } else if (now - session.idleSince >= idleTimeoutNanos) {
+                    sessions.remove(session);
+                    toRetire.add(session);
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+        for (Session session : toPing) {
+            session.io.lock();
+            try {
+                session.ping();
+            } catch (SQLException e) {
+                failed(session, e);
+            } finally {
+                session.io.unlock();
+                done(session);
+            }
+        }
+        toRetire.forEach(this::retire);
+    }
+
+    /** Sessions out of the DataSource now. */
+    int openConnections() {
+        lock.lock();
+        try {
+            return sessions.size() + opening;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Every session, for {@link #close}: no new work is accepted after this. */
+    List<Session> closeAndDrain() {
+        lock.lock();
+        try {
+            closed = true;
+            List<Session> all = List.copyOf(sessions);
+            sessions.clear();
+            changed.signalAll();
+            return all;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Unlocks everything {@code session} holds and returns its connection to the DataSource. */
+    void retire(Session session) {
+        session.io.lock();
+        try {
+            session.unlockAll();
+        } catch (SQLException e) {
+            LOG.log(Level.DEBUG, () -> "Could not unlock all on backend " + session.backendPid
+                    + " before returning it; closing ends its session anyway: " + e.getMessage());
+        } finally {
+            session.io.unlock();
+            closeQuietly(session.connection);
+        }
+    }
+
+    private boolean isIdleEmpty(Session session) {
+        return session.users == 0 && !session.waiting && session.held.isEmpty();
+    }
+
+    private void ensureOpen() {
+        if (closed) {
+            throw new IllegalStateException("This LockRegistry is closed; build a new one to take locks");
+        }
+    }
+
+    /** Opens a session without holding the pool lock during I/O; called and returns with it held. */
+    private Session openLocked(boolean forWait) throws SQLException {
+        opening++;
+        lock.unlock();
+        Session session = null;
+        try {
+            session = open();
+        } finally {
+            lock.lock();
+            opening--;
+            changed.signalAll();
+        }
+        if (closed) {
+            closeQuietly(session.connection);
+            ensureOpen();
+        }
+        session.users = 1;
+        session.waiting = forWait;
+        sessions.add(session);
+        return session;
+    }
+
+    private Session open() throws SQLException {
+        Connection connection = dataSource.getConnection();
+        try {
+            String product = connection.getMetaData().getDatabaseProductName();
+            if (!"PostgreSQL".equalsIgnoreCase(product)) {
+                throw new UnsupportedLockServerException("The lock DataSource connects to " + product
+                        + ", not PostgreSQL: advisory locks need PostgreSQL. Point the lock DataSource at a PostgreSQL "
+                        + "database (jdbc:postgresql://...).", null);
+            }
+            if (!connection.getAutoCommit()) {
+                connection.setAutoCommit(true);
+            }
+            try (Statement statement = connection.createStatement();
+                    ResultSet row = statement.executeQuery("SELECT pg_backend_pid(), pg_is_in_recovery()")) {
+                row.next();
+                if (row.getBoolean(2)) {
+                    throw new UnsupportedLockServerException("The lock DataSource connects to a PostgreSQL standby in "
+                            + "recovery: advisory locks taken there do not exclude clients of the primary. Connect to "
+                            + "the primary, for example with targetServerType=primary in the JDBC URL.", null);
+                }
+                return new Session(connection, row.getInt(1));
+            }
+        } catch (SQLException | RuntimeException e) {
+            closeQuietly(connection);
+            throw e;
+        }
+    }
+
+    private static void closeQuietly(Connection connection) {
+        try {
+            connection.close();
+        } catch (SQLException e) {
+            LOG.log(Level.DEBUG, () -> "Closing a lock connection failed: " + e.getMessage());
+        }
+    }
+}

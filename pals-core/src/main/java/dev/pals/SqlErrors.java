@@ -1,0 +1,45 @@
+package dev.pals;
+
+import java.sql.SQLException;
+import java.sql.SQLTransientConnectionException;
+
+/** What PostgreSQL's SQLSTATEs mean for a lock operation. */
+final class SqlErrors {
+
+    static final String LOCK_NOT_AVAILABLE = "55P03";
+    static final String QUERY_CANCELED = "57014";
+    static final String DEADLOCK_DETECTED = "40P01";
+    static final String OUT_OF_MEMORY = "53200";
+
+    private SqlErrors() {
+    }
+
+    static boolean is(SQLException e, String sqlState) {
+        return sqlState.equals(e.getSQLState());
+    }
+
+    /**
+     * Whether the session is gone: a connection failure (class 08), an administrator's
+     * termination or a server shutdown (57P01-57P03), or a connection the driver closed.
+     */
+    static boolean isSessionLost(SQLException e, java.sql.Connection connection) {
+        String state = e.getSQLState();
+        if (state != null && (state.startsWith("08") || state.equals("57P01") || state.equals("57P02")
+                || state.equals("57P03"))) {
+            return true;
+        }
+        if (e instanceof SQLTransientConnectionException) {
+            return true;
+        }
+        try {
+            return connection.isClosed();
+        } catch (SQLException closedCheck) {
+            return true;
+        }
+    }
+
+    static LockException unexpected(String what, String lockName, SQLException e) {
+        return new LockException("PostgreSQL failed while trying to " + what + " lock '" + lockName + "': "
+                + e.getMessage() + " (SQLSTATE " + e.getSQLState() + ")", e);
+    }
+}
