@@ -1,0 +1,71 @@
+package dev.pals;
+
+import com.zaxxer.hikari.HikariDataSource;
+import dev.pals.testing.TestDatabase;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+
+/**
+ * Each test gets its own namespace (so tests can share the server), a small pool, and the
+ * registries it builds closed afterwards.
+ */
+abstract class LockTestSupport {
+
+    static final TestDatabase DB = TestDatabase.get();
+
+    protected String namespace;
+    protected HikariDataSource dataSource;
+    private final List<AutoCloseable> closeables = new ArrayList<>();
+
+    @BeforeEach
+    void openPool() {
+        namespace = TestDatabase.uniqueName("ns-");
+        dataSource = DB.dataSource(20);
+        closeables.add(dataSource);
+    }
+
+    @AfterEach
+    void closeAll() throws Exception {
+        for (int i = closeables.size() - 1; i >= 0; i--) {
+            closeables.get(i).close();
+        }
+    }
+
+    LockRegistry registry() {
+        return registry(LockRegistry.builder(dataSource).namespace(namespace));
+    }
+
+    LockRegistry registry(LockRegistry.Builder builder) {
+        LockRegistry registry = builder.build();
+        closeables.add(registry);
+        return registry;
+    }
+
+    /** Advisory locks on {@code key} granted to any session, seen by an outside observer. */
+    static int grantedOnServer(LockKey key) throws SQLException {
+        try (Connection connection = DB.connect();
+                PreparedStatement statement = connection.prepareStatement("SELECT count(*) FROM pg_locks WHERE "
+                        + "locktype = 'advisory' AND granted AND classid = ? AND objid = ? AND objsubid = ?")) {
+            statement.setLong(1, key.classId());
+            statement.setLong(2, key.objId());
+            statement.setInt(3, key.objSubId());
+            try (ResultSet rows = statement.executeQuery()) {
+                rows.next();
+                return rows.getInt(1);
+            }
+        }
+    }
+
+    /** A connection outside any registry, to hold or contend for locks as another service would. */
+    Connection outsider() throws SQLException {
+        Connection connection = DB.connect();
+        closeables.add(connection);
+        return connection;
+    }
+}
