@@ -1,5 +1,7 @@
 package dev.pals;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.zaxxer.hikari.HikariDataSource;
 import dev.pals.testing.TestDatabase;
 import java.sql.Connection;
@@ -27,13 +29,44 @@ abstract class LockTestSupport {
     void openPool() {
         namespace = TestDatabase.uniqueName("ns-");
         dataSource = DB.dataSource(20);
-        closeables.add(dataSource);
     }
 
     @AfterEach
     void closeAll() throws Exception {
         for (int i = closeables.size() - 1; i >= 0; i--) {
             closeables.get(i).close();
+        }
+        // the pool is still open, so its sessions live on: whatever they still held would show here
+        assertThat(advisoryLocksOf(dataSource.getPoolName()))
+                .as("advisory locks left on the pool's connections after its registries closed").isZero();
+        dataSource.close();
+    }
+
+    /** Advisory locks held by the backends of the pool named {@code poolName}. */
+    static int advisoryLocksOf(String poolName) throws SQLException {
+        try (Connection connection = DB.connect();
+                PreparedStatement statement = connection.prepareStatement("SELECT count(*) FROM pg_locks l "
+                        + "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' "
+                        + "AND a.application_name = ?")) {
+            statement.setString(1, poolName);
+            try (ResultSet rows = statement.executeQuery()) {
+                rows.next();
+                return rows.getInt(1);
+            }
+        }
+    }
+
+    /** Backends of the pool named {@code poolName} that hold at least one advisory lock. */
+    static int backendsHoldingLocks(String poolName) throws SQLException {
+        try (Connection connection = DB.connect();
+                PreparedStatement statement = connection.prepareStatement("SELECT count(DISTINCT l.pid) FROM pg_locks l "
+                        + "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
+                        + "AND a.application_name = ?")) {
+            statement.setString(1, poolName);
+            try (ResultSet rows = statement.executeQuery()) {
+                rows.next();
+                return rows.getInt(1);
+            }
         }
     }
 

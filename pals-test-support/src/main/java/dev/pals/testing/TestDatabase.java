@@ -147,7 +147,9 @@ public final class TestDatabase {
         config.setPassword(password);
         config.setMaximumPoolSize(maximumPoolSize);
         config.setMinimumIdle(0);
-        config.setPoolName("pals-test-" + uniqueName(""));
+        config.setPoolName(uniqueName("pals-test-"));
+        // lets a test find this pool's backends in pg_stat_activity
+        config.addDataSourceProperty("ApplicationName", config.getPoolName());
         return new HikariDataSource(config);
     }
 
