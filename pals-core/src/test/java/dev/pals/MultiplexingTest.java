@@ -1,0 +1,205 @@
+package dev.pals;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+/** Many locks on few connections, without letting a wait or a shared session break exclusion. */
+class MultiplexingTest extends LockTestSupport {
+
+    @Test
+    void fiveHundredHeldLocksUseNoMoreConnectionsThanConfigured() throws Exception {
+        LockRegistry registry = registry();
+        List<AdvisoryLock> locks = new ArrayList<>();
+        for (int i = 0; i < 500; i++) {
+            locks.add(registry.lock("lock-" + i));
+        }
+        ExecutorService executor = Executors.newFixedThreadPool(8);
+        try {
+            List<Future<Boolean>> results = new ArrayList<>();
+            for (AdvisoryLock lock : locks) {
+                results.add(executor.submit(() -> lock.tryAcquire()));
+            }
+            for (Future<Boolean> result : results) {
+                assertThat(result.get(60, TimeUnit.SECONDS)).isTrue();
+            }
+        } finally {
+            executor.shutdownNow();
+        }
+
+        assertThat(advisoryLocksOf(dataSource.getPoolName())).isEqualTo(500);
+        assertThat(backendsHoldingLocks(dataSource.getPoolName())).isBetween(1, 4);
+        assertThat(registry.openConnections()).isLessThanOrEqualTo(4);
+        for (AdvisoryLock lock : locks) {
+            assertThat(lock.release()).isTrue();
+        }
+    }
+
+    @Test
+    void blockingWaitRunsOnAConnectionThatHoldsNoLock() throws Exception {
+        LockRegistry registry = registry();
+        for (int i = 0; i < 50; i++) {
+            assertThat(registry.lock("held-" + i).tryAcquire()).isTrue();
+        }
+        AdvisoryLock contended = registry.lock("contended");
+        Connection holder = outsider();
+        lockFrom(holder, contended.key());
+
+        CompletableFuture<Boolean> waiting = contended.acquireAsync(Duration.ofSeconds(60));
+        await().atMost(Duration.ofSeconds(30)).until(() -> waiterPid(contended.key()) != 0);
+
+        assertThat(grantedAdvisoryLocksOfBackend(waiterPid(contended.key()))).isZero();
+        unlockAll(holder);
+        assertThat(waiting.get(30, TimeUnit.SECONDS)).isTrue();
+    }
+
+    @Test
+    void releaseIsNotDelayedByAnotherHandlesLongWait() throws Exception {
+        LockRegistry registry = registry(LockRegistry.builder(dataSource).namespace(namespace).maxConnections(2));
+        AdvisoryLock held = registry.lock("held");
+        assertThat(held.tryAcquire()).isTrue();
+        AdvisoryLock contended = registry.lock("contended");
+        Connection holder = outsider();
+        lockFrom(holder, contended.key());
+        CompletableFuture<Boolean> waiting = contended.acquireAsync(Duration.ofSeconds(60));
+        await().atMost(Duration.ofSeconds(30)).until(() -> waiterPid(contended.key()) != 0);
+
+        long started = System.nanoTime();
+        assertThat(held.release()).isTrue();
+
+        // the wait lasts 60 s; the release must not queue behind it
+        assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(10));
+        assertThat(waiting).isNotDone();
+        assertThat(grantedOnServer(held.key())).isZero();
+        unlockAll(holder);
+        assertThat(waiting.get(30, TimeUnit.SECONDS)).isTrue();
+    }
+
+    @Test
+    void handlesSharingASessionStillExcludeEachOther() throws Exception {
+        LockRegistry registry = registry(LockRegistry.builder(dataSource).namespace(namespace).maxConnections(2));
+        int threads = 8;
+        int rounds = 40;
+        AtomicInteger inside = new AtomicInteger();
+        AtomicInteger maxInside = new AtomicInteger();
+        int[] counter = {0};
+        ExecutorService executor = Executors.newFixedThreadPool(threads);
+        try {
+            List<Future<?>> results = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                results.add(executor.submit(() -> {
+                    for (int i = 0; i < rounds; i++) {
+                        try (HeldLock held = registry.lock("counter").hold(Duration.ofSeconds(60))) {
+                            maxInside.accumulateAndGet(inside.incrementAndGet(), Math::max);
+                            counter[0] = counter[0] + 1;
+                            inside.decrementAndGet();
+                        }
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> result : results) {
+                result.get(120, TimeUnit.SECONDS);
+            }
+        } finally {
+            executor.shutdownNow();
+        }
+
+        assertThat(maxInside.get()).isEqualTo(1);
+        assertThat(counter[0]).isEqualTo(threads * rounds);
+    }
+
+    @Test
+    void waitersBeyondTheConnectionLimitStillAcquireOnceTheHolderReleases() throws Exception {
+        LockRegistry registry = registry(LockRegistry.builder(dataSource).namespace(namespace).maxConnections(2));
+        for (int i = 0; i < 5; i++) {
+            assertThat(registry.lock("held-" + i).tryAcquire()).isTrue();
+        }
+        Connection holder = outsider();
+        List<AdvisoryLock> waiters = new ArrayList<>();
+        List<CompletableFuture<Boolean>> results = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            AdvisoryLock waiter = registry.lock("key-" + i);
+            lockFrom(holder, waiter.key());
+            waiters.add(waiter);
+            results.add(waiter.acquireAsync(Duration.ofSeconds(60)));
+        }
+
+        unlockAll(holder);
+
+        for (CompletableFuture<Boolean> result : results) {
+            assertThat(result.get(60, TimeUnit.SECONDS)).isTrue();
+        }
+        assertThat(registry.openConnections()).isLessThanOrEqualTo(2);
+        waiters.forEach(AdvisoryLock::release);
+    }
+
+    @Test
+    void idleConnectionsGoBackToTheDataSourceHoldingNothing() throws Exception {
+        LockRegistry registry = registry(LockRegistry.builder(dataSource).namespace(namespace)
+                .idleTimeout(Duration.ZERO));
+        AdvisoryLock a = registry.lock("a");
+        AdvisoryLock b = registry.lock("b", LockOptions.shared());
+        a.tryAcquire();
+        b.tryAcquire();
+        a.release();
+        b.release();
+
+        await().atMost(Duration.ofSeconds(30)).until(() -> registry.openConnections() == 0);
+        assertThat(dataSource.getHikariPoolMXBean().getIdleConnections()).isPositive();
+        assertThat(advisoryLocksOf(dataSource.getPoolName())).isZero();
+    }
+
+    private static void lockFrom(Connection connection, LockKey key) throws Exception {
+        try (PreparedStatement statement = connection.prepareStatement("SELECT pg_advisory_lock(?)")) {
+            statement.setLong(1, key.value());
+            statement.execute();
+        }
+    }
+
+    private static void unlockAll(Connection connection) throws Exception {
+        try (Statement statement = connection.createStatement()) {
+            statement.execute("SELECT pg_advisory_unlock_all()");
+        }
+    }
+
+    private static int waiterPid(LockKey key) throws Exception {
+        try (Connection connection = DB.connect();
+                PreparedStatement statement = connection.prepareStatement("SELECT coalesce(max(pid), 0) FROM pg_locks "
+                        + "WHERE locktype = 'advisory' AND NOT granted AND classid = ? AND objid = ? AND objsubid = ?")) {
+            statement.setLong(1, key.classId());
+            statement.setLong(2, key.objId());
+            statement.setInt(3, key.objSubId());
+            try (ResultSet rows = statement.executeQuery()) {
+                rows.next();
+                return rows.getInt(1);
+            }
+        }
+    }
+
+    private static int grantedAdvisoryLocksOfBackend(int pid) throws Exception {
+        try (Connection connection = DB.connect();
+                PreparedStatement statement = connection.prepareStatement("SELECT count(*) FROM pg_locks "
+                        + "WHERE locktype = 'advisory' AND granted AND pid = ?")) {
+            statement.setInt(1, pid);
+            try (ResultSet rows = statement.executeQuery()) {
+                rows.next();
+                return rows.getInt(1);
+            }
+        }
+    }
+}
