@@ -1,0 +1,109 @@
+package dev.pals;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.Test;
+
+/** Failures are loud: lost locks, a full lock table, and nothing left held afterwards. */
+class FailureTest extends LockTestSupport {
+
+    @Test
+    void terminatedHoldingConnectionReportsItsLocksLost() throws Exception {
+        List<String> lost = new CopyOnWriteArrayList<>();
+        LockRegistry registry = registry(LockRegistry.builder(dataSource).namespace(namespace)
+                .lossCheckInterval(Duration.ofMillis(200))
+                .lossListener((lock, cause) -> lost.add(lock.name())));
+        AdvisoryLock x = registry.lock("x");
+        AdvisoryLock y = registry.lock("y", LockOptions.shared());
+        x.tryAcquire();
+        y.tryAcquire();
+
+        terminateBackendsOf(dataSource.getPoolName());
+
+        await().atMost(Duration.ofSeconds(30)).until(() -> !x.isHeld() && !y.isHeld());
+        assertThat(lost).containsExactlyInAnyOrder("x", "y");
+        assertThatThrownBy(x::release).isInstanceOf(LockLostException.class)
+                .hasMessageContaining("'x' was lost").hasMessageContaining("another holder may have taken it");
+        assertThat(x.release()).as("the loss is reported once").isFalse();
+        assertThat(x.tryAcquire()).as("the registry recovers with a new connection").isTrue();
+        x.release();
+        assertThatThrownBy(y::release).isInstanceOf(LockLostException.class);
+    }
+
+    @Test
+    void lockLostWhileHeldMakesTheScopedHoldThrowOnExit() throws Exception {
+        LockRegistry registry = registry(LockRegistry.builder(dataSource).namespace(namespace)
+                .lossCheckInterval(Duration.ofMillis(200)));
+        AdvisoryLock lock = registry.lock("x");
+
+        assertThatThrownBy(() -> {
+            try (HeldLock held = lock.hold()) {
+                terminateBackendsOf(dataSource.getPoolName());
+                await().atMost(Duration.ofSeconds(30)).until(() -> !held.isHeld());
+            }
+        }).isInstanceOf(LockLostException.class);
+    }
+
+    @Test
+    void releaseOnADeadConnectionReportsTheLoss() throws Exception {
+        // a long interval: the release, not the housekeeper, finds the connection dead
+        LockRegistry registry = registry(LockRegistry.builder(dataSource).namespace(namespace)
+                .lossCheckInterval(Duration.ofHours(1)));
+        AdvisoryLock lock = registry.lock("x");
+        lock.tryAcquire();
+
+        terminateBackendsOf(dataSource.getPoolName());
+
+        assertThatThrownBy(lock::release).isInstanceOf(LockLostException.class)
+                .hasMessageContaining("'x' was lost");
+        assertThat(lock.isHeld()).isFalse();
+    }
+
+    @Test
+    void fullServerLockTableGivesAnExceptionPointingAtMaxLocksPerTransaction() throws Exception {
+        LockRegistry registry = registry();
+        AdvisoryLock first = registry.lock("first");
+        assertThat(first.tryAcquire()).isTrue();
+        Connection hog = outsider();
+        fillLockTable(hog);
+        try {
+            assertThatThrownBy(() -> registry.lock("one-too-many").tryAcquire())
+                    .isInstanceOf(LockCapacityException.class)
+                    .hasMessageContaining("53200").hasMessageContaining("max_locks_per_transaction");
+        } finally {
+            try (Statement statement = hog.createStatement()) {
+                statement.execute("SELECT pg_advisory_unlock_all()");
+            }
+        }
+        assertThat(registry.lock("one-too-many").tryAcquire()).isTrue();
+        assertThat(first.isHeld()).isTrue();
+    }
+
+    /** Takes advisory locks in a key range of its own until the server's lock table is full. */
+    private static void fillLockTable(Connection connection) {
+        try (Statement statement = connection.createStatement()) {
+            statement.execute("SELECT pg_advisory_lock(4000000000 + i) FROM generate_series(1, 10000000) AS i");
+            throw new AssertionError("the lock table never filled");
+        } catch (SQLException e) {
+            assertThat(e.getSQLState()).isEqualTo("53200");
+        }
+    }
+
+    private static void terminateBackendsOf(String poolName) throws SQLException {
+        try (Connection connection = DB.connect();
+                PreparedStatement statement = connection.prepareStatement(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ?")) {
+            statement.setString(1, poolName);
+            statement.execute();
+        }
+    }
+}
