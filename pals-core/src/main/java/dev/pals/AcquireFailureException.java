@@ -21,7 +21,11 @@ public class AcquireFailureException extends LockException {
         INTERRUPTED("the waiting thread was interrupted"),
         /** The asynchronous acquisition was cancelled. */
         CANCELLED("the acquisition was cancelled"),
-        /** PostgreSQL found a deadlock (SQLSTATE 40P01) and chose this wait to break it. */
+        /**
+         * PostgreSQL found a deadlock (SQLSTATE 40P01) between waiting transactions and chose this
+         * wait to break it. Waits for session locks never end this way: their connections hold
+         * nothing while they wait, so PostgreSQL sees no cycle; bound those waits with timeouts.
+         */
         DEADLOCK("PostgreSQL detected a deadlock (40P01) and aborted this wait; take locks in one fixed order");
 
         private final String explanation;

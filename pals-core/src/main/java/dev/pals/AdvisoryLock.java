@@ -99,9 +99,11 @@ public final class AdvisoryLock {
 
     /**
      * Acquires the lock, waiting at most {@code timeout} for holders to let go. The wait happens
-     * in the server under {@code lock_timeout}, so the lock is granted the moment it is free, in
-     * the order waiters arrived. {@code Duration.ZERO} does not wait; {@link LockRegistry#FOREVER}
-     * waits without limit.
+     * in the server under {@code lock_timeout}, so the lock is granted the moment it is free;
+     * PostgreSQL grants waiting sessions in the order they arrived, while handles of this registry
+     * that wait for each other are woken in no particular order. {@code Duration.ZERO} does not
+     * wait; {@link LockRegistry#FOREVER} waits without limit. If the registry is closed during the
+     * wait, the wait is cancelled and {@link IllegalStateException} is thrown.
      *
      * @return whether this handle now holds the lock; {@code false} once the timeout passed
      * @throws InterruptedException if the thread was interrupted while waiting; the server wait

@@ -5,9 +5,12 @@ import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -32,6 +35,8 @@ final class LockEngine {
     private final Executor workers;
     private final ScheduledExecutorService timer;
     private final List<LockLossListener> listeners;
+    /** Waits in the server now, so that closing the registry can cancel them. */
+    private final Set<ServerWait> waits = ConcurrentHashMap.newKeySet();
 
     LockEngine(DataSource dataSource, int maxConnections, Duration idleTimeout, Executor workers,
             ScheduledExecutorService timer, List<LockLossListener> listeners) {
@@ -80,7 +85,7 @@ final class LockEngine {
                     case ACQUIRING -> quickOpInFlight = !state.acquireMayWait;
                     case RELEASING -> quickOpInFlight = true;
                 }
-                if (quickOpInFlight) {
+                if (quickOpInFlight && !mayWait) {
                     state.changed.await();
                 } else if (!mayWait) {
                     return false;
@@ -115,8 +120,9 @@ final class LockEngine {
             return session != null;
         } finally {
             state.mutex.lock();
+            boolean closed = pool.isClosed();
             try {
-                if (session != null && !session.lost) {
+                if (session != null && !session.lost && !closed) {
                     state.phase = KeyState.Phase.HELD;
                     state.session = session;
                     state.holders.add(holder);
@@ -131,6 +137,10 @@ final class LockEngine {
                 state.changed.signalAll();
             } finally {
                 leave(state);
+            }
+            if (closed) {
+                throw new IllegalStateException("This LockRegistry was closed while lock '" + holder.name
+                        + "' was being acquired; nothing is held");
             }
             if (session != null && session.lost) {
                 throw new LockException("The connection holding lock '" + holder.name + "' was lost just as it "
@@ -204,11 +214,18 @@ final class LockEngine {
     }
 
     private @Nullable Session await(ServerWait wait, KeyState state, Holder holder) throws InterruptedException {
-        workers.execute(wait);
+        waits.add(wait);
+        try {
+            workers.execute(wait);
+        } catch (RejectedExecutionException e) {
+            waits.remove(wait);
+            pool.done(wait.session());
+            throw new IllegalStateException("This LockRegistry is closed; build a new one to take locks", e);
+        }
         try {
             return wait.result.get() ? wait.session() : null;
         } catch (InterruptedException e) {
-            if (!wait.abandon() && wait.result.join()) {
+            if (!wait.abandon() && grantedQuietly(wait)) {
                 // granted before the interrupt landed: give it back, the caller sees only the interrupt
                 Session session = wait.session();
                 pool.use(session);
@@ -216,7 +233,9 @@ final class LockEngine {
                 try {
                     session.unlock(holder.key, holder.mode);
                 } catch (SQLException unlockFailure) {
-                    pool.failed(session, unlockFailure);
+                    LOG.log(Level.WARNING, () -> "Could not give back lock '" + holder.name + "' after an interrupt ("
+                            + unlockFailure.getMessage() + "); dropping its connection, which frees it");
+                    pool.discard(session, unlockFailure);
                 } finally {
                     session.held.remove(state);
                     session.io.unlock();
@@ -231,7 +250,27 @@ final class LockEngine {
             throw new LockException("Waiting for lock '" + holder.name + "' failed: " + e.getCause(), e.getCause());
         } catch (CancellationException e) {
             return null;
+        } finally {
+            waits.remove(wait);
         }
+    }
+
+    private static boolean grantedQuietly(ServerWait wait) {
+        try {
+            return wait.result.join();
+        } catch (RuntimeException failed) {
+            return false;
+        }
+    }
+
+    /** Keys this registry tracks: held, or with an operation in flight. */
+    int trackedKeys() {
+        return keys.size();
+    }
+
+    /** Cancels every wait in the server, for a registry being closed. */
+    void abandonWaits() {
+        waits.forEach(ServerWait::abandon);
     }
 
     /**
@@ -244,6 +283,7 @@ final class LockEngine {
         KeyState state = enter(holder.key);
         Session session;
         LockMode mode;
+        boolean toServer = false;
         try {
             if (!state.isHeldBy(holder)) {
                 LockLostException lost = holder.lost;
@@ -267,22 +307,33 @@ final class LockEngine {
                 return true;
             }
             state.phase = KeyState.Phase.RELEASING;
-            session = state.session;
+            session = Objects.requireNonNull(state.session, "a held key has a session");
             mode = state.mode;
             pool.use(session);
+            toServer = true;
         } finally {
-            state.mutex.unlock();
+            if (toServer) {
+                state.mutex.unlock();
+            } else {
+                leave(state);
+            }
         }
         LockException failure = null;
         session.io.lock();
         try {
-            session.unlock(holder.key, mode);
+            if (!session.unlock(holder.key, mode)) {
+                failure = new LockLostException(holder.name, "Lock '" + holder.name + "' was not held by its "
+                        + "PostgreSQL session when released (backend " + session.backendPid + "), so the critical "
+                        + "section may not have been exclusive", null);
+            }
         } catch (SQLException e) {
             if (pool.failed(session, e)) {
                 failure = new LockLostException(holder.name, "Lock '" + holder.name + "' was lost before it was "
                         + "released: its connection failed (" + e.getMessage() + "), so PostgreSQL had already freed it "
                         + "and the critical section may not have been exclusive", e);
             } else {
+                // the server may still hold it: dropping the connection is the sure way to free it
+                pool.discard(session, e);
                 failure = SqlErrors.unexpected("release", holder.name, e);
             }
         } finally {
@@ -342,6 +393,18 @@ final class LockEngine {
             }
         }
         session.held.clear();
+        if (lost.isEmpty()) {
+            return;
+        }
+        // the detecting thread may hold a session or be mid-release: tell listeners from elsewhere
+        try {
+            workers.execute(() -> report(session, lost));
+        } catch (RejectedExecutionException closed) {
+            report(session, lost);
+        }
+    }
+
+    private void report(Session session, List<Holder> lost) {
         for (Holder holder : lost) {
             LOG.log(Level.WARNING, () -> holder.lost == null ? "Lock '" + holder.name + "' was lost"
                     : holder.lost.getMessage());
@@ -365,6 +428,10 @@ final class LockEngine {
         for (KeyState state : List.copyOf(keys.values())) {
             state.mutex.lock();
             try {
+                if (state.phase != KeyState.Phase.HELD) {
+                    // an acquirer or releaser in flight settles the state itself and sees the registry closed
+                    continue;
+                }
                 for (Holder holder : state.holders) {
                     holder.count = 0;
                     holder.releasedByClose = true;

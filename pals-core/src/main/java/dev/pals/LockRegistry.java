@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadFactory;
@@ -49,6 +50,9 @@ public final class LockRegistry implements AutoCloseable {
 
     /** The timeout that means "wait without limit". */
     public static final Duration FOREVER = Timeouts.FOREVER;
+
+    /** How long {@link #close()} lets a cancelled statement finish before aborting its connection. */
+    private static final Duration CLOSE_PATIENCE = Duration.ofSeconds(5);
 
     private final @Nullable String namespace;
     private final boolean blocking;
@@ -150,17 +154,20 @@ public final class LockRegistry implements AutoCloseable {
     /**
      * Releases every lock this registry holds and returns its connections. Handles that held a
      * lock report {@code isHeld() == false}, and their next {@code release()} throws
-     * {@link IllegalStateException}; waits in progress are cancelled. Idempotent.
+     * {@link IllegalStateException}; waits in progress are cancelled in the server and their
+     * acquisitions throw {@link IllegalStateException}. A connection still busy after a few seconds
+     * is aborted, which frees its locks too. Idempotent.
      */
     @Override
     public void close() {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
-        housekeeper.shutdownNow();
         List<Session> sessions = engine.pool().closeAndDrain();
+        engine.abandonWaits();
         engine.forgetAll();
-        sessions.forEach(engine.pool()::retire);
+        sessions.forEach(session -> engine.pool().retire(session, CLOSE_PATIENCE));
+        housekeeper.shutdownNow();
         workers.shutdownNow();
     }
 
@@ -173,7 +180,12 @@ public final class LockRegistry implements AutoCloseable {
 
     CompletableFuture<Boolean> acquireAsync(AdvisoryLock lock, Duration timeout) {
         AsyncAcquire task = new AsyncAcquire(lock, timeout);
-        workers.execute(task);
+        try {
+            workers.execute(task);
+        } catch (RejectedExecutionException e) {
+            task.result.completeExceptionally(
+                    new IllegalStateException("This LockRegistry is closed; build a new one to take locks", e));
+        }
         return task.result;
     }
 

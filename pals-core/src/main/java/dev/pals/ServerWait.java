@@ -50,13 +50,13 @@ final class ServerWait implements Runnable {
     @Override
     public void run() {
         session.io.lock();
-        try {
-            PreparedStatement wait = session.waitStatement(holder.key, holder.mode,
-                    Timeouts.lockTimeoutSetting(deadline));
+        try (PreparedStatement wait = session.waitStatement(holder.key, holder.mode,
+                Timeouts.lockTimeoutSetting(deadline))) {
             statement = wait;
             boolean granted = state.get() == RUNNING && waitOn(wait);
             if (granted && !state.compareAndSet(RUNNING, DONE)) {
-                session.unlock(holder.key, holder.mode);
+                // abandoned as the grant came: this session holds nothing else, so clear it all
+                session.unlockAll();
                 granted = false;
             }
             if (granted) {
@@ -95,6 +95,11 @@ final class ServerWait implements Runnable {
     }
 
     private RuntimeException translate(SQLException e) {
+        if (state.get() == ABANDONED) {
+            // nobody waits for this answer; the session cannot be trusted to hold nothing
+            pool.discard(session, e);
+            return new LockException("Abandoned wait for lock '" + holder.name + "' failed", e);
+        }
         if (pool.failed(session, e)) {
             return new LockException("The connection waiting for lock '" + holder.name + "' was lost: "
                     + e.getMessage() + "; nothing is held. Check the database server and network.", e);

@@ -58,11 +58,13 @@ final class Session {
     }
 
     /**
-     * The statement of a server-side wait: {@code lock_timeout} is set local to the statement's
-     * own implicit transaction, so it cannot leak into later statements of the session.
+     * A new statement for one server-side wait, for the caller to close: {@code lock_timeout} is
+     * set local to the statement's own implicit transaction, so it cannot leak into later
+     * statements of the session. Not cached, so that a late cancel meant for this wait can never
+     * reach another one.
      */
     PreparedStatement waitStatement(LockKey key, LockMode mode, String lockTimeoutMillis) throws SQLException {
-        PreparedStatement statement = statement(sql(WAIT, key, mode, true));
+        PreparedStatement statement = connection.prepareStatement(sql(WAIT, key, mode, true));
         statement.setString(key.bind(statement, 1), lockTimeoutMillis);
         return statement;
     }

@@ -37,6 +37,8 @@ final class SessionPool {
     private final List<Session> sessions = new ArrayList<>();
     /** Guarded by {@link #lock}: connections being opened, counted against the maximum. */
     private int opening;
+    /** Guarded by {@link #lock}: of {@link #opening}, those opened for a wait. */
+    private int openingForWait;
     /** Guarded by {@link #lock}. */
     private boolean closed;
 
@@ -87,7 +89,7 @@ final class SessionPool {
         lock.lockInterruptibly();
         try {
             ensureOpen();
-            int waiting = 0;
+            int waiting = openingForWait;
             Session empty = null;
             for (Session session : sessions) {
                 if (session.waiting) {
@@ -140,7 +142,7 @@ final class SessionPool {
             lock.unlock();
         }
         if (retire) {
-            retire(session);
+            retire(session, Duration.ofSeconds(1));
         }
     }
 
@@ -162,10 +164,19 @@ final class SessionPool {
         if (!SqlErrors.isSessionLost(e, session.connection)) {
             return false;
         }
+        discard(session, e);
+        return true;
+    }
+
+    /**
+     * Drops a session whose server state can no longer be trusted: it is closed, which makes
+     * PostgreSQL free whatever it held, and its locks are reported lost.
+     */
+    void discard(Session session, SQLException e) {
         lock.lock();
         try {
             if (session.broken) {
-                return true;
+                return;
             }
             session.broken = true;
             session.lost = true;
@@ -177,8 +188,16 @@ final class SessionPool {
         LOG.log(Level.WARNING, () -> "Lost the lock connection of backend " + session.backendPid + " holding "
                 + session.held.size() + " lock(s): " + e.getMessage());
         onLost.accept(session, e);
-        closeQuietly(session.connection);
-        return true;
+        abort(session.connection);
+    }
+
+    boolean isClosed() {
+        lock.lock();
+        try {
+            return closed;
+        } finally {
+            lock.unlock();
+        }
     }
 
     /**
@@ -220,7 +239,7 @@ final class SessionPool {
                 done(session);
             }
         }
-        toRetire.forEach(this::retire);
+        toRetire.forEach(session -> retire(session, Duration.ofSeconds(1)));
     }
 
     /** Sessions out of the DataSource now. */
@@ -247,9 +266,25 @@ final class SessionPool {
         }
     }
 
-    /** Unlocks everything {@code session} holds and returns its connection to the DataSource. */
-    void retire(Session session) {
-        session.io.lock();
+    /**
+     * Unlocks everything {@code session} holds and returns its connection to the DataSource. If a
+     * statement still runs on it after {@code patience}, the connection is aborted instead, which
+     * ends the session and so frees its locks as well.
+     */
+    void retire(Session session, Duration patience) {
+        boolean locked;
+        try {
+            locked = session.io.tryLock(patience.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            locked = false;
+        }
+        if (!locked) {
+            LOG.log(Level.WARNING, () -> "Backend " + session.backendPid + " was still busy when the registry "
+                    + "closed; aborting its connection, which frees its locks");
+            abort(session.connection);
+            return;
+        }
         try {
             session.unlockAll();
         } catch (SQLException e) {
@@ -274,6 +309,7 @@ final class SessionPool {
     /** Opens a session without holding the pool lock during I/O; called and returns with it held. */
     private Session openLocked(boolean forWait) throws SQLException {
         opening++;
+        openingForWait += forWait ? 1 : 0;
         lock.unlock();
         Session session = null;
         try {
@@ -281,6 +317,7 @@ final class SessionPool {
         } finally {
             lock.lock();
             opening--;
+            openingForWait -= forWait ? 1 : 0;
             changed.signalAll();
         }
         if (closed) {
@@ -319,6 +356,15 @@ final class SessionPool {
             closeQuietly(connection);
             throw e;
         }
+    }
+
+    private static void abort(Connection connection) {
+        try {
+            connection.abort(Runnable::run);
+        } catch (SQLException | RuntimeException e) {
+            LOG.log(Level.DEBUG, () -> "Aborting a lock connection failed: " + e.getMessage());
+        }
+        closeQuietly(connection);
     }
 
     private static void closeQuietly(Connection connection) {

@@ -1,0 +1,94 @@
+package dev.pals;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/** Closing, bookkeeping and connection limits hold up while operations are in flight. */
+class LifecycleTest extends LockTestSupport {
+
+    @Test
+    void closeCancelsAWaitWithoutLimitAndReturnsPromptly() throws Exception {
+        LockRegistry registry = registry();
+        AdvisoryLock lock = registry.lock("x");
+        Connection holder = outsider();
+        lockFrom(holder, lock.key());
+        CompletableFuture<Boolean> waiting = lock.acquireAsync(LockRegistry.FOREVER);
+        await().atMost(Duration.ofSeconds(30)).until(() -> advisoryLocksOf(dataSource.getPoolName()) == 1);
+
+        long started = System.nanoTime();
+        registry.close();
+
+        assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(20));
+        assertThatThrownBy(() -> waiting.get(30, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class);
+        assertThat(lock.isHeld()).isFalse();
+        await().atMost(Duration.ofSeconds(30)).until(() -> advisoryLocksOf(dataSource.getPoolName()) == 0);
+        try (Statement statement = holder.createStatement()) {
+            statement.execute("SELECT pg_advisory_unlock_all()");
+        }
+        assertThat(grantedOnServer(lock.key())).isZero();
+    }
+
+    @Test
+    void waitsNeverTakeTheLastConnectionFromTries() throws Exception {
+        LockRegistry registry = registry(LockRegistry.builder(dataSource).namespace(namespace)
+                .maxConnections(2).idleTimeout(Duration.ZERO));
+        Connection holder = outsider();
+        List<CompletableFuture<Boolean>> waits = new ArrayList<>();
+        List<AdvisoryLock> waiters = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            AdvisoryLock waiter = registry.lock("contended-" + i);
+            lockFrom(holder, waiter.key());
+            waiters.add(waiter);
+            waits.add(waiter.acquireAsync(Duration.ofSeconds(60)));
+        }
+
+        AdvisoryLock free = registry.lock("free");
+        CompletableFuture<Boolean> tried = CompletableFuture.supplyAsync(free::tryAcquire);
+
+        assertThat(tried.get(20, TimeUnit.SECONDS)).isTrue();
+        assertThat(registry.openConnections()).isLessThanOrEqualTo(2);
+        free.release();
+        try (Statement statement = holder.createStatement()) {
+            statement.execute("SELECT pg_advisory_unlock_all()");
+        }
+        for (CompletableFuture<Boolean> wait : waits) {
+            assertThat(wait.get(60, TimeUnit.SECONDS)).isTrue();
+        }
+        waiters.forEach(AdvisoryLock::release);
+    }
+
+    @Test
+    void releasedAndNeverHeldNamesLeaveNoBookkeepingBehind() {
+        LockRegistry registry = registry();
+        for (int i = 0; i < 100; i++) {
+            AdvisoryLock lock = registry.lock("entity-" + i);
+            lock.tryAcquire();
+            lock.tryAcquire();
+            lock.release();
+            lock.release();
+            lock.release();
+            registry.lock("never-held-" + i).release();
+        }
+
+        assertThat(registry.engine().trackedKeys()).isZero();
+    }
+
+    private static void lockFrom(Connection connection, LockKey key) throws Exception {
+        try (PreparedStatement statement = connection.prepareStatement("SELECT pg_advisory_lock(?)")) {
+            statement.setLong(1, key.value());
+            statement.execute();
+        }
+    }
+}
