@@ -118,6 +118,18 @@ public final class LockRegistry implements AutoCloseable {
     }
 
     /**
+     * A transaction-scoped lock on {@code name} in this registry's namespace, taken on a
+     * connection the caller owns and released when its transaction ends.
+     *
+     * @throws IllegalArgumentException if the name is null or blank
+     */
+    public TransactionLock transactionLock(String name, LockMode mode) {
+        engine();
+        LockKey key = LockKey.of(namespace, LockKey.requireText(name, "lock name"));
+        return new TransactionLock(name, key, Objects.requireNonNull(mode, "mode"), workers, housekeeper);
+    }
+
+    /**
      * Runs {@code task} holding the exclusive lock {@code name}, waiting at most {@code timeout}
      * for it, and releases the lock however the task ends.
      *

@@ -4,34 +4,25 @@ import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-import org.jspecify.annotations.Nullable;
 
 /**
  * A blocking wait in the server, run on a worker thread so that the caller can give it up: a
  * {@code pg_advisory_lock} under a statement-local {@code lock_timeout}, on a session that holds
  * nothing else. The server wakes it the moment the holder lets go. Giving up cancels the
  * statement ({@code Statement.cancel}); if the grant and the cancel cross, whichever side loses
- * the race on {@link #state} makes sure nothing stays held.
+ * the race in {@link Cancellation} makes sure nothing stays held.
  */
 final class ServerWait implements Runnable {
-
-    private static final int RUNNING = 0;
-    private static final int DONE = 1;
-    private static final int ABANDONED = 2;
 
     private final SessionPool pool;
     private final Session session;
     private final KeyState keyState;
     private final Holder holder;
     private final long deadline;
-    private final ScheduledExecutorService timer;
-    private final AtomicInteger state = new AtomicInteger(RUNNING);
-    private volatile @Nullable PreparedStatement statement;
 
     /** Completes with whether the lock is now held on {@link #session}, or with the failure. */
     final CompletableFuture<Boolean> result = new CompletableFuture<>();
+    private final Cancellation cancellation;
 
     ServerWait(SessionPool pool, Session session, KeyState keyState, Holder holder, long deadline,
             ScheduledExecutorService timer) {
@@ -40,7 +31,7 @@ final class ServerWait implements Runnable {
         this.keyState = keyState;
         this.holder = holder;
         this.deadline = deadline;
-        this.timer = timer;
+        this.cancellation = new Cancellation(timer, result);
     }
 
     Session session() {
@@ -52,9 +43,8 @@ final class ServerWait implements Runnable {
         session.io.lock();
         try (PreparedStatement wait = session.waitStatement(holder.key, holder.mode,
                 Timeouts.lockTimeoutSetting(deadline))) {
-            statement = wait;
-            boolean granted = state.get() == RUNNING && waitOn(wait);
-            if (granted && !state.compareAndSet(RUNNING, DONE)) {
+            boolean granted = cancellation.start(wait) && waitOn(wait);
+            if (granted && !cancellation.granted()) {
                 // abandoned as the grant came: this session holds nothing else, so clear it all
                 session.unlockAll();
                 granted = false;
@@ -68,7 +58,7 @@ final class ServerWait implements Runnable {
         } catch (RuntimeException | Error e) {
             result.completeExceptionally(e);
         } finally {
-            statement = null;
+            cancellation.finish();
             session.io.unlock();
             pool.done(session);
         }
@@ -86,7 +76,7 @@ final class ServerWait implements Runnable {
             if (SqlErrors.is(e, SqlErrors.QUERY_CANCELED)) {
                 // a cancel can land after the grant: this session holds nothing else, so clear it all
                 session.unlockAll();
-                if (state.get() == ABANDONED) {
+                if (cancellation.isAbandoned()) {
                     return false;
                 }
             }
@@ -95,7 +85,7 @@ final class ServerWait implements Runnable {
     }
 
     private RuntimeException translate(SQLException e) {
-        if (state.get() == ABANDONED) {
+        if (cancellation.isAbandoned()) {
             // nobody waits for this answer; the session cannot be trusted to hold nothing
             pool.discard(session, e);
             return new LockException("Abandoned wait for lock '" + holder.name + "' failed", e);
@@ -125,28 +115,6 @@ final class ServerWait implements Runnable {
      * worker leaves nothing held; {@code false} if it had already finished.
      */
     boolean abandon() {
-        if (!state.compareAndSet(RUNNING, ABANDONED)) {
-            return false;
-        }
-        cancelUntilDone();
-        return true;
-    }
-
-    /** The statement may not have reached the server yet, so the cancel is repeated until it lands. */
-    private void cancelUntilDone() {
-        if (result.isDone()) {
-            return;
-        }
-        PreparedStatement running = statement;
-        if (running != null) {
-            try {
-                running.cancel();
-            } catch (SQLException e) {
-                // the connection is gone, which ends the wait as well
-            }
-        }
-        if (!timer.isShutdown()) {
-            timer.schedule(this::cancelUntilDone, 50, TimeUnit.MILLISECONDS);
-        }
+        return cancellation.abandon();
     }
 }

@@ -1,0 +1,194 @@
+package dev.pals;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+
+/** Transaction-scoped locks live and die with the caller's transaction, which a failed wait never aborts. */
+class TransactionLockTest extends LockTestSupport {
+
+    @Test
+    void lockIsHeldUntilTheTransactionCommits() throws Exception {
+        LockRegistry registry = registry();
+        TransactionLock lock = registry.transactionLock("account:42", LockMode.EXCLUSIVE);
+        Connection transaction = transaction();
+
+        assertThat(lock.tryAcquire(transaction)).isTrue();
+        assertThat(registry.lock("account:42").tryAcquire()).isFalse();
+
+        transaction.commit();
+        assertThat(grantedOnServer(lock.key())).isZero();
+    }
+
+    @Test
+    void waitedLockIsHeldUntilTheTransactionRollsBack() throws Exception {
+        LockRegistry registry = registry();
+        TransactionLock lock = registry.transactionLock("account:42", LockMode.EXCLUSIVE);
+        Connection holder = transaction();
+        lock.tryAcquire(holder);
+        Connection waiter = transaction();
+
+        CompletableFuture<Boolean> waiting = CompletableFuture.supplyAsync(() -> wait(lock, waiter, Duration.ofSeconds(60)));
+        awaitWaiter(lock.key());
+        holder.rollback();
+
+        assertThat(waiting.get(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(grantedOnServer(lock.key())).isEqualTo(1);
+        waiter.rollback();
+        assertThat(grantedOnServer(lock.key())).isZero();
+    }
+
+    @Test
+    void timedOutWaitLeavesTheTransactionUsableAndItsLockTimeoutUnchanged() throws Exception {
+        LockRegistry registry = registry();
+        TransactionLock lock = registry.transactionLock("account:42", LockMode.EXCLUSIVE);
+        lock.tryAcquire(transaction());
+        Connection waiter = transaction();
+        execute(waiter, "SET LOCAL lock_timeout = '7s'");
+
+        long started = System.nanoTime();
+        assertThat(lock.tryAcquire(waiter, Duration.ofMillis(300))).isFalse();
+
+        assertThat(Duration.ofNanos(System.nanoTime() - started)).isGreaterThanOrEqualTo(Duration.ofMillis(300));
+        assertThat(query(waiter, "SHOW lock_timeout")).isEqualTo("7s");
+        assertThat(query(waiter, "SELECT 'still usable'")).isEqualTo("still usable");
+        waiter.commit();
+    }
+
+    @Test
+    void deadlockIsReportedWithReasonDeadlockAndTheVictimsTransactionSurvives() throws Exception {
+        LockRegistry registry = registry();
+        TransactionLock a = registry.transactionLock("a", LockMode.EXCLUSIVE);
+        TransactionLock b = registry.transactionLock("b", LockMode.EXCLUSIVE);
+        Connection first = transaction();
+        Connection second = transaction();
+        assertThat(a.tryAcquire(first)).isTrue();
+        assertThat(b.tryAcquire(second)).isTrue();
+
+        CompletableFuture<Boolean> firstWaits = CompletableFuture.supplyAsync(() -> wait(b, first, Duration.ofSeconds(60)));
+        awaitWaiter(b.key());
+        CompletableFuture<Boolean> secondWaits = CompletableFuture.supplyAsync(() -> wait(a, second, Duration.ofSeconds(60)));
+        await().atMost(Duration.ofSeconds(30)).until(() -> firstWaits.isDone() || secondWaits.isDone());
+
+        boolean firstIsVictim = firstWaits.isCompletedExceptionally();
+        CompletableFuture<Boolean> victim = firstIsVictim ? firstWaits : secondWaits;
+        Connection victimTransaction = firstIsVictim ? first : second;
+        assertThatThrownBy(victim::join).isInstanceOf(CompletionException.class)
+                .cause().isInstanceOfSatisfying(AcquireFailureException.class,
+                        e -> assertThat(e.reason()).isEqualTo(AcquireFailureException.Reason.DEADLOCK))
+                .hasMessageContaining("deadlock").hasMessageContaining("40P01");
+        assertThat(query(victimTransaction, "SELECT 'still usable'")).isEqualTo("still usable");
+
+        victimTransaction.rollback();
+        assertThat((firstIsVictim ? secondWaits : firstWaits).get(30, TimeUnit.SECONDS)).isTrue();
+    }
+
+    @Test
+    void interruptedWaitHoldsNothingAndLeavesTheTransactionUsable() throws Exception {
+        LockRegistry registry = registry();
+        TransactionLock lock = registry.transactionLock("account:42", LockMode.EXCLUSIVE);
+        Connection holder = transaction();
+        lock.tryAcquire(holder);
+        Connection waiter = transaction();
+        AtomicReference<Object> outcome = new AtomicReference<>();
+        Thread thread = new Thread(() -> {
+            try {
+                outcome.set(lock.tryAcquire(waiter, Duration.ofSeconds(60)));
+            } catch (InterruptedException e) {
+                outcome.set(e);
+            }
+        });
+        thread.start();
+        awaitWaiter(lock.key());
+
+        thread.interrupt();
+        thread.join(TimeUnit.SECONDS.toMillis(30));
+
+        assertThat(outcome.get()).isInstanceOf(InterruptedException.class);
+        holder.rollback();
+        assertThat(query(waiter, "SELECT 'still usable'")).isEqualTo("still usable");
+        assertThat(grantedOnServer(lock.key())).isZero();
+        waiter.commit();
+    }
+
+    @Test
+    void sharedTransactionLocksCoexistAndExcludeExclusive() throws Exception {
+        LockRegistry registry = registry();
+        TransactionLock shared = registry.transactionLock("catalog", LockMode.SHARED);
+        TransactionLock exclusive = registry.transactionLock("catalog", LockMode.EXCLUSIVE);
+        Connection reader1 = transaction();
+        Connection reader2 = transaction();
+
+        assertThat(shared.tryAcquire(reader1)).isTrue();
+        assertThat(shared.tryAcquire(reader2, Duration.ofSeconds(5))).isTrue();
+        assertThat(exclusive.tryAcquire(transaction())).isFalse();
+        reader1.commit();
+        reader2.commit();
+    }
+
+    @Test
+    void autocommitConnectionIsRejectedWithAMessageSayingWhy() throws Exception {
+        LockRegistry registry = registry();
+        TransactionLock lock = registry.transactionLock("x", LockMode.EXCLUSIVE);
+
+        assertThatThrownBy(() -> lock.tryAcquire(outsider()))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("'x'").hasMessageContaining("autocommit").hasMessageContaining("setAutoCommit(false)");
+    }
+
+    private Connection transaction() throws SQLException {
+        Connection connection = outsider();
+        connection.setAutoCommit(false);
+        return connection;
+    }
+
+    private static boolean wait(TransactionLock lock, Connection connection, Duration timeout) {
+        try {
+            return lock.tryAcquire(connection, timeout);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static void awaitWaiter(LockKey key) {
+        await().atMost(Duration.ofSeconds(30)).until(() -> {
+            try (Connection connection = DB.connect();
+                    PreparedStatement statement = connection.prepareStatement("SELECT count(*) FROM pg_locks WHERE "
+                            + "locktype = 'advisory' AND NOT granted AND classid = ? AND objid = ? AND objsubid = ?")) {
+                statement.setLong(1, key.classId());
+                statement.setLong(2, key.objId());
+                statement.setInt(3, key.objSubId());
+                try (ResultSet rows = statement.executeQuery()) {
+                    rows.next();
+                    return rows.getInt(1) > 0;
+                }
+            }
+        });
+    }
+
+    private static void execute(Connection connection, String sql) throws SQLException {
+        try (Statement statement = connection.createStatement()) {
+            statement.execute(sql);
+        }
+    }
+
+    private static String query(Connection connection, String sql) throws SQLException {
+        try (Statement statement = connection.createStatement(); ResultSet rows = statement.executeQuery(sql)) {
+            rows.next();
+            return rows.getString(1);
+        }
+    }
+}
