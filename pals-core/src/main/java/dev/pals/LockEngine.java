@@ -383,11 +383,7 @@ final class LockEngine {
                             cause);
                     lost.add(holder);
                 }
-                state.holders.clear();
-                state.phase = KeyState.Phase.FREE;
-                state.session = null;
-                state.changed.signalAll();
-                dropIfUnused(state);
+                free(state);
             } finally {
                 state.mutex.unlock();
             }
@@ -436,11 +432,7 @@ final class LockEngine {
                     holder.count = 0;
                     holder.releasedByClose = true;
                 }
-                state.holders.clear();
-                state.phase = KeyState.Phase.FREE;
-                state.session = null;
-                state.changed.signalAll();
-                dropIfUnused(state);
+                free(state);
             } finally {
                 state.mutex.unlock();
             }
@@ -471,6 +463,15 @@ final class LockEngine {
         state.users--;
         dropIfUnused(state);
         state.mutex.unlock();
+    }
+
+    /** Forgets the key's holders and wakes its waiters; called with the mutex held. */
+    private void free(KeyState state) {
+        state.holders.clear();
+        state.phase = KeyState.Phase.FREE;
+        state.session = null;
+        state.changed.signalAll();
+        dropIfUnused(state);
     }
 
     private void dropIfUnused(KeyState state) {

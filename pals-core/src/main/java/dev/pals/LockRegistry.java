@@ -1,6 +1,5 @@
 package dev.pals;
 
-import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;

@@ -12,10 +12,6 @@ import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
-import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -119,21 +115,6 @@ class CrossProcessTest extends LockTestSupport {
         Child child = new Child(process, stderr);
         children.add(child);
         return child;
-    }
-
-    /** Advisory locks on {@code key} that some session is waiting for. */
-    private static int waitingOnServer(LockKey key) throws SQLException {
-        try (Connection connection = DB.connect();
-                PreparedStatement statement = connection.prepareStatement("SELECT count(*) FROM pg_locks WHERE "
-                        + "locktype = 'advisory' AND NOT granted AND classid = ? AND objid = ? AND objsubid = ?")) {
-            statement.setLong(1, key.classId());
-            statement.setLong(2, key.objId());
-            statement.setInt(3, key.objSubId());
-            try (ResultSet rows = statement.executeQuery()) {
-                rows.next();
-                return rows.getInt(1);
-            }
-        }
     }
 
     /** A child JVM whose stdout lines are collected as they come, so waits for them are bounded. */

@@ -5,8 +5,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -34,9 +32,7 @@ class LifecycleTest extends LockTestSupport {
         assertThatThrownBy(() -> waiting.get(30, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class);
         assertThat(lock.isHeld()).isFalse();
         await().atMost(Duration.ofSeconds(30)).until(() -> advisoryLocksOf(dataSource.getPoolName()) == 0);
-        try (Statement statement = holder.createStatement()) {
-            statement.execute("SELECT pg_advisory_unlock_all()");
-        }
+        unlockAll(holder);
         assertThat(grantedOnServer(lock.key())).isZero();
     }
 
@@ -60,9 +56,7 @@ class LifecycleTest extends LockTestSupport {
         assertThat(tried.get(20, TimeUnit.SECONDS)).isTrue();
         assertThat(registry.openConnections()).isLessThanOrEqualTo(2);
         free.release();
-        try (Statement statement = holder.createStatement()) {
-            statement.execute("SELECT pg_advisory_unlock_all()");
-        }
+        unlockAll(holder);
         for (CompletableFuture<Boolean> wait : waits) {
             assertThat(wait.get(60, TimeUnit.SECONDS)).isTrue();
         }
@@ -85,10 +79,4 @@ class LifecycleTest extends LockTestSupport {
         assertThat(registry.engine().trackedKeys()).isZero();
     }
 
-    private static void lockFrom(Connection connection, LockKey key) throws Exception {
-        try (PreparedStatement statement = connection.prepareStatement("SELECT pg_advisory_lock(?)")) {
-            statement.setLong(1, key.value());
-            statement.execute();
-        }
-    }
 }

@@ -1,6 +1,7 @@
 package dev.pals;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import com.zaxxer.hikari.HikariDataSource;
 import dev.pals.testing.TestDatabase;
@@ -8,6 +9,8 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
@@ -82,16 +85,47 @@ abstract class LockTestSupport {
 
     /** Advisory locks on {@code key} granted to any session, seen by an outside observer. */
     static int grantedOnServer(LockKey key) throws SQLException {
+        return locksOnServer(key, true);
+    }
+
+    /** Sessions waiting in the server for {@code key}. */
+    static int waitingOnServer(LockKey key) throws SQLException {
+        return locksOnServer(key, false);
+    }
+
+    private static int locksOnServer(LockKey key, boolean granted) throws SQLException {
         try (Connection connection = DB.connect();
                 PreparedStatement statement = connection.prepareStatement("SELECT count(*) FROM pg_locks WHERE "
-                        + "locktype = 'advisory' AND granted AND classid = ? AND objid = ? AND objsubid = ?")) {
-            statement.setLong(1, key.classId());
-            statement.setLong(2, key.objId());
-            statement.setInt(3, key.objSubId());
+                        + "locktype = 'advisory' AND granted = ? AND classid = ? AND objid = ? AND objsubid = ?")) {
+            statement.setBoolean(1, granted);
+            statement.setLong(2, key.classId());
+            statement.setLong(3, key.objId());
+            statement.setInt(4, key.objSubId());
             try (ResultSet rows = statement.executeQuery()) {
                 rows.next();
                 return rows.getInt(1);
             }
+        }
+    }
+
+    /** Until some session waits in the server for {@code key}: the proof that waiting is not polling. */
+    static void awaitServerWaiter(LockKey key) {
+        await().atMost(Duration.ofSeconds(30)).until(() -> waitingOnServer(key) > 0);
+    }
+
+    /** Takes the session lock on a bigint {@code key} from a connection outside any registry. */
+    static void lockFrom(Connection connection, LockKey key) throws SQLException {
+        try (PreparedStatement statement = connection.prepareStatement("SELECT pg_advisory_lock(?)")) {
+            statement.setLong(1, key.value());
+            statement.execute();
+        }
+    }
+
+    static void unlockAll(Connection connection) {
+        try (Statement statement = connection.createStatement()) {
+            statement.execute("SELECT pg_advisory_unlock_all()");
+        } catch (SQLException e) {
+            throw new IllegalStateException(e);
         }
     }
 

@@ -6,7 +6,6 @@ import static org.awaitility.Awaitility.await;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
-import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -162,19 +161,6 @@ class MultiplexingTest extends LockTestSupport {
         await().atMost(Duration.ofSeconds(30)).until(() -> registry.openConnections() == 0);
         assertThat(dataSource.getHikariPoolMXBean().getIdleConnections()).isPositive();
         assertThat(advisoryLocksOf(dataSource.getPoolName())).isZero();
-    }
-
-    private static void lockFrom(Connection connection, LockKey key) throws Exception {
-        try (PreparedStatement statement = connection.prepareStatement("SELECT pg_advisory_lock(?)")) {
-            statement.setLong(1, key.value());
-            statement.execute();
-        }
-    }
-
-    private static void unlockAll(Connection connection) throws Exception {
-        try (Statement statement = connection.createStatement()) {
-            statement.execute("SELECT pg_advisory_unlock_all()");
-        }
     }
 
     private static int waiterPid(LockKey key) throws Exception {

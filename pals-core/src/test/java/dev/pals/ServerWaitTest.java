@@ -6,7 +6,6 @@ import static org.awaitility.Awaitility.await;
 
 import com.zaxxer.hikari.HikariDataSource;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -209,36 +208,8 @@ class ServerWaitTest extends LockTestSupport {
 
     private Connection holdFromOutside(LockKey key) throws SQLException {
         Connection connection = outsider();
-        try (PreparedStatement statement = connection.prepareStatement("SELECT pg_advisory_lock(?)")) {
-            statement.setLong(1, key.value());
-            statement.execute();
-        }
+        lockFrom(connection, key);
         return connection;
-    }
-
-    private static void unlockAll(Connection connection) {
-        try (Statement statement = connection.createStatement()) {
-            statement.execute("SELECT pg_advisory_unlock_all()");
-        } catch (SQLException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
-    /** Until a session waits in the server for {@code key}: the proof that waiting is not polling. */
-    private static void awaitServerWaiter(LockKey key) {
-        await().atMost(Duration.ofSeconds(30)).until(() -> {
-            try (Connection connection = DB.connect();
-                    PreparedStatement statement = connection.prepareStatement("SELECT count(*) FROM pg_locks WHERE "
-                            + "locktype = 'advisory' AND NOT granted AND classid = ? AND objid = ? AND objsubid = ?")) {
-                statement.setLong(1, key.classId());
-                statement.setLong(2, key.objId());
-                statement.setInt(3, key.objSubId());
-                try (ResultSet rows = statement.executeQuery()) {
-                    rows.next();
-                    return rows.getInt(1) == 1;
-                }
-            }
-        });
     }
 
     private void awaitNoLocksOnPool() {

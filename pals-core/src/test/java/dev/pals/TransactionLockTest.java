@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -41,7 +40,7 @@ class TransactionLockTest extends LockTestSupport {
         Connection waiter = transaction();
 
         CompletableFuture<Boolean> waiting = CompletableFuture.supplyAsync(() -> wait(lock, waiter, Duration.ofSeconds(60)));
-        awaitWaiter(lock.key());
+        awaitServerWaiter(lock.key());
         holder.rollback();
 
         assertThat(waiting.get(30, TimeUnit.SECONDS)).isTrue();
@@ -78,7 +77,7 @@ class TransactionLockTest extends LockTestSupport {
         assertThat(b.tryAcquire(second)).isTrue();
 
         CompletableFuture<Boolean> firstWaits = CompletableFuture.supplyAsync(() -> wait(b, first, Duration.ofSeconds(60)));
-        awaitWaiter(b.key());
+        awaitServerWaiter(b.key());
         CompletableFuture<Boolean> secondWaits = CompletableFuture.supplyAsync(() -> wait(a, second, Duration.ofSeconds(60)));
         await().atMost(Duration.ofSeconds(30)).until(() -> firstWaits.isDone() || secondWaits.isDone());
 
@@ -111,7 +110,7 @@ class TransactionLockTest extends LockTestSupport {
             }
         });
         thread.start();
-        awaitWaiter(lock.key());
+        awaitServerWaiter(lock.key());
 
         thread.interrupt();
         thread.join(TimeUnit.SECONDS.toMillis(30));
@@ -161,22 +160,6 @@ class TransactionLockTest extends LockTestSupport {
             Thread.currentThread().interrupt();
             throw new IllegalStateException(e);
         }
-    }
-
-    private static void awaitWaiter(LockKey key) {
-        await().atMost(Duration.ofSeconds(30)).until(() -> {
-            try (Connection connection = DB.connect();
-                    PreparedStatement statement = connection.prepareStatement("SELECT count(*) FROM pg_locks WHERE "
-                            + "locktype = 'advisory' AND NOT granted AND classid = ? AND objid = ? AND objsubid = ?")) {
-                statement.setLong(1, key.classId());
-                statement.setLong(2, key.objId());
-                statement.setInt(3, key.objSubId());
-                try (ResultSet rows = statement.executeQuery()) {
-                    rows.next();
-                    return rows.getInt(1) > 0;
-                }
-            }
-        });
     }
 
     private static void execute(Connection connection, String sql) throws SQLException {
