@@ -1,0 +1,254 @@
+package dev.pals.spring.aop;
+
+import java.lang.reflect.Method;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.stream.Collectors;
+import org.jspecify.annotations.Nullable;
+import org.springframework.core.DefaultParameterNameDiscoverer;
+import org.springframework.core.ParameterNameDiscoverer;
+import org.springframework.expression.EvaluationException;
+import org.springframework.expression.ParseException;
+import org.springframework.expression.spel.SpelNode;
+import org.springframework.expression.spel.ast.Assign;
+import org.springframework.expression.spel.ast.BeanReference;
+import org.springframework.expression.spel.ast.ConstructorReference;
+import org.springframework.expression.spel.ast.FunctionReference;
+import org.springframework.expression.spel.ast.OpDec;
+import org.springframework.expression.spel.ast.OpInc;
+import org.springframework.expression.spel.ast.TypeReference;
+import org.springframework.expression.spel.ast.VariableReference;
+import org.springframework.expression.spel.standard.SpelExpression;
+import org.springframework.expression.spel.standard.SpelExpressionParser;
+import org.springframework.expression.spel.support.SimpleEvaluationContext;
+import org.springframework.util.ClassUtils;
+
+/**
+ * The {@code name} of an {@code @AdvisoryLocked} method, turned into the lock name of each call.
+ *
+ * <p>A name that contains {@code #} is a SpEL expression over the method's parameters; any other
+ * name is a constant, used verbatim. So {@code "nightly-report"} is a constant, and
+ * {@code "'account:' + #id"}, {@code "#order.customerId"}, {@code "#p0"} and
+ * {@code "#root.methodName"} are expressions.
+ *
+ * <p>An expression may read the parameters by name ({@code #id}), by position ({@code #p0} or
+ * {@code #a0}), their properties and their public instance methods, and {@code #root}: the
+ * {@link Root call} ({@code #root.methodName}, {@code #root.args}, {@code #root.target}, ...). It
+ * may not refer to types, constructors, beans or functions, nor assign, so a lock name can never
+ * run code other than the application's own getters and methods. All of this is checked when the
+ * template is made, at start-up, rather than on the first call.
+ *
+ * <p>Instances are immutable and thread-safe.
+ */
+final class LockNameTemplate {
+
+    private static final SpelExpressionParser PARSER = new SpelExpressionParser();
+    private static final ParameterNameDiscoverer PARAMETER_NAMES = new DefaultParameterNameDiscoverer();
+
+    private final String source;
+    private final Method method;
+    private final String errorPrefix;
+    private final @Nullable SpelExpression expression;
+    private final String @Nullable [] parameterNames;
+
+    private LockNameTemplate(String source, Method method, String errorPrefix, @Nullable SpelExpression expression,
+            String @Nullable [] parameterNames) {
+        this.source = source;
+        this.method = method;
+        this.errorPrefix = errorPrefix;
+        this.expression = expression;
+        this.parameterNames = parameterNames;
+    }
+
+    /**
+     * Parses and checks the {@code name} of {@code method}'s annotation.
+     *
+     * @throws IllegalStateException if {@code name} is blank, is not valid SpEL, uses a construct
+     *     that is not allowed or refers to a variable that {@code method} does not have; the
+     *     message names the method and says how to fix it
+     */
+    static LockNameTemplate of(@Nullable String name, Method method) {
+        String errorPrefix = "@AdvisoryLocked on " + describe(method) + ": ";
+        if (name == null || name.isBlank()) {
+            throw new IllegalStateException(errorPrefix + "name must not be blank; give a constant such as "
+                    + "\"nightly-report\" or a SpEL expression over the parameters such as \"'account:' + #id\"");
+        }
+        if (name.indexOf('#') < 0) {
+            return new LockNameTemplate(name, method, errorPrefix, null, null);
+        }
+        SpelExpression expression;
+        try {
+            expression = PARSER.parseRaw(name);
+        } catch (ParseException e) {
+            throw new IllegalStateException(errorPrefix + "name '" + name + "' is not a valid SpEL expression: "
+                    + e.getMessage(), e);
+        }
+        String @Nullable [] parameterNames = PARAMETER_NAMES.getParameterNames(method);
+        check(expression.getAST(), name, errorPrefix, method.getParameterCount(), parameterNames);
+        return new LockNameTemplate(name, method, errorPrefix, expression, parameterNames);
+    }
+
+    /** Whether the name is the same for every call. */
+    boolean isConstant() {
+        return expression == null;
+    }
+
+    /** The name as written in the annotation, the same for every call (so fit for a metrics tag). */
+    String source() {
+        return source;
+    }
+
+    /**
+     * The lock name of one call: the constant, or the expression evaluated against the call.
+     *
+     * @param args the call's arguments
+     * @param target the object the method is called on, or {@code null} for a static method
+     * @throws IllegalArgumentException if the expression fails, or its result is null or blank
+     */
+    String resolve(@Nullable Object[] args, @Nullable Object target) {
+        SpelExpression expression = this.expression;
+        if (expression == null) {
+            return source;
+        }
+        SimpleEvaluationContext context = SimpleEvaluationContext.forReadOnlyDataBinding()
+                .withInstanceMethods()
+                .withAssignmentDisabled()
+                .withRootObject(new Root(method, args, target))
+                .build();
+        for (int i = 0; i < args.length; i++) {
+            context.setVariable("p" + i, args[i]);
+            context.setVariable("a" + i, args[i]);
+        }
+        if (parameterNames != null) {
+            for (int i = 0; i < parameterNames.length && i < args.length; i++) {
+                context.setVariable(parameterNames[i], args[i]);
+            }
+        }
+        Object value;
+        try {
+            value = expression.getValue(context);
+        } catch (EvaluationException e) {
+            throw new IllegalArgumentException(errorPrefix + "name '" + source
+                    + "' could not be evaluated for this call: " + e.getMessage(), e);
+        }
+        if (value == null) {
+            throw new IllegalArgumentException(errorPrefix + "name '" + source
+                    + "' evaluated to null for this call; a lock name must not be null or blank");
+        }
+        String lockName = String.valueOf(value);
+        if (lockName.isBlank()) {
+            throw new IllegalArgumentException(errorPrefix + "name '" + source
+                    + "' evaluated to a blank string for this call; a lock name must not be null or blank");
+        }
+        return lockName;
+    }
+
+    /** Rejects, anywhere in the tree, what could reach beyond the call's own arguments. */
+    private static void check(SpelNode node, String name, String errorPrefix, int parameterCount,
+            String @Nullable [] parameterNames) {
+        String forbidden = forbidden(node);
+        if (forbidden != null) {
+            throw new IllegalStateException(errorPrefix + "name '" + name + "' uses " + forbidden
+                    + " (" + node.toStringAST() + "), which is not allowed; only the method's parameters, "
+                    + "their properties and methods are allowed, e.g. #id, #order.customerId, #p0, #root.methodName");
+        }
+        if (node instanceof VariableReference) {
+            String variable = node.toStringAST().substring(1);
+            List<String> allowed = allowedVariables(parameterCount, parameterNames);
+            if (!allowed.contains(variable)) {
+                throw new IllegalStateException(errorPrefix + "name '" + name + "' refers to #" + variable
+                        + ", which is not a parameter; allowed are "
+                        + allowed.stream().map(v -> "#" + v).collect(Collectors.joining(", "))
+                        + (parameterNames == null && parameterCount > 0
+                                ? "; parameter names are not available because the class was compiled without "
+                                        + "-parameters, so compile with -parameters or use #p0, #p1, ..."
+                                : ""));
+            }
+        }
+        for (int i = 0; i < node.getChildCount(); i++) {
+            check(node.getChild(i), name, errorPrefix, parameterCount, parameterNames);
+        }
+    }
+
+    private static @Nullable String forbidden(SpelNode node) {
+        if (node instanceof TypeReference) {
+            return "a type reference T(...)";
+        }
+        if (node instanceof ConstructorReference) {
+            return "a constructor call new ...";
+        }
+        if (node instanceof BeanReference) {
+            return "a bean reference @... or &...";
+        }
+        if (node instanceof Assign || node instanceof OpInc || node instanceof OpDec) {
+            return "an assignment";
+        }
+        if (node instanceof FunctionReference) {
+            return "a function reference #...()";
+        }
+        return null;
+    }
+
+    private static List<String> allowedVariables(int parameterCount, String @Nullable [] parameterNames) {
+        List<String> allowed = new ArrayList<>(List.of("root", "this"));
+        if (parameterNames != null) {
+            allowed.addAll(Arrays.asList(parameterNames));
+        }
+        for (int i = 0; i < parameterCount; i++) {
+            allowed.add("p" + i);
+        }
+        for (int i = 0; i < parameterCount; i++) {
+            allowed.add("a" + i);
+        }
+        return allowed;
+    }
+
+    private static String describe(Method method) {
+        return method.getDeclaringClass().getSimpleName() + "." + method.getName() + "("
+                + Arrays.stream(method.getParameterTypes()).map(Class::getSimpleName).collect(Collectors.joining(", "))
+                + ")";
+    }
+
+    /**
+     * The root object of an expression, {@code #root}: the call being locked. Public, with
+     * getters, because SpEL reads it reflectively.
+     */
+    public static final class Root {
+
+        private final Method method;
+        private final @Nullable Object[] args;
+        private final @Nullable Object target;
+
+        Root(Method method, @Nullable Object[] args, @Nullable Object target) {
+            this.method = method;
+            this.args = args;
+            this.target = target;
+        }
+
+        /** The name of the method called. */
+        public String getMethodName() {
+            return method.getName();
+        }
+
+        /** The method called. */
+        public Method getMethod() {
+            return method;
+        }
+
+        /** The call's arguments. */
+        public @Nullable Object[] getArgs() {
+            return args;
+        }
+
+        /** The object the method is called on, or {@code null} for a static method. */
+        public @Nullable Object getTarget() {
+            return target;
+        }
+
+        /** The class of the target (the user class, not a CGLIB subclass), or the declaring class without one. */
+        public Class<?> getTargetClass() {
+            return target == null ? method.getDeclaringClass() : ClassUtils.getUserClass(target);
+        }
+    }
+}

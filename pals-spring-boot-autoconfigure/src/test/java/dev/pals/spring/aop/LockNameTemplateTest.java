@@ -1,0 +1,218 @@
+package dev.pals.spring.aop;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.lang.reflect.Method;
+import java.util.Arrays;
+import org.junit.jupiter.api.Test;
+
+/** Lock names from {@code @AdvisoryLocked(name = ...)}: constants, and SpEL over the parameters only. */
+class LockNameTemplateTest {
+
+    @Test
+    void constantIsUsedVerbatim() {
+        LockNameTemplate template = LockNameTemplate.of("nightly-report", method("report"));
+
+        assertThat(template.isConstant()).isTrue();
+        assertThat(template.resolve(new Object[0], new Fixtures())).isEqualTo("nightly-report");
+        assertThat(template.source()).isEqualTo("nightly-report");
+    }
+
+    @Test
+    void expressionConcatenatesLongParameterByName() {
+        LockNameTemplate template = LockNameTemplate.of("'account:' + #id", method("byId"));
+
+        assertThat(template.isConstant()).isFalse();
+        assertThat(template.resolve(new Object[] {42L}, new Fixtures())).isEqualTo("account:42");
+        assertThat(template.source()).isEqualTo("'account:' + #id");
+    }
+
+    @Test
+    void expressionReadsPropertyOfRecordParameter() {
+        LockNameTemplate template = LockNameTemplate.of("#order.customerId", method("byOrder"));
+
+        assertThat(template.resolve(new Object[] {new Order("c-7")}, new Fixtures())).isEqualTo("c-7");
+    }
+
+    @Test
+    void expressionReadsParameterByPosition() {
+        Method byId = method("byId");
+
+        assertThat(LockNameTemplate.of("#p0", byId).resolve(new Object[] {5L}, null)).isEqualTo("5");
+        assertThat(LockNameTemplate.of("#a0", byId).resolve(new Object[] {6L}, null)).isEqualTo("6");
+    }
+
+    @Test
+    void expressionReadsMethodNameFromRoot() {
+        LockNameTemplate template = LockNameTemplate.of("#root.methodName + ':' + #id", method("byId"));
+
+        assertThat(template.resolve(new Object[] {1L}, new Fixtures())).isEqualTo("byId:1");
+    }
+
+    @Test
+    void expressionCallsMethodOnParameter() {
+        LockNameTemplate template = LockNameTemplate.of("#name.toUpperCase()", method("byName"));
+
+        assertThat(template.resolve(new Object[] {"alice"}, new Fixtures())).isEqualTo("ALICE");
+    }
+
+    @Test
+    void syntaxErrorNamesMethodAndName() {
+        assertThatThrownBy(() -> LockNameTemplate.of("'account:' + #id +", method("byId")))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageStartingWith("@AdvisoryLocked on Fixtures.byId(long): ")
+                .hasMessageContaining("'account:' + #id +")
+                .hasMessageContaining("not a valid SpEL expression");
+    }
+
+    @Test
+    void unknownVariableIsRejectedListingAllowedNames() {
+        assertThatThrownBy(() -> LockNameTemplate.of("#nope", method("byId")))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageStartingWith("@AdvisoryLocked on Fixtures.byId(long): ")
+                .hasMessageContaining("#nope")
+                .hasMessageContaining("#root, #this, #id, #p0, #a0");
+    }
+
+    @Test
+    void unknownVariableWithoutParameterNamesSuggestsCompilingWithParameters() throws Exception {
+        // the JDK is compiled without -parameters, so its parameter names are not available
+        Method valueOf = String.class.getMethod("valueOf", Object.class);
+
+        assertThatThrownBy(() -> LockNameTemplate.of("#obj", valueOf))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageStartingWith("@AdvisoryLocked on String.valueOf(Object): ")
+                .hasMessageContaining("-parameters")
+                .hasMessageContaining("#p0");
+    }
+
+    @Test
+    void typeReferenceIsRejected() {
+        assertThatThrownBy(() -> LockNameTemplate.of("#id + T(java.lang.Runtime).getRuntime()", method("byId")))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageStartingWith("@AdvisoryLocked on Fixtures.byId(long): ")
+                .hasMessageContaining("type reference")
+                .hasMessageContaining("only the method's parameters, their properties and methods are allowed");
+    }
+
+    @Test
+    void nameWithoutHashIsConstantEvenIfItLooksLikeSpel() {
+        // no '#' makes this a constant, so it is never evaluated
+        LockNameTemplate template = LockNameTemplate.of("T(java.lang.Runtime).getRuntime()", method("byId"));
+
+        assertThat(template.isConstant()).isTrue();
+        assertThat(template.resolve(new Object[] {1L}, null)).isEqualTo("T(java.lang.Runtime).getRuntime()");
+    }
+
+    @Test
+    void constructorCallIsRejected() {
+        assertThatThrownBy(() -> LockNameTemplate.of("#id + new java.io.File('x')", method("byId")))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageStartingWith("@AdvisoryLocked on Fixtures.byId(long): ")
+                .hasMessageContaining("constructor");
+    }
+
+    @Test
+    void beanReferenceIsRejected() {
+        assertThatThrownBy(() -> LockNameTemplate.of("#id + @someBean", method("byId")))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageStartingWith("@AdvisoryLocked on Fixtures.byId(long): ")
+                .hasMessageContaining("bean reference");
+    }
+
+    @Test
+    void assignmentIsRejected() {
+        assertThatThrownBy(() -> LockNameTemplate.of("#id = 5", method("byId")))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageStartingWith("@AdvisoryLocked on Fixtures.byId(long): ")
+                .hasMessageContaining("assignment");
+    }
+
+    @Test
+    void functionReferenceIsRejected() {
+        assertThatThrownBy(() -> LockNameTemplate.of("#id + #fn()", method("byId")))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageStartingWith("@AdvisoryLocked on Fixtures.byId(long): ")
+                .hasMessageContaining("function reference");
+    }
+
+    @Test
+    void positionBeyondParametersIsRejected() {
+        assertThatThrownBy(() -> LockNameTemplate.of("#p5", method("twoParameters")))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageStartingWith("@AdvisoryLocked on Fixtures.twoParameters(String, long): ")
+                .hasMessageContaining("#p5")
+                .hasMessageContaining("#root, #this, #tenant, #id, #p0, #p1, #a0, #a1");
+    }
+
+    @Test
+    void blankNameIsRejected() {
+        assertThatThrownBy(() -> LockNameTemplate.of("  ", method("report")))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageStartingWith("@AdvisoryLocked on Fixtures.report(): ")
+                .hasMessageContaining("name must not be blank");
+    }
+
+    @Test
+    void nullResultIsRejectedAtCallTime() {
+        LockNameTemplate template = LockNameTemplate.of("#name", method("byName"));
+
+        assertThatThrownBy(() -> template.resolve(new Object[] {null}, new Fixtures()))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("@AdvisoryLocked on Fixtures.byName(String): ")
+                .hasMessageContaining("'#name'")
+                .hasMessageContaining("null");
+    }
+
+    @Test
+    void blankResultIsRejectedAtCallTime() {
+        LockNameTemplate template = LockNameTemplate.of("#name", method("byName"));
+
+        assertThatThrownBy(() -> template.resolve(new Object[] {" "}, new Fixtures()))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("@AdvisoryLocked on Fixtures.byName(String): ")
+                .hasMessageContaining("'#name'")
+                .hasMessageContaining("blank");
+    }
+
+    @Test
+    void propertyOfNullIsRejectedAtCallTimeWithTheCause() {
+        LockNameTemplate template = LockNameTemplate.of("#order.customerId", method("byOrder"));
+
+        assertThatThrownBy(() -> template.resolve(new Object[] {null}, new Fixtures()))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("@AdvisoryLocked on Fixtures.byOrder(Order): ")
+                .hasMessageContaining("customerId")
+                .hasCauseInstanceOf(org.springframework.expression.EvaluationException.class);
+    }
+
+    private static Method method(String name) {
+        return Arrays.stream(Fixtures.class.getDeclaredMethods())
+                .filter(m -> m.getName().equals(name))
+                .findFirst()
+                .orElseThrow();
+    }
+
+    record Order(String customerId) {
+    }
+
+    /** Stand-ins for {@code @AdvisoryLocked} methods; only their signatures matter. */
+    static class Fixtures {
+
+        void report() {
+        }
+
+        void byId(long id) {
+        }
+
+        void byOrder(Order order) {
+        }
+
+        void byName(String name) {
+        }
+
+        void twoParameters(String tenant, long id) {
+        }
+    }
+}
