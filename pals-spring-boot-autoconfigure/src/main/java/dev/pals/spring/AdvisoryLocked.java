@@ -1,0 +1,80 @@
+package dev.pals.spring;
+
+import dev.pals.LockMode;
+import java.lang.annotation.Documented;
+import java.lang.annotation.ElementType;
+import java.lang.annotation.Retention;
+import java.lang.annotation.RetentionPolicy;
+import java.lang.annotation.Target;
+import org.springframework.core.annotation.AliasFor;
+
+/**
+ * Runs the method holding a PostgreSQL advisory lock, so that one caller at a time in the whole
+ * cluster (or many at a time, in {@link LockMode#SHARED} mode) runs it.
+ *
+ * <pre>{@code
+ * @AdvisoryLocked(name = "nightly-report", blocking = false, onContention = OnContention.SKIP)
+ * @Scheduled(cron = "0 0 2 * * *")
+ * void nightlyReport() { ... }
+ *
+ * @AdvisoryLocked(name = "'account:' + #id", timeout = "5s")
+ * void credit(long id, BigDecimal amount) { ... }
+ * }</pre>
+ *
+ * <p><b>Contention.</b> A blocking method waits in the server, at most {@link #timeout()}; a
+ * non-blocking one does not wait. When the lock is not obtained the method does not run and,
+ * by default, {@link dev.pals.AcquireFailureException} is thrown (see {@link #onContention()}).
+ *
+ * <p><b>Interrupt.</b> An interrupted wait cancels the server wait and throws
+ * {@code AcquireFailureException} with reason {@code INTERRUPTED}; the interrupt status is kept.
+ *
+ * <p><b>Nesting.</b> A call in the same thread's call chain to a method locked on the same name
+ * runs straight through instead of waiting for itself. Calls from within the same object
+ * (self-invocation) do not go through the Spring proxy and are not locked.
+ *
+ * <p><b>Async.</b> A method returning a {@code CompletionStage} holds the lock until the
+ * returned stage completes, normally, exceptionally or by cancellation.
+ *
+ * <p>On a class, applies to each of its public methods. Usable as a meta-annotation. Every
+ * attribute is checked at start-up, which fails with the method named if one is wrong.
+ */
+@Target({ElementType.METHOD, ElementType.TYPE, ElementType.ANNOTATION_TYPE})
+@Retention(RetentionPolicy.RUNTIME)
+@Documented
+public @interface AdvisoryLocked {
+
+    /** Alias for {@link #name()}. */
+    @AliasFor("name")
+    String value() default "";
+
+    /**
+     * The lock's name within the application's namespace: a constant such as
+     * {@code "nightly-report"}, or, when it contains {@code #}, a SpEL expression over the
+     * method's parameters such as {@code "'account:' + #id"}, {@code "#order.customerId"},
+     * {@code "#p0"} or {@code "#root.methodName"}. Expressions may read parameters and call their
+     * methods; type references, constructors and bean references are refused at start-up.
+     * Parameter names need the {@code -parameters} compiler flag (Spring Boot's build plugins set
+     * it); {@code #p0} always works.
+     */
+    @AliasFor("value")
+    String name() default "";
+
+    /** Exclusive (one caller at a time) or shared (many, excluding exclusive callers). */
+    LockMode mode() default LockMode.EXCLUSIVE;
+
+    /** Whether the call waits for the lock, at most {@link #timeout()}, or only tries once. */
+    boolean blocking() default true;
+
+    /**
+     * How long a blocking call waits: a duration such as {@code "500ms"}, {@code "5s"} or
+     * {@code "PT1M"}, or {@code "forever"}. Empty (the default) takes {@code pals.acquire-timeout}.
+     * Must be empty when {@code blocking = false}.
+     */
+    String timeout() default "";
+
+    /** Where the lock lives: the lock pool's session (default) or the caller's transaction. */
+    LockScope scope() default LockScope.SESSION;
+
+    /** What the call does when the lock is not obtained: throw (default) or skip. */
+    OnContention onContention() default OnContention.THROW;
+}

@@ -1,0 +1,184 @@
+package dev.pals.spring.aop;
+
+import dev.pals.AcquireFailureException;
+import dev.pals.AdvisoryLock;
+import dev.pals.LockKey;
+import dev.pals.LockMode;
+import dev.pals.LockOptions;
+import dev.pals.LockRegistry;
+import dev.pals.TransactionLock;
+import dev.pals.spring.LockScope;
+import dev.pals.spring.OnContention;
+import java.sql.Connection;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletionStage;
+import javax.sql.DataSource;
+import org.aopalliance.intercept.MethodInterceptor;
+import org.aopalliance.intercept.MethodInvocation;
+import org.apache.commons.logging.Log;
+import org.apache.commons.logging.LogFactory;
+import org.jspecify.annotations.Nullable;
+import org.springframework.aop.support.AopUtils;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.jdbc.datasource.DataSourceUtils;
+import org.springframework.transaction.support.TransactionSynchronizationManager;
+
+/**
+ * Takes the lock of an {@code @AdvisoryLocked} method around the call. One instance serves one
+ * scope; each is ordered against the transaction interceptor by its advisor.
+ */
+final class AdvisoryLockInterceptor implements MethodInterceptor {
+
+    private static final Log LOG = LogFactory.getLog(AdvisoryLockInterceptor.class);
+
+    /** Session locks this thread's call chain holds through locked methods, for nested calls. */
+    private static final ThreadLocal<Map<LockKey, LockMode>> CHAIN = new ThreadLocal<>();
+
+    private final LockedMethods lockedMethods;
+    private final ObjectProvider<LockRegistry> registry;
+    private final ObjectProvider<DataSource> dataSource;
+
+    AdvisoryLockInterceptor(LockedMethods lockedMethods, ObjectProvider<LockRegistry> registry,
+            ObjectProvider<DataSource> dataSource) {
+        this.lockedMethods = lockedMethods;
+        this.registry = registry;
+        this.dataSource = dataSource;
+    }
+
+    @Override
+    public @Nullable Object invoke(MethodInvocation invocation) throws Throwable {
+        Object target = invocation.getThis();
+        Class<?> targetClass = target == null ? null : AopUtils.getTargetClass(target);
+        LockedMethod locked = lockedMethods.find(invocation.getMethod(), targetClass);
+        if (locked == null) {
+            return invocation.proceed();
+        }
+        String name = locked.name().resolve(invocation.getArguments(), target);
+        return locked.scope() == LockScope.TRANSACTION
+                ? inTransaction(invocation, locked, name)
+                : inSession(invocation, locked, name);
+    }
+
+    private @Nullable Object inSession(MethodInvocation invocation, LockedMethod locked, String name)
+            throws Throwable {
+        AdvisoryLock lock = registry.getObject().lock(name, LockOptions.exclusive().withMode(locked.mode()));
+        LockKey key = lock.key();
+        Map<LockKey, LockMode> chain = CHAIN.get();
+        LockMode outer = chain == null ? null : chain.get(key);
+        if (outer != null) {
+            if (outer == LockMode.SHARED && locked.mode() == LockMode.EXCLUSIVE) {
+                throw new IllegalStateException("@AdvisoryLocked on " + locked.description() + " wants lock '" + name
+                        + "' exclusive, but an outer call in this call chain holds it shared, and waiting would "
+                        + "wait for itself; lock the outer call exclusive");
+            }
+            return invocation.proceed();
+        }
+        if (!acquire(lock, locked)) {
+            return contended(locked, name);
+        }
+        enterChain(key, locked.mode());
+        Object result;
+        try {
+            result = invocation.proceed();
+        } catch (Throwable failure) {
+            leaveChain(key);
+            releaseAfter(lock, failure);
+            throw failure;
+        }
+        leaveChain(key);
+        if (result instanceof CompletionStage<?> stage) {
+            stage.whenComplete((value, failure) -> releaseAsync(lock, locked));
+            return result;
+        }
+        lock.release();
+        return result;
+    }
+
+    private @Nullable Object inTransaction(MethodInvocation invocation, LockedMethod locked, String name)
+            throws Throwable {
+        if (!TransactionSynchronizationManager.isActualTransactionActive()) {
+            throw new IllegalStateException("@AdvisoryLocked(scope = TRANSACTION) on " + locked.description()
+                    + " was called without an active transaction; annotate it or a caller with @Transactional, "
+                    + "or use scope = SESSION");
+        }
+        DataSource serviceDataSource = dataSource.getObject();
+        TransactionLock lock = registry.getObject().transactionLock(name, locked.mode());
+        Connection connection = DataSourceUtils.getConnection(serviceDataSource);
+        boolean acquired;
+        try {
+            acquired = locked.blocking() ? lock.tryAcquire(connection, locked.timeout()) : lock.tryAcquire(connection);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AcquireFailureException(name, locked.mode(), AcquireFailureException.Reason.INTERRUPTED, null, e);
+        } finally {
+            DataSourceUtils.releaseConnection(connection, serviceDataSource);
+        }
+        return acquired ? invocation.proceed() : contended(locked, name);
+    }
+
+    private static boolean acquire(AdvisoryLock lock, LockedMethod locked) {
+        try {
+            return locked.blocking() ? lock.tryAcquire(locked.timeout()) : lock.tryAcquire();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AcquireFailureException(lock.name(), lock.mode(), AcquireFailureException.Reason.INTERRUPTED,
+                    null, e);
+        }
+    }
+
+    private static @Nullable Object contended(LockedMethod locked, String name) {
+        boolean waited = locked.blocking() && !locked.timeout().isZero();
+        if (locked.onContention() == OnContention.SKIP) {
+            if (LOG.isDebugEnabled()) {
+                LOG.debug("Skipped " + locked.description() + ": lock '" + name + "' is held elsewhere"
+                        + (waited ? " (waited " + locked.timeout() + ")" : ""));
+            }
+            return locked.returnKind() == LockedMethod.ReturnKind.OPTIONAL ? Optional.empty() : null;
+        }
+        throw waited
+                ? new AcquireFailureException(name, locked.mode(), AcquireFailureException.Reason.TIMED_OUT,
+                        "waited " + locked.timeout() + " to call " + locked.description(), null)
+                : new AcquireFailureException(name, locked.mode(), AcquireFailureException.Reason.CONTENDED,
+                        "so " + locked.description() + " did not run", null);
+    }
+
+    /** Releases after the method threw: a release failure must not hide the method's own. */
+    private static void releaseAfter(AdvisoryLock lock, Throwable failure) {
+        try {
+            lock.release();
+        } catch (RuntimeException releaseFailure) {
+            failure.addSuppressed(releaseFailure);
+        }
+    }
+
+    /** Releases when an async result completes; nobody is left to throw to, so a loss is logged. */
+    private static void releaseAsync(AdvisoryLock lock, LockedMethod locked) {
+        try {
+            lock.release();
+        } catch (RuntimeException e) {
+            LOG.error("Releasing lock '" + lock.name() + "' after the async result of " + locked.description()
+                    + " completed failed: " + e.getMessage(), e);
+        }
+    }
+
+    private static void enterChain(LockKey key, LockMode mode) {
+        Map<LockKey, LockMode> chain = CHAIN.get();
+        if (chain == null) {
+            chain = new HashMap<>();
+            CHAIN.set(chain);
+        }
+        chain.put(key, mode);
+    }
+
+    private static void leaveChain(LockKey key) {
+        Map<LockKey, LockMode> chain = CHAIN.get();
+        if (chain != null) {
+            chain.remove(key);
+            if (chain.isEmpty()) {
+                CHAIN.remove();
+            }
+        }
+    }
+}

@@ -1,0 +1,92 @@
+package dev.pals.spring.aop;
+
+import dev.pals.LockRegistry;
+import dev.pals.spring.LockScope;
+import java.lang.reflect.Method;
+import java.time.Duration;
+import javax.sql.DataSource;
+import org.aopalliance.aop.Advice;
+import org.springframework.aop.ClassFilter;
+import org.springframework.aop.Pointcut;
+import org.springframework.aop.support.AbstractPointcutAdvisor;
+import org.springframework.aop.support.StaticMethodMatcherPointcut;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.core.Ordered;
+
+/**
+ * Applies {@code @AdvisoryLocked} of one scope to the beans that use it, checking every locked
+ * method of a bean when its proxy is made, so that a wrong attribute fails start-up.
+ *
+ * <p>Order against {@code @Transactional} on the same method: the SESSION advisor runs just
+ * outside the transaction interceptor, so the lock is taken before the transaction begins and
+ * released after it commits, and no other instance can read the state before it is committed.
+ * The TRANSACTION advisor has the transaction interceptor's own (lowest) precedence and is
+ * registered after it, so it runs inside the transaction it locks in.
+ */
+public final class AdvisoryLockedAdvisor extends AbstractPointcutAdvisor {
+
+    private static final long serialVersionUID = 1L;
+
+    private final transient AdvisoryLockInterceptor interceptor;
+    private final transient Pointcut pointcut;
+
+    private AdvisoryLockedAdvisor(LockScope scope, LockedMethods lockedMethods, AdvisoryLockInterceptor interceptor,
+            ObjectProvider<LockRegistry> registry) {
+        this.interceptor = interceptor;
+        this.pointcut = new LockedMethodPointcut(scope, lockedMethods, registry);
+        setOrder(scope == LockScope.SESSION ? Ordered.LOWEST_PRECEDENCE - 1 : Ordered.LOWEST_PRECEDENCE);
+    }
+
+    /**
+     * The advisor for one scope.
+     *
+     * @param defaultTimeout the wait of a blocking method without a {@code timeout}
+     * @param registry the lock registry, looked up when the first locked method is found
+     * @param dataSource the service's DataSource, for TRANSACTION scope
+     */
+    public static AdvisoryLockedAdvisor of(LockScope scope, Duration defaultTimeout,
+            ObjectProvider<LockRegistry> registry, ObjectProvider<DataSource> dataSource) {
+        LockedMethods lockedMethods = new LockedMethods(defaultTimeout);
+        return new AdvisoryLockedAdvisor(scope, lockedMethods,
+                new AdvisoryLockInterceptor(lockedMethods, registry, dataSource), registry);
+    }
+
+    @Override
+    public Pointcut getPointcut() {
+        return pointcut;
+    }
+
+    @Override
+    public Advice getAdvice() {
+        return interceptor;
+    }
+
+    /** Matches the locked methods of one scope; checks a class's locked methods on first sight. */
+    private static final class LockedMethodPointcut extends StaticMethodMatcherPointcut {
+
+        private final LockScope scope;
+        private final LockedMethods lockedMethods;
+
+        LockedMethodPointcut(LockScope scope, LockedMethods lockedMethods, ObjectProvider<LockRegistry> registry) {
+            this.scope = scope;
+            this.lockedMethods = lockedMethods;
+            setClassFilter(new ClassFilter() {
+                @Override
+                public boolean matches(Class<?> type) {
+                    boolean locked = lockedMethods.inspect(type, scope);
+                    if (locked) {
+                        // fails start-up, through the failure analyzer, when there is no registry to lock with
+                        registry.getObject();
+                    }
+                    return locked;
+                }
+            });
+        }
+
+        @Override
+        public boolean matches(Method method, Class<?> targetClass) {
+            LockedMethod locked = lockedMethods.find(method, targetClass);
+            return locked != null && locked.scope() == scope;
+        }
+    }
+}

@@ -1,0 +1,22 @@
+package dev.pals.spring.aop;
+
+import dev.pals.LockMode;
+import dev.pals.spring.LockScope;
+import dev.pals.spring.OnContention;
+import java.time.Duration;
+
+/**
+ * What {@code @AdvisoryLocked} asks of one method, checked and with the defaults applied.
+ *
+ * @param description the method, as error messages name it
+ * @param name the lock's name or name template
+ * @param timeout how long a blocking call waits; {@code Duration.ZERO} when it does not block
+ */
+record LockedMethod(String description, LockNameTemplate name, LockMode mode, boolean blocking, Duration timeout,
+        LockScope scope, OnContention onContention, ReturnKind returnKind) {
+
+    /** What the method returns, for skipping and for async holds. */
+    enum ReturnKind {
+        VOID, OPTIONAL, COMPLETION_STAGE, OTHER
+    }
+}

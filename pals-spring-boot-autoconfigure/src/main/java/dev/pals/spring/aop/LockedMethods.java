@@ -1,0 +1,141 @@
+package dev.pals.spring.aop;
+
+import dev.pals.LockRegistry;
+import dev.pals.spring.AdvisoryLocked;
+import dev.pals.spring.LockScope;
+import dev.pals.spring.OnContention;
+import java.lang.reflect.Method;
+import java.lang.reflect.Modifier;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Optional;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Collectors;
+import org.jspecify.annotations.Nullable;
+import org.springframework.aop.support.AopUtils;
+import org.springframework.boot.convert.DurationStyle;
+import org.springframework.core.MethodClassKey;
+import org.springframework.core.annotation.MergedAnnotation;
+import org.springframework.core.annotation.MergedAnnotations;
+import org.springframework.core.annotation.MergedAnnotations.SearchStrategy;
+import org.springframework.util.ReflectionUtils;
+
+/**
+ * Finds the {@code @AdvisoryLocked} methods of a class, on the method or on the class, directly
+ * or as a meta-annotation, in the class or its interfaces, and checks each one once: a mistake in
+ * an attribute fails start-up with the method named, rather than the first call.
+ */
+final class LockedMethods {
+
+    private final Duration defaultTimeout;
+    private final ConcurrentHashMap<MethodClassKey, Optional<LockedMethod>> cache = new ConcurrentHashMap<>();
+
+    LockedMethods(Duration defaultTimeout) {
+        this.defaultTimeout = defaultTimeout;
+    }
+
+    /**
+     * Checks every locked method of {@code targetClass}.
+     *
+     * @return whether any has the given scope
+     * @throws IllegalStateException naming the method whose annotation is wrong
+     */
+    boolean inspect(Class<?> targetClass, LockScope scope) {
+        boolean any = false;
+        for (Method method : ReflectionUtils.getUniqueDeclaredMethods(targetClass, ReflectionUtils.USER_DECLARED_METHODS)) {
+            LockedMethod locked = find(method, targetClass);
+            any |= locked != null && locked.scope() == scope;
+        }
+        return any;
+    }
+
+    /** The checked annotation of {@code method} as called on {@code targetClass}, or {@code null}. */
+    @Nullable LockedMethod find(Method method, @Nullable Class<?> targetClass) {
+        return cache.computeIfAbsent(new MethodClassKey(method, targetClass),
+                key -> Optional.ofNullable(resolve(method, targetClass))).orElse(null);
+    }
+
+    private @Nullable LockedMethod resolve(Method method, @Nullable Class<?> targetClass) {
+        Method specific = AopUtils.getMostSpecificMethod(method, targetClass);
+        if (specific.isBridge() || specific.isSynthetic() || specific.getDeclaringClass() == Object.class) {
+            return null;
+        }
+        MergedAnnotation<AdvisoryLocked> annotation = MergedAnnotations
+                .from(specific, SearchStrategy.TYPE_HIERARCHY).get(AdvisoryLocked.class);
+        if (!annotation.isPresent() && Modifier.isPublic(specific.getModifiers()) && targetClass != null) {
+            annotation = MergedAnnotations.from(targetClass, SearchStrategy.TYPE_HIERARCHY).get(AdvisoryLocked.class);
+        }
+        if (!annotation.isPresent()) {
+            return null;
+        }
+        return check(annotation.synthesize(), specific);
+    }
+
+    private LockedMethod check(AdvisoryLocked locked, Method method) {
+        String description = describe(method);
+        LockNameTemplate name = LockNameTemplate.of(locked.name(), method);
+        String timeoutText = locked.timeout().trim();
+        if (!locked.blocking() && !timeoutText.isEmpty()) {
+            throw invalid(description, "timeout = \"" + timeoutText + "\" is set but blocking = false, and a "
+                    + "non-blocking call never waits; remove the timeout or set blocking = true");
+        }
+        Duration timeout = locked.blocking() ? timeout(description, timeoutText) : Duration.ZERO;
+        LockedMethod.ReturnKind returnKind = returnKind(method);
+        if (locked.onContention() == OnContention.SKIP && method.getReturnType().isPrimitive()
+                && returnKind != LockedMethod.ReturnKind.VOID) {
+            throw invalid(description, "onContention = SKIP returns null when the lock is taken, which a method "
+                    + "returning " + method.getReturnType() + " cannot; return a wrapper type, an Optional or void");
+        }
+        if (locked.scope() == LockScope.TRANSACTION && returnKind == LockedMethod.ReturnKind.COMPLETION_STAGE) {
+            throw invalid(description, "scope = TRANSACTION cannot hold a lock until a CompletionStage completes: "
+                    + "the transaction ends with the call; use scope = SESSION");
+        }
+        return new LockedMethod(description, name, locked.mode(), locked.blocking(), timeout, locked.scope(),
+                locked.onContention(), returnKind);
+    }
+
+    private Duration timeout(String description, String text) {
+        if (text.isEmpty()) {
+            return defaultTimeout;
+        }
+        if (text.equalsIgnoreCase("forever")) {
+            return LockRegistry.FOREVER;
+        }
+        Duration timeout;
+        try {
+            timeout = DurationStyle.detectAndParse(text);
+        } catch (IllegalArgumentException e) {
+            throw invalid(description, "timeout = \"" + text + "\" is not a duration; write it as 500ms, 5s, PT1M "
+                    + "or forever");
+        }
+        if (timeout.isNegative()) {
+            throw invalid(description, "timeout = \"" + text + "\" is negative; use 0s not to wait");
+        }
+        return timeout;
+    }
+
+    private static LockedMethod.ReturnKind returnKind(Method method) {
+        Class<?> type = method.getReturnType();
+        if (type == void.class || type == Void.class) {
+            return LockedMethod.ReturnKind.VOID;
+        }
+        if (type == Optional.class) {
+            return LockedMethod.ReturnKind.OPTIONAL;
+        }
+        if (CompletionStage.class.isAssignableFrom(type)) {
+            return LockedMethod.ReturnKind.COMPLETION_STAGE;
+        }
+        return LockedMethod.ReturnKind.OTHER;
+    }
+
+    static String describe(Method method) {
+        return method.getDeclaringClass().getSimpleName() + "." + method.getName() + "("
+                + Arrays.stream(method.getParameterTypes()).map(Class::getSimpleName).collect(Collectors.joining(", "))
+                + ")";
+    }
+
+    private static IllegalStateException invalid(String description, String problem) {
+        return new IllegalStateException("@AdvisoryLocked on " + description + ": " + problem);
+    }
+}

@@ -1,0 +1,31 @@
+package dev.pals.spring.autoconfigure;
+
+import dev.pals.LockRegistry;
+import org.jspecify.annotations.Nullable;
+import org.springframework.beans.factory.NoSuchBeanDefinitionException;
+import org.springframework.boot.diagnostics.AbstractFailureAnalyzer;
+import org.springframework.boot.diagnostics.FailureAnalysis;
+import org.springframework.core.Ordered;
+import org.springframework.core.annotation.Order;
+
+/**
+ * Explains a start-up that failed because something needs a {@link LockRegistry} (an
+ * {@code @AdvisoryLocked} method or an injection point) and there is none.
+ */
+@Order(Ordered.HIGHEST_PRECEDENCE)
+final class LockRegistryMissingFailureAnalyzer extends AbstractFailureAnalyzer<NoSuchBeanDefinitionException> {
+
+    @Override
+    protected @Nullable FailureAnalysis analyze(Throwable rootFailure, NoSuchBeanDefinitionException cause) {
+        if (cause.getBeanType() != LockRegistry.class) {
+            return null;
+        }
+        return new FailureAnalysis("A LockRegistry is needed (by an @AdvisoryLocked method or an injection point), "
+                + "but PALs found no PostgreSQL database to take locks on: none of pals.datasource.url, "
+                + "spring.datasource.url or the service's database connection details is set, or PALs is "
+                + "disabled with pals.enabled=false.",
+                "Set pals.datasource.url (or spring.datasource.url) to a PostgreSQL JDBC URL such as "
+                + "jdbc:postgresql://localhost:5432/app, enable PALs, or define a LockRegistry bean of your own.",
+                cause);
+    }
+}

@@ -1,0 +1,146 @@
+package dev.pals.spring.autoconfigure;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import dev.pals.LockRegistry;
+import dev.pals.spring.LockScope;
+import dev.pals.spring.aop.AdvisoryLockedAdvisor;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import javax.sql.DataSource;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.beans.factory.config.BeanDefinition;
+import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.boot.context.properties.bind.Bindable;
+import org.springframework.boot.context.properties.bind.Binder;
+import org.springframework.boot.context.properties.source.InvalidConfigurationPropertyValueException;
+import org.springframework.boot.jdbc.autoconfigure.DataSourceAutoConfiguration;
+import org.springframework.boot.jdbc.autoconfigure.JdbcConnectionDetails;
+import org.springframework.boot.transaction.autoconfigure.TransactionAutoConfiguration;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Conditional;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.context.annotation.Role;
+import org.springframework.core.env.Environment;
+import org.springframework.util.StringUtils;
+
+/**
+ * Auto-configuration of PALs: a lock pool of its own, a {@link LockRegistry} on it, and the
+ * advisors behind {@code @AdvisoryLocked}. Runs after the service's DataSource and transaction
+ * auto-configuration, which it leaves as they are.
+ */
+@AutoConfiguration(after = {DataSourceAutoConfiguration.class, TransactionAutoConfiguration.class})
+@ConditionalOnClass({LockRegistry.class, HikariDataSource.class, JdbcConnectionDetails.class})
+@ConditionalOnBooleanProperty(name = "pals.enabled", matchIfMissing = true)
+@EnableConfigurationProperties(PalsProperties.class)
+public final class PalsAutoConfiguration {
+
+    /** Outside {@code @Transactional} on the same method: the lock wraps the transaction. */
+    @Bean
+    @Role(BeanDefinition.ROLE_INFRASTRUCTURE)
+    static AdvisoryLockedAdvisor palsSessionLockAdvisor(Environment environment,
+            ObjectProvider<LockRegistry> registry, ObjectProvider<DataSource> dataSource) {
+        return AdvisoryLockedAdvisor.of(LockScope.SESSION, properties(environment).getAcquireTimeout(), registry,
+                dataSource);
+    }
+
+    /** Inside {@code @Transactional} on the same method: the lock lives in the transaction. */
+    @Bean
+    @Role(BeanDefinition.ROLE_INFRASTRUCTURE)
+    static AdvisoryLockedAdvisor palsTransactionLockAdvisor(Environment environment,
+            ObjectProvider<LockRegistry> registry, ObjectProvider<DataSource> dataSource) {
+        return AdvisoryLockedAdvisor.of(LockScope.TRANSACTION, properties(environment).getAcquireTimeout(), registry,
+                dataSource);
+    }
+
+    /** Advisors are made before properties beans can be injected, so they bind their own copy. */
+    private static PalsProperties properties(Environment environment) {
+        return Binder.get(environment).bindOrCreate("pals", PalsProperties.class);
+    }
+
+    /** The lock pool and registry, unless the service defines its own registry. */
+    @Configuration(proxyBeanMethods = false)
+    @ConditionalOnMissingBean(LockRegistry.class)
+    @Conditional(LockDatabaseCondition.class)
+    static final class LockRegistryConfiguration {
+
+        @Bean(destroyMethod = "close")
+        LockConnectionPool palsLockConnectionPool(PalsProperties properties, Environment environment,
+                ObjectProvider<JdbcConnectionDetails> connectionDetails) {
+            PalsProperties.Datasource settings = properties.getDatasource();
+            String property = "pals.datasource.url";
+            String url = settings.getUrl();
+            String username = settings.getUsername();
+            String password = settings.getPassword();
+            JdbcConnectionDetails service = connectionDetails.getIfAvailable();
+            if (!StringUtils.hasText(url) && service != null) {
+                property = "spring.datasource.url";
+                url = service.getJdbcUrl();
+                username = service.getUsername();
+                password = service.getPassword();
+            }
+            if (url == null || !url.startsWith("jdbc:postgresql:")) {
+                throw new InvalidConfigurationPropertyValueException(property, url, "PALs takes PostgreSQL advisory "
+                        + "locks, so its lock database must be PostgreSQL; set pals.datasource.url to a "
+                        + "jdbc:postgresql://host:5432/database URL");
+            }
+            HikariConfig config = new HikariConfig();
+            Binder.get(environment).bind("pals.datasource.hikari", Bindable.ofInstance(config));
+            config.setJdbcUrl(url);
+            config.setUsername(username);
+            config.setPassword(password);
+            config.setMaximumPoolSize(settings.getMaximumPoolSize());
+            if (config.getMinimumIdle() < 0) {
+                // frugal: the registry keeps what it uses; idle lock connections are not needed
+                config.setMinimumIdle(0);
+            }
+            if (config.getPoolName() == null) {
+                config.setPoolName("pals-lock-pool");
+            }
+            config.addDataSourceProperty("ApplicationName", applicationName(settings, environment));
+            return new LockConnectionPool(new HikariDataSource(config));
+        }
+
+        @Bean(destroyMethod = "close")
+        LockRegistry lockRegistry(LockConnectionPool pool, PalsProperties properties, Environment environment) {
+            String namespace = properties.getNamespace();
+            if (!StringUtils.hasText(namespace)) {
+                namespace = environment.getProperty("spring.application.name");
+            }
+            LockRegistry.Builder builder = LockRegistry.builder(pool.getDataSource())
+                    .namespace(StringUtils.hasText(namespace) ? namespace : null)
+                    .blocking(properties.isBlocking())
+                    .maxConnections(properties.getDatasource().getMaximumPoolSize())
+                    .idleTimeout(properties.getIdleTimeout())
+                    .lossCheckInterval(properties.getLossCheckInterval());
+            try {
+                builder.acquireTimeout(properties.getAcquireTimeout());
+            } catch (IllegalArgumentException e) {
+                throw new InvalidConfigurationPropertyValueException("pals.acquire-timeout",
+                        properties.getAcquireTimeout(), e.getMessage());
+            }
+            return builder.build();
+        }
+
+        private static String applicationName(PalsProperties.Datasource settings, Environment environment) {
+            String configured = settings.getApplicationName();
+            if (StringUtils.hasText(configured)) {
+                return configured;
+            }
+            String application = environment.getProperty("spring.application.name", "application");
+            return application + "-locks@" + hostName() + ":" + ProcessHandle.current().pid();
+        }
+
+        private static String hostName() {
+            try {
+                return InetAddress.getLocalHost().getHostName();
+            } catch (UnknownHostException e) {
+                return "unknown-host";
+            }
+        }
+    }
+}

@@ -1,0 +1,188 @@
+package dev.pals.spring.autoconfigure;
+
+import java.time.Duration;
+import org.jspecify.annotations.Nullable;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+
+/**
+ * Settings of PALs, under {@code pals}.
+ */
+@ConfigurationProperties("pals")
+public class PalsProperties {
+
+    /**
+     * Whether to enable PALs: the lock pool, the LockRegistry bean and @AdvisoryLocked.
+     */
+    private boolean enabled = true;
+
+    /**
+     * Namespace lock names are qualified with (PALs' app name): services that share it exclude
+     * each other on the same names. Defaults to spring.application.name.
+     */
+    private @Nullable String namespace;
+
+    /**
+     * Whether LockRegistry handles wait by default in acquire() and hold().
+     */
+    private boolean blocking = true;
+
+    /**
+     * How long an acquisition waits by default, for handles and for blocking @AdvisoryLocked
+     * methods without a timeout. 0 means do not wait.
+     */
+    private Duration acquireTimeout = Duration.ofSeconds(30);
+
+    /**
+     * How often each lock connection that holds locks is checked for loss, with one SELECT 1.
+     */
+    private Duration lossCheckInterval = Duration.ofSeconds(1);
+
+    /**
+     * How long a lock connection that holds nothing stays out of the lock pool before it is
+     * returned.
+     */
+    private Duration idleTimeout = Duration.ofSeconds(10);
+
+    private final Datasource datasource = new Datasource();
+
+    public boolean isEnabled() {
+        return enabled;
+    }
+
+    public void setEnabled(boolean enabled) {
+        this.enabled = enabled;
+    }
+
+    public @Nullable String getNamespace() {
+        return namespace;
+    }
+
+    public void setNamespace(@Nullable String namespace) {
+        this.namespace = namespace;
+    }
+
+    public boolean isBlocking() {
+        return blocking;
+    }
+
+    public void setBlocking(boolean blocking) {
+        this.blocking = blocking;
+    }
+
+    public Duration getAcquireTimeout() {
+        return acquireTimeout;
+    }
+
+    public void setAcquireTimeout(Duration acquireTimeout) {
+        this.acquireTimeout = requireNotNegative(acquireTimeout);
+    }
+
+    public Duration getLossCheckInterval() {
+        return lossCheckInterval;
+    }
+
+    public void setLossCheckInterval(Duration lossCheckInterval) {
+        if (lossCheckInterval.isNegative() || lossCheckInterval.isZero()) {
+            throw new IllegalArgumentException("must be positive, for example 1s");
+        }
+        this.lossCheckInterval = lossCheckInterval;
+    }
+
+    public Duration getIdleTimeout() {
+        return idleTimeout;
+    }
+
+    public void setIdleTimeout(Duration idleTimeout) {
+        this.idleTimeout = requireNotNegative(idleTimeout);
+    }
+
+    public Datasource getDatasource() {
+        return datasource;
+    }
+
+    private static Duration requireNotNegative(Duration duration) {
+        if (duration.isNegative()) {
+            throw new IllegalArgumentException("must not be negative, but was " + duration);
+        }
+        return duration;
+    }
+
+    /**
+     * The lock pool: a small HikariCP pool of its own, kept apart from the service's DataSource
+     * because its connections stay out for as long as locks are held.
+     */
+    public static class Datasource {
+
+        /**
+         * JDBC URL of the PostgreSQL database to take locks on. Defaults to the service's own
+         * database (spring.datasource.url or its connection details).
+         */
+        private @Nullable String url;
+
+        /**
+         * Login user of the lock database. Defaults to the service's when the URL is.
+         */
+        private @Nullable String username;
+
+        /**
+         * Login password of the lock database. Defaults to the service's when the URL is.
+         */
+        private @Nullable String password;
+
+        /**
+         * Most connections the lock pool opens. All held locks share them; each concurrent wait
+         * in the server needs one of its own, and one is always kept for tries and releases.
+         */
+        private int maximumPoolSize = 4;
+
+        /**
+         * Name of the lock pool's connections in pg_stat_activity. Defaults to
+         * "<spring.application.name>-locks" with this instance's host and process id.
+         */
+        private @Nullable String applicationName;
+
+        public @Nullable String getUrl() {
+            return url;
+        }
+
+        public void setUrl(@Nullable String url) {
+            this.url = url;
+        }
+
+        public @Nullable String getUsername() {
+            return username;
+        }
+
+        public void setUsername(@Nullable String username) {
+            this.username = username;
+        }
+
+        public @Nullable String getPassword() {
+            return password;
+        }
+
+        public void setPassword(@Nullable String password) {
+            this.password = password;
+        }
+
+        public int getMaximumPoolSize() {
+            return maximumPoolSize;
+        }
+
+        public void setMaximumPoolSize(int maximumPoolSize) {
+            if (maximumPoolSize < 1) {
+                throw new IllegalArgumentException("must be at least 1 (2 or more lets a waiter wait in the server), "
+                        + "but was " + maximumPoolSize);
+            }
+            this.maximumPoolSize = maximumPoolSize;
+        }
+
+        public @Nullable String getApplicationName() {
+            return applicationName;
+        }
+
+        public void setApplicationName(@Nullable String applicationName) {
+            this.applicationName = applicationName;
+        }
+    }
+}
