@@ -7,6 +7,7 @@ import dev.pals.spring.LockScope;
 import dev.pals.spring.aop.AdvisoryLockedAdvisor;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
+import java.time.Duration;
 import javax.sql.DataSource;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.config.BeanDefinition;
@@ -39,13 +40,14 @@ import org.springframework.util.StringUtils;
 @EnableConfigurationProperties(PalsProperties.class)
 public final class PalsAutoConfiguration {
 
+    private static final String ACQUIRE_TIMEOUT = "pals.acquire-timeout";
+
     /** Outside {@code @Transactional} on the same method: the lock wraps the transaction. */
     @Bean
     @Role(BeanDefinition.ROLE_INFRASTRUCTURE)
     static AdvisoryLockedAdvisor palsSessionLockAdvisor(Environment environment,
             ObjectProvider<LockRegistry> registry, ObjectProvider<DataSource> dataSource) {
-        return AdvisoryLockedAdvisor.of(LockScope.SESSION, properties(environment).getAcquireTimeout(), registry,
-                dataSource);
+        return AdvisoryLockedAdvisor.of(LockScope.SESSION, acquireTimeout(environment), registry, dataSource);
     }
 
     /** Inside {@code @Transactional} on the same method: the lock lives in the transaction. */
@@ -53,13 +55,23 @@ public final class PalsAutoConfiguration {
     @Role(BeanDefinition.ROLE_INFRASTRUCTURE)
     static AdvisoryLockedAdvisor palsTransactionLockAdvisor(Environment environment,
             ObjectProvider<LockRegistry> registry, ObjectProvider<DataSource> dataSource) {
-        return AdvisoryLockedAdvisor.of(LockScope.TRANSACTION, properties(environment).getAcquireTimeout(), registry,
-                dataSource);
+        return AdvisoryLockedAdvisor.of(LockScope.TRANSACTION, acquireTimeout(environment), registry, dataSource);
     }
 
-    /** Advisors are made before properties beans can be injected, so they bind their own copy. */
-    private static PalsProperties properties(Environment environment) {
-        return Binder.get(environment).bindOrCreate("pals", PalsProperties.class);
+    /** Advisors are made before properties beans can be injected, so they read the one they need. */
+    private static Duration acquireTimeout(Environment environment) {
+        Duration timeout = Binder.get(environment).bind(ACQUIRE_TIMEOUT, Duration.class)
+                .orElseGet(() -> new PalsProperties().getAcquireTimeout());
+        if (timeout.isNegative()) {
+            throw new InvalidConfigurationPropertyValueException(ACQUIRE_TIMEOUT, timeout,
+                    "It must not be negative; use 0s not to wait");
+        }
+        if (timeout.compareTo(Duration.ofMillis(Integer.MAX_VALUE)) > 0) {
+            throw new InvalidConfigurationPropertyValueException(ACQUIRE_TIMEOUT, timeout,
+                    "It is longer than PostgreSQL's lock_timeout can wait (about 24 days); use a shorter duration, "
+                    + "or timeout = \"forever\" on the methods that must wait without limit");
+        }
+        return timeout;
     }
 
     /** The lock pool and registry, unless the service defines its own registry. */
@@ -117,13 +129,7 @@ public final class PalsAutoConfiguration {
                     .maxConnections(properties.getDatasource().getMaximumPoolSize())
                     .idleTimeout(properties.getIdleTimeout())
                     .lossCheckInterval(properties.getLossCheckInterval());
-            try {
-                builder.acquireTimeout(properties.getAcquireTimeout());
-            } catch (IllegalArgumentException e) {
-                throw new InvalidConfigurationPropertyValueException("pals.acquire-timeout",
-                        properties.getAcquireTimeout(), e.getMessage());
-            }
-            return builder.build();
+            return builder.acquireTimeout(properties.getAcquireTimeout()).build();
         }
 
         private static String applicationName(PalsProperties.Datasource settings, Environment environment) {

@@ -1,0 +1,36 @@
+package dev.pals.spring;
+
+import dev.pals.spring.autoconfigure.PalsAutoConfiguration;
+import dev.pals.testing.TestDatabase;
+import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.autoconfigure.aop.AopAutoConfiguration;
+import org.springframework.boot.jdbc.autoconfigure.DataSourceAutoConfiguration;
+import org.springframework.boot.jdbc.autoconfigure.DataSourceTransactionManagerAutoConfiguration;
+import org.springframework.boot.jdbc.autoconfigure.JdbcTemplateAutoConfiguration;
+import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+import org.springframework.boot.transaction.autoconfigure.TransactionAutoConfiguration;
+
+/**
+ * A service as Spring Boot would start it with the starter on the classpath: its own DataSource,
+ * JdbcTemplate, transactions and AOP, on the shared test server, in a namespace of the test's own.
+ * Each {@link #instance()} is one more instance of the service, with its own pools.
+ */
+public abstract class StarterTestSupport {
+
+    protected static final TestDatabase DB = TestDatabase.get();
+
+    protected final String namespace = TestDatabase.uniqueName("svc-");
+
+    protected ApplicationContextRunner bareRunner() {
+        return new ApplicationContextRunner().withConfiguration(AutoConfigurations.of(
+                DataSourceAutoConfiguration.class, DataSourceTransactionManagerAutoConfiguration.class,
+                TransactionAutoConfiguration.class, JdbcTemplateAutoConfiguration.class, AopAutoConfiguration.class,
+                PalsAutoConfiguration.class));
+    }
+
+    protected ApplicationContextRunner instance() {
+        return bareRunner().withPropertyValues("spring.datasource.url=" + DB.url(),
+                "spring.datasource.username=" + DB.user(), "spring.datasource.password=" + DB.password(),
+                "spring.application.name=" + namespace);
+    }
+}

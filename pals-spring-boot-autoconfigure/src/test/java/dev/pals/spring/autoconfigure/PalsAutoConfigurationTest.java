@@ -1,0 +1,198 @@
+package dev.pals.spring.autoconfigure;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.zaxxer.hikari.HikariDataSource;
+import dev.pals.AdvisoryLock;
+import dev.pals.LockKey;
+import dev.pals.LockRegistry;
+import dev.pals.spring.AdvisoryLocked;
+import dev.pals.spring.StarterTestSupport;
+import dev.pals.spring.aop.AdvisoryLockedAdvisor;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import javax.sql.DataSource;
+import org.junit.jupiter.api.Test;
+import org.springframework.boot.diagnostics.FailureAnalysis;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.jdbc.core.JdbcTemplate;
+import org.springframework.transaction.PlatformTransactionManager;
+
+/** Every condition of the auto-configuration, against the real server. */
+class PalsAutoConfigurationTest extends StarterTestSupport {
+
+    @Test
+    void serviceKeepsItsOwnDataSourceJdbcTemplateAndTransactionManagerBesideTheLockPool() {
+        instance().run(context -> {
+            assertThat(context).hasSingleBean(LockRegistry.class).hasSingleBean(LockConnectionPool.class)
+                    .hasSingleBean(DataSource.class).hasSingleBean(JdbcTemplate.class)
+                    .hasSingleBean(PlatformTransactionManager.class);
+            assertThat(context.getBean(DataSource.class)).isInstanceOf(HikariDataSource.class)
+                    .isNotSameAs(context.getBean(LockConnectionPool.class).getDataSource());
+            assertThat(context.getBean(JdbcTemplate.class).queryForObject("SELECT 1", Integer.class)).isEqualTo(1);
+        });
+    }
+
+    @Test
+    void namespaceDefaultsToTheApplicationName() {
+        instance().run(context -> {
+            LockRegistry registry = context.getBean(LockRegistry.class);
+            assertThat(registry.namespace()).isEqualTo(namespace);
+            assertThat(registry.lock("job").key()).isEqualTo(LockKey.of(namespace, "job"));
+        });
+    }
+
+    @Test
+    void namespacePropertyOverridesTheApplicationName() {
+        instance().withPropertyValues("pals.namespace=billing").run(context ->
+                assertThat(context.getBean(LockRegistry.class).namespace()).isEqualTo("billing"));
+    }
+
+    @Test
+    void lockPoolUsesItsOwnUrlAndShowsTheInstanceInPgStatActivity() {
+        String lockDatabase = DB.createDatabase();
+        instance().withPropertyValues("pals.datasource.url=" + lockDatabase, "pals.datasource.username=" + DB.user(),
+                "pals.datasource.password=" + DB.password()).run(context -> {
+                    assertThat(context).hasSingleBean(LockRegistry.class);
+                    LockConnectionPool pool = context.getBean(LockConnectionPool.class);
+                    assertThat(pool.getJdbcUrl()).isEqualTo(lockDatabase);
+                    assertThat(pool.getApplicationName()).startsWith(namespace + "-locks@")
+                            .endsWith(":" + ProcessHandle.current().pid());
+                    AdvisoryLock lock = context.getBean(LockRegistry.class).lock("visible");
+                    lock.tryAcquire();
+                    assertThat(holderApplicationName(lock.key())).isEqualTo(pool.getApplicationName());
+                    lock.release();
+                });
+    }
+
+    @Test
+    void hikariSettingsOfTheLockPoolAreBoundFromPalsDatasourceHikari() {
+        instance().withPropertyValues("pals.datasource.hikari.connection-timeout=7000",
+                "pals.datasource.maximum-pool-size=3").run(context -> {
+                    HikariDataSource pool = (HikariDataSource) context.getBean(LockConnectionPool.class).getDataSource();
+                    assertThat(pool.getConnectionTimeout()).isEqualTo(7000);
+                    assertThat(pool.getMaximumPoolSize()).isEqualTo(3);
+                });
+    }
+
+    @Test
+    void withoutAnyDatabaseUrlThereIsNoRegistryAndNoPool() {
+        new org.springframework.boot.test.context.runner.ApplicationContextRunner()
+                .withConfiguration(org.springframework.boot.autoconfigure.AutoConfigurations.of(
+                        PalsAutoConfiguration.class))
+                .run(context -> assertThat(context).hasNotFailed().doesNotHaveBean(LockRegistry.class)
+                        .doesNotHaveBean(LockConnectionPool.class));
+    }
+
+    @Test
+    void lockedMethodWithoutAnyDatabaseFailsStartUpWithAnAnalysisThatSaysWhatToSet() {
+        new org.springframework.boot.test.context.runner.ApplicationContextRunner()
+                .withConfiguration(org.springframework.boot.autoconfigure.AutoConfigurations.of(
+                        org.springframework.boot.autoconfigure.aop.AopAutoConfiguration.class,
+                        PalsAutoConfiguration.class))
+                .withUserConfiguration(LockedJobConfiguration.class)
+                .run(context -> {
+                    assertThat(context).hasFailed();
+                    FailureAnalysis analysis = new LockRegistryMissingFailureAnalyzer()
+                            .analyze(context.getStartupFailure());
+                    assertThat(analysis).isNotNull();
+                    assertThat(analysis.getDescription()).contains("LockRegistry is needed")
+                            .contains("pals.datasource.url");
+                    assertThat(analysis.getAction()).contains("pals.datasource.url").contains("jdbc:postgresql://");
+                });
+    }
+
+    @Test
+    void registryOfTheServiceMakesTheAutoConfigurationBackOff() {
+        instance().withUserConfiguration(OwnRegistryConfiguration.class).run(context -> {
+            assertThat(context).hasSingleBean(LockRegistry.class).doesNotHaveBean(LockConnectionPool.class);
+            assertThat(context.getBean(LockRegistry.class).namespace()).isEqualTo("own");
+        });
+    }
+
+    @Test
+    void disabledPalsConfiguresNothing() {
+        instance().withPropertyValues("pals.enabled=false").run(context ->
+                assertThat(context).doesNotHaveBean(LockRegistry.class).doesNotHaveBean(LockConnectionPool.class)
+                        .doesNotHaveBean(AdvisoryLockedAdvisor.class).hasSingleBean(DataSource.class));
+    }
+
+    @Test
+    void nonPostgresqlUrlFailsStartUpNamingTheProperty() {
+        instance().withPropertyValues("pals.datasource.url=jdbc:h2:mem:locks").run(context -> {
+            assertThat(context).hasFailed();
+            assertThat(context.getStartupFailure()).rootCause()
+                    .hasMessageContaining("pals.datasource.url").hasMessageContaining("jdbc:h2:mem:locks")
+                    .hasMessageContaining("PostgreSQL");
+        });
+    }
+
+    @Test
+    void negativeAcquireTimeoutFailsStartUpNamingTheProperty() {
+        instance().withPropertyValues("pals.acquire-timeout=-5s").run(context -> {
+            assertThat(context).hasFailed();
+            assertThat(context.getStartupFailure()).hasStackTraceContaining("pals.acquire-timeout")
+                    .hasStackTraceContaining("must not be negative");
+            assertThat(context.getStartupFailure()).rootCause()
+                    .isInstanceOf(org.springframework.boot.context.properties.source.InvalidConfigurationPropertyValueException.class);
+        });
+    }
+
+    @Test
+    void absurdAcquireTimeoutFailsStartUpNamingThePropertyAndTheFix() {
+        instance().withPropertyValues("pals.acquire-timeout=365d").run(context -> {
+            assertThat(context).hasFailed();
+            assertThat(context.getStartupFailure()).hasStackTraceContaining("pals.acquire-timeout")
+                    .hasStackTraceContaining("24 days");
+        });
+    }
+
+    @Test
+    void closingTheContextReleasesEveryLockAndClosesThePool() throws Exception {
+        LockKey[] key = new LockKey[1];
+        instance().run(context -> {
+            AdvisoryLock lock = context.getBean(LockRegistry.class).lock("held-at-shutdown");
+            assertThat(lock.tryAcquire()).isTrue();
+            key[0] = lock.key();
+        });
+        assertThat(holderApplicationName(key[0])).isNull();
+    }
+
+    private static String holderApplicationName(LockKey key) throws Exception {
+        try (Connection connection = DB.connect();
+                PreparedStatement statement = connection.prepareStatement("SELECT a.application_name FROM pg_locks l "
+                        + "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
+                        + "AND l.classid = ? AND l.objid = ? AND l.objsubid = ?")) {
+            statement.setLong(1, key.classId());
+            statement.setLong(2, key.objId());
+            statement.setInt(3, key.objSubId());
+            try (ResultSet rows = statement.executeQuery()) {
+                return rows.next() ? rows.getString(1) : null;
+            }
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    static class OwnRegistryConfiguration {
+        @Bean(destroyMethod = "close")
+        LockRegistry ownRegistry(DataSource dataSource) {
+            return LockRegistry.builder(dataSource).namespace("own").build();
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    static class LockedJobConfiguration {
+        @Bean
+        LockedJob lockedJob() {
+            return new LockedJob();
+        }
+    }
+
+    static class LockedJob {
+        @AdvisoryLocked("job")
+        public void run() {
+        }
+    }
+}
