@@ -1,0 +1,108 @@
+package dev.pals.spring;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** A wrong @AdvisoryLocked fails start-up with the method named and what to change. */
+class StartupValidationTest extends StarterTestSupport {
+
+    static Object[][] mistakes() {
+        return new Object[][] {
+            {ContradictoryTimeout.class, "ContradictoryTimeout.run()", "blocking = false"},
+            {UnparsableTimeout.class, "UnparsableTimeout.run()", "is not a duration"},
+            {NegativeTimeout.class, "NegativeTimeout.run()", "is negative"},
+            {SyntaxError.class, "SyntaxError.run(long)", "'account:' + #id +"},
+            {UnknownParameter.class, "UnknownParameter.run(long)", "#nope"},
+            {TypeReference.class, "TypeReference.run(long)", "T("},
+            {BeanReference.class, "BeanReference.run(long)", "@"},
+            {BlankName.class, "BlankName.run()", "blank"},
+            {SkipReturningPrimitive.class, "SkipReturningPrimitive.run()", "cannot"},
+            {TransactionScopeAsync.class, "TransactionScopeAsync.run()", "CompletionStage"},
+        };
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("mistakes")
+    void mistakeFailsStartUpNamingTheMethodAndTheProblem(Class<?> bean, String method, String problem) {
+        instance().withBean(bean).run(context -> {
+            assertThat(context).hasFailed();
+            assertThat(ourMessage(context.getStartupFailure()))
+                    .startsWith("@AdvisoryLocked on " + method + ": ").contains(problem);
+        });
+    }
+
+    /** The message of the exception, somewhere in the chain, that names the annotated method. */
+    private static String ourMessage(Throwable failure) {
+        for (Throwable cause = failure; cause != null; cause = cause.getCause()) {
+            if (cause.getMessage() != null && cause.getMessage().startsWith("@AdvisoryLocked on ")) {
+                return cause.getMessage();
+            }
+        }
+        throw new AssertionError("no exception names the method", failure);
+    }
+
+    static class ContradictoryTimeout {
+        @AdvisoryLocked(name = "job", blocking = false, timeout = "5s")
+        public void run() {
+        }
+    }
+
+    static class UnparsableTimeout {
+        @AdvisoryLocked(name = "job", timeout = "soon")
+        public void run() {
+        }
+    }
+
+    static class NegativeTimeout {
+        @AdvisoryLocked(name = "job", timeout = "-5s")
+        public void run() {
+        }
+    }
+
+    static class SyntaxError {
+        @AdvisoryLocked(name = "'account:' + #id +")
+        public void run(long id) {
+        }
+    }
+
+    static class UnknownParameter {
+        @AdvisoryLocked(name = "'account:' + #nope")
+        public void run(long id) {
+        }
+    }
+
+    static class TypeReference {
+        @AdvisoryLocked(name = "T(java.lang.Runtime).getRuntime().toString() + #id")
+        public void run(long id) {
+        }
+    }
+
+    static class BeanReference {
+        @AdvisoryLocked(name = "@dataSource.toString() + #id")
+        public void run(long id) {
+        }
+    }
+
+    static class BlankName {
+        @AdvisoryLocked(name = " ")
+        public void run() {
+        }
+    }
+
+    static class SkipReturningPrimitive {
+        @AdvisoryLocked(name = "job", blocking = false, onContention = OnContention.SKIP)
+        public int run() {
+            return 1;
+        }
+    }
+
+    static class TransactionScopeAsync {
+        @AdvisoryLocked(name = "job", scope = LockScope.TRANSACTION)
+        public CompletableFuture<String> run() {
+            return CompletableFuture.completedFuture("x");
+        }
+    }
+}
