@@ -150,6 +150,15 @@ class PalsAutoConfigurationTest extends StarterTestSupport {
     }
 
     @Test
+    void lockPoolSizeBelowOneFailsStartUpNamingTheProperty() {
+        instance().withPropertyValues("pals.datasource.maximum-pool-size=0").run(context -> {
+            assertThat(context).hasFailed();
+            assertThat(context.getStartupFailure()).hasStackTraceContaining("pals.datasource")
+                    .hasStackTraceContaining("maximum-pool-size").hasStackTraceContaining("must be at least 1");
+        });
+    }
+
+    @Test
     void closingTheContextReleasesEveryLockAndClosesThePool() throws Exception {
         LockKey[] key = new LockKey[1];
         instance().run(context -> {
