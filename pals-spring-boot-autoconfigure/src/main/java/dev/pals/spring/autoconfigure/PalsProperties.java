@@ -1,13 +1,16 @@
 package dev.pals.spring.autoconfigure;
 
 import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import org.jspecify.annotations.Nullable;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 
 /**
- * Settings of PALs, under {@code pals}.
+ * Settings of PALs, under {@code pals}. An unknown {@code pals.*} property fails start-up, so
+ * that a misspelt setting is not silently ignored.
  */
-@ConfigurationProperties("pals")
+@ConfigurationProperties(prefix = "pals", ignoreUnknownFields = false)
 public class PalsProperties {
 
     /**
@@ -141,6 +144,12 @@ public class PalsProperties {
          */
         private @Nullable String applicationName;
 
+        /**
+         * Any other HikariCP setting of the lock pool, such as connection-timeout or
+         * max-lifetime, as HikariConfig names it.
+         */
+        private final Map<String, String> hikari = new LinkedHashMap<>();
+
         public @Nullable String getUrl() {
             return url;
         }
@@ -183,6 +192,10 @@ public class PalsProperties {
 
         public void setApplicationName(@Nullable String applicationName) {
             this.applicationName = applicationName;
+        }
+
+        public Map<String, String> getHikari() {
+            return hikari;
         }
     }
 }

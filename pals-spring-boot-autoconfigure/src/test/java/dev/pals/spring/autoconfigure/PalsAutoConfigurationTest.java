@@ -150,6 +150,15 @@ class PalsAutoConfigurationTest extends StarterTestSupport {
     }
 
     @Test
+    void misspeltPropertyFailsStartUpNamingIt() {
+        instance().withPropertyValues("pals.aquire-timeout=5s").run(context -> {
+            assertThat(context).hasFailed();
+            assertThat(context.getStartupFailure()).hasStackTraceContaining("pals")
+                    .hasStackTraceContaining("aquire-timeout");
+        });
+    }
+
+    @Test
     void lockPoolSizeBelowOneFailsStartUpNamingTheProperty() {
         instance().withPropertyValues("pals.datasource.maximum-pool-size=0").run(context -> {
             assertThat(context).hasFailed();
