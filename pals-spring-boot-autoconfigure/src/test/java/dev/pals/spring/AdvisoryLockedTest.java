@@ -163,10 +163,7 @@ class AdvisoryLockedTest extends StarterTestSupport {
     @Test
     void annotationOnAClassLocksEachPublicMethod() {
         twoInstances((one, two) -> {
-            CountDownLatch entered = new CountDownLatch(1);
-            CountDownLatch release = new CountDownLatch(1);
-            background(() -> one.getBean(ClassLocked.class).first(entered, release));
-            assertThat(entered.await(30, TimeUnit.SECONDS)).isTrue();
+            CountDownLatch release = holdUsing((entered, exit) -> one.getBean(ClassLocked.class).first(entered, exit));
 
             assertThatThrownBy(() -> two.getBean(ClassLocked.class).second()).isInstanceOf(AcquireFailureException.class);
             release.countDown();
@@ -176,10 +173,7 @@ class AdvisoryLockedTest extends StarterTestSupport {
     @Test
     void metaAnnotationLocksLikeTheAnnotation() {
         twoInstances((one, two) -> {
-            CountDownLatch entered = new CountDownLatch(1);
-            CountDownLatch release = new CountDownLatch(1);
-            background(() -> one.getBean(MetaLocked.class).run(entered, release));
-            assertThat(entered.await(30, TimeUnit.SECONDS)).isTrue();
+            CountDownLatch release = holdUsing((entered, exit) -> one.getBean(MetaLocked.class).run(entered, exit));
 
             assertThatThrownBy(() -> two.getBean(MetaLocked.class).tryRun()).isInstanceOf(AcquireFailureException.class);
             release.countDown();
@@ -189,10 +183,7 @@ class AdvisoryLockedTest extends StarterTestSupport {
     @Test
     void annotationOnAnInterfaceMethodLocksItsImplementation() {
         twoInstances((one, two) -> {
-            CountDownLatch entered = new CountDownLatch(1);
-            CountDownLatch release = new CountDownLatch(1);
-            background(() -> one.getBean(Api.class).call(entered, release));
-            assertThat(entered.await(30, TimeUnit.SECONDS)).isTrue();
+            CountDownLatch release = holdUsing((entered, exit) -> one.getBean(Api.class).call(entered, exit));
 
             assertThatThrownBy(() -> two.getBean(Api.class).tryCall()).isInstanceOf(AcquireFailureException.class);
             release.countDown();
@@ -217,14 +208,24 @@ class AdvisoryLockedTest extends StarterTestSupport {
 
     /** Holds {@code name} in {@code instance} on another thread until the returned latch opens. */
     private CountDownLatch holdIn(AssertableApplicationContext instance, String name) throws InterruptedException {
-        CountDownLatch entered = new CountDownLatch(1);
-        CountDownLatch release = new CountDownLatch(1);
-        background(() -> {
+        return holdUsing((entered, release) -> {
             instance.getBean(Jobs.class).holdWhile(name, entered, release);
             return null;
         });
-        assertThat(entered.await(30, TimeUnit.SECONDS)).as("the first instance took the lock").isTrue();
+    }
+
+    /** Runs a locked call on another thread; returns, once it is inside, the latch that lets it finish. */
+    private CountDownLatch holdUsing(HoldingCall call) throws InterruptedException {
+        CountDownLatch entered = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        background(() -> call.run(entered, release));
+        assertThat(entered.await(30, TimeUnit.SECONDS)).as("the holding call took the lock").isTrue();
         return release;
+    }
+
+    @FunctionalInterface
+    interface HoldingCall {
+        Object run(CountDownLatch entered, CountDownLatch release) throws Exception;
     }
 
     private <T> Future<T> background(Callable<T> task) {
