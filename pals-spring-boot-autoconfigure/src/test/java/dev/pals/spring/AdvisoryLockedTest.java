@@ -171,6 +171,16 @@ class AdvisoryLockedTest extends StarterTestSupport {
     }
 
     @Test
+    void annotationOnAClassLeavesToStringEqualsAndHashCodeUnlocked() {
+        twoInstances((one, two) -> {
+            CountDownLatch release = holdUsing((entered, exit) -> one.getBean(ClassLocked.class).first(entered, exit));
+
+            assertThat(two.getBean(ClassLocked.class).toString()).isEqualTo("class-locked");
+            release.countDown();
+        });
+    }
+
+    @Test
     void metaAnnotationLocksLikeTheAnnotation() {
         twoInstances((one, two) -> {
             CountDownLatch release = holdUsing((entered, exit) -> one.getBean(MetaLocked.class).run(entered, exit));

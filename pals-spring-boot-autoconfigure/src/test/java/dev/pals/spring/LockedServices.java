@@ -154,6 +154,11 @@ final class LockedServices {
         public String second() {
             return "second";
         }
+
+        @Override
+        public String toString() {
+            return "class-locked";
+        }
     }
 
     @Target(ElementType.METHOD)

@@ -16,6 +16,7 @@ import org.jspecify.annotations.Nullable;
 import org.springframework.aop.support.AopUtils;
 import org.springframework.boot.convert.DurationStyle;
 import org.springframework.core.MethodClassKey;
+import org.springframework.core.annotation.AnnotationUtils;
 import org.springframework.core.annotation.MergedAnnotation;
 import org.springframework.core.annotation.MergedAnnotations;
 import org.springframework.core.annotation.MergedAnnotations.SearchStrategy;
@@ -42,6 +43,9 @@ final class LockedMethods {
      * @throws IllegalStateException naming the method whose annotation is wrong
      */
     boolean inspect(Class<?> targetClass, LockScope scope) {
+        if (!AnnotationUtils.isCandidateClass(targetClass, AdvisoryLocked.class)) {
+            return false;
+        }
         boolean any = false;
         for (Method method : ReflectionUtils.getUniqueDeclaredMethods(targetClass, ReflectionUtils.USER_DECLARED_METHODS)) {
             LockedMethod locked = find(method, targetClass);
@@ -63,13 +67,20 @@ final class LockedMethods {
         }
         MergedAnnotation<AdvisoryLocked> annotation = MergedAnnotations
                 .from(specific, SearchStrategy.TYPE_HIERARCHY).get(AdvisoryLocked.class);
-        if (!annotation.isPresent() && Modifier.isPublic(specific.getModifiers()) && targetClass != null) {
+        if (!annotation.isPresent() && Modifier.isPublic(specific.getModifiers()) && targetClass != null
+                && !isObjectMethod(specific)) {
             annotation = MergedAnnotations.from(targetClass, SearchStrategy.TYPE_HIERARCHY).get(AdvisoryLocked.class);
         }
         if (!annotation.isPresent()) {
             return null;
         }
         return check(annotation.synthesize(), specific);
+    }
+
+    /** A class-level lock must not make logging or collections take it through toString, equals or hashCode. */
+    private static boolean isObjectMethod(Method method) {
+        return ReflectionUtils.isEqualsMethod(method) || ReflectionUtils.isHashCodeMethod(method)
+                || ReflectionUtils.isToStringMethod(method);
     }
 
     private LockedMethod check(AdvisoryLocked locked, Method method) {
