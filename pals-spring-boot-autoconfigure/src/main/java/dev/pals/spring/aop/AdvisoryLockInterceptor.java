@@ -13,6 +13,7 @@ import java.sql.Connection;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import javax.sql.DataSource;
 import org.aopalliance.intercept.MethodInterceptor;
@@ -23,6 +24,7 @@ import org.jspecify.annotations.Nullable;
 import org.springframework.aop.support.AopUtils;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.jdbc.datasource.DataSourceUtils;
+import org.springframework.transaction.support.TransactionSynchronization;
 import org.springframework.transaction.support.TransactionSynchronizationManager;
 
 /**
@@ -65,14 +67,7 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
             throws Throwable {
         AdvisoryLock lock = registry.getObject().lock(name, LockOptions.exclusive().withMode(locked.mode()));
         LockKey key = lock.key();
-        Map<LockKey, LockMode> chain = CHAIN.get();
-        LockMode outer = chain == null ? null : chain.get(key);
-        if (outer != null) {
-            if (outer == LockMode.SHARED && locked.mode() == LockMode.EXCLUSIVE) {
-                throw new IllegalStateException("@AdvisoryLocked on " + locked.description() + " wants lock '" + name
-                        + "' exclusive, but an outer call in this call chain holds it shared, and waiting would "
-                        + "wait for itself; lock the outer call exclusive");
-            }
+        if (passesThrough(key, locked, name)) {
             return invocation.proceed();
         }
         if (!acquire(lock, locked)) {
@@ -104,7 +99,16 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
                     + "or use scope = SESSION");
         }
         DataSource serviceDataSource = dataSource.getObject();
+        if (!TransactionSynchronizationManager.hasResource(serviceDataSource)) {
+            throw new IllegalStateException("@AdvisoryLocked(scope = TRANSACTION) on " + locked.description()
+                    + " found a transaction that does not use the service's DataSource, so the lock would not live "
+                    + "and die with it; run it in a transaction of that DataSource's transaction manager (JDBC or "
+                    + "JPA), or use scope = SESSION");
+        }
         TransactionLock lock = registry.getObject().transactionLock(name, locked.mode());
+        if (passesThrough(lock.key(), locked, name)) {
+            return invocation.proceed();
+        }
         Connection connection = DataSourceUtils.getConnection(serviceDataSource);
         boolean acquired;
         try {
@@ -115,7 +119,36 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
         } finally {
             DataSourceUtils.releaseConnection(connection, serviceDataSource);
         }
-        return acquired ? invocation.proceed() : contended(locked, name);
+        if (!acquired) {
+            return contended(locked, name);
+        }
+        // held until the transaction ends, so later calls in it on the same name pass through
+        enterChain(lock.key(), locked.mode());
+        TransactionSynchronizationManager.registerSynchronization(new TransactionSynchronization() {
+            @Override
+            public void afterCompletion(int status) {
+                leaveChain(lock.key());
+            }
+        });
+        return invocation.proceed();
+    }
+
+    /**
+     * Whether an outer call in this thread's call chain already holds the lock, in either scope,
+     * so that this call must not wait for it.
+     */
+    private static boolean passesThrough(LockKey key, LockedMethod locked, String name) {
+        Map<LockKey, LockMode> chain = CHAIN.get();
+        LockMode outer = chain == null ? null : chain.get(key);
+        if (outer == null) {
+            return false;
+        }
+        if (outer == LockMode.SHARED && locked.mode() == LockMode.EXCLUSIVE) {
+            throw new IllegalStateException("@AdvisoryLocked on " + locked.description() + " wants lock '" + name
+                    + "' exclusive, but an outer call in this call chain holds it shared, and waiting would "
+                    + "wait for itself; lock the outer call exclusive");
+        }
+        return true;
     }
 
     private static boolean acquire(AdvisoryLock lock, LockedMethod locked) {
@@ -135,7 +168,12 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
                 LOG.debug("Skipped " + locked.description() + ": lock '" + name + "' is held elsewhere"
                         + (waited ? " (waited " + locked.timeout() + ")" : ""));
             }
-            return locked.returnKind() == LockedMethod.ReturnKind.OPTIONAL ? Optional.empty() : null;
+            return switch (locked.returnKind()) {
+                case OPTIONAL -> Optional.empty();
+                // a null stage would fail the caller's chained calls, so it gets one already completed
+                case COMPLETION_STAGE -> CompletableFuture.completedFuture(null);
+                default -> null;
+            };
         }
         throw waited
                 ? new AcquireFailureException(name, locked.mode(), AcquireFailureException.Reason.TIMED_OUT,
@@ -169,7 +207,7 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
             chain = new HashMap<>();
             CHAIN.set(chain);
         }
-        chain.put(key, mode);
+        chain.putIfAbsent(key, mode);
     }
 
     private static void leaveChain(LockKey key) {

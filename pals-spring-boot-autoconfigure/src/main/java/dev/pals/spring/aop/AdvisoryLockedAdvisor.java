@@ -10,6 +10,9 @@ import org.springframework.aop.ClassFilter;
 import org.springframework.aop.Pointcut;
 import org.springframework.aop.support.AbstractPointcutAdvisor;
 import org.springframework.aop.support.StaticMethodMatcherPointcut;
+import org.jspecify.annotations.Nullable;
+import org.springframework.beans.factory.BeanFactory;
+import org.springframework.beans.factory.BeanFactoryAware;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.core.Ordered;
 
@@ -17,24 +20,30 @@ import org.springframework.core.Ordered;
  * Applies {@code @AdvisoryLocked} of one scope to the beans that use it, checking every locked
  * method of a bean when its proxy is made, so that a wrong attribute fails start-up.
  *
- * <p>Order against {@code @Transactional} on the same method: the SESSION advisor runs just
- * outside the transaction interceptor, so the lock is taken before the transaction begins and
- * released after it commits, and no other instance can read the state before it is committed.
- * The TRANSACTION advisor has the transaction interceptor's own (lowest) precedence and is
- * registered after it, so it runs inside the transaction it locks in.
+ * <p>Order against {@code @Transactional} on the same method, read from the transaction advisor
+ * itself so that a service's own {@code @EnableTransactionManagement(order = ...)} is respected:
+ * the SESSION advisor runs just outside the transaction interceptor, so the lock is taken before
+ * the transaction begins and released after it commits, and no other instance can read the state
+ * before it is committed. The TRANSACTION advisor runs just inside it, in the transaction it
+ * locks in.
  */
-public final class AdvisoryLockedAdvisor extends AbstractPointcutAdvisor {
+public final class AdvisoryLockedAdvisor extends AbstractPointcutAdvisor implements BeanFactoryAware {
 
     private static final long serialVersionUID = 1L;
 
+    /** The advisor behind {@code @Transactional}, as {@code @EnableTransactionManagement} registers it. */
+    private static final String TRANSACTION_ADVISOR = "org.springframework.transaction.config.internalTransactionAdvisor";
+
+    private final LockScope scope;
     private final transient AdvisoryLockInterceptor interceptor;
     private final transient Pointcut pointcut;
+    private transient @Nullable BeanFactory beanFactory;
 
     private AdvisoryLockedAdvisor(LockScope scope, LockedMethods lockedMethods, AdvisoryLockInterceptor interceptor,
             ObjectProvider<LockRegistry> registry) {
+        this.scope = scope;
         this.interceptor = interceptor;
         this.pointcut = new LockedMethodPointcut(scope, lockedMethods, registry);
-        setOrder(scope == LockScope.SESSION ? Ordered.LOWEST_PRECEDENCE - 1 : Ordered.LOWEST_PRECEDENCE);
     }
 
     /**
@@ -49,6 +58,25 @@ public final class AdvisoryLockedAdvisor extends AbstractPointcutAdvisor {
         LockedMethods lockedMethods = new LockedMethods(defaultTimeout);
         return new AdvisoryLockedAdvisor(scope, lockedMethods,
                 new AdvisoryLockInterceptor(lockedMethods, registry, dataSource), registry);
+    }
+
+    @Override
+    public void setBeanFactory(BeanFactory beanFactory) {
+        this.beanFactory = beanFactory;
+    }
+
+    @Override
+    public int getOrder() {
+        int transaction = Ordered.LOWEST_PRECEDENCE;
+        BeanFactory factory = beanFactory;
+        if (factory != null && factory.containsBean(TRANSACTION_ADVISOR)
+                && factory.getBean(TRANSACTION_ADVISOR) instanceof Ordered ordered) {
+            transaction = ordered.getOrder();
+        }
+        if (scope == LockScope.SESSION) {
+            return transaction == Ordered.HIGHEST_PRECEDENCE ? transaction : transaction - 1;
+        }
+        return transaction == Ordered.LOWEST_PRECEDENCE ? transaction : transaction + 1;
     }
 
     @Override

@@ -35,9 +35,10 @@ import org.springframework.util.ClassUtils;
  * <p>An expression may read the parameters by name ({@code #id}), by position ({@code #p0} or
  * {@code #a0}), their properties and their public instance methods, and {@code #root}: the
  * {@link Root call} ({@code #root.methodName}, {@code #root.args}, {@code #root.target}, ...). It
- * may not refer to types, constructors, beans or functions, nor assign, so a lock name can never
- * run code other than the application's own getters and methods. All of this is checked when the
- * template is made, at start-up, rather than on the first call.
+ * may not refer to types, constructors, beans or functions, nor assign. The template is written by
+ * the application's own developers, so these limits guard against mistakes rather than attacks:
+ * the methods an expression may call are those of the objects it reaches. All of this is checked
+ * when the template is made, at start-up, rather than on the first call.
  *
  * <p>Instances are immutable and thread-safe.
  */

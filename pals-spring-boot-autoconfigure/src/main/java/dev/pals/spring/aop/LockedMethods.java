@@ -11,6 +11,7 @@ import java.util.Arrays;
 import java.util.Optional;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Future;
 import java.util.stream.Collectors;
 import org.jspecify.annotations.Nullable;
 import org.springframework.aop.support.AopUtils;
@@ -20,6 +21,7 @@ import org.springframework.core.annotation.AnnotationUtils;
 import org.springframework.core.annotation.MergedAnnotation;
 import org.springframework.core.annotation.MergedAnnotations;
 import org.springframework.core.annotation.MergedAnnotations.SearchStrategy;
+import org.springframework.util.ClassUtils;
 import org.springframework.util.ReflectionUtils;
 
 /**
@@ -28,6 +30,9 @@ import org.springframework.util.ReflectionUtils;
  * an attribute fails start-up with the method named, rather than the first call.
  */
 final class LockedMethods {
+
+    /** {@code lock_timeout} is an int of milliseconds. */
+    private static final Duration LONGEST = Duration.ofMillis(Integer.MAX_VALUE);
 
     private final Duration defaultTimeout;
     private final ConcurrentHashMap<MethodClassKey, Optional<LockedMethod>> cache = new ConcurrentHashMap<>();
@@ -85,6 +90,12 @@ final class LockedMethods {
 
     private LockedMethod check(AdvisoryLocked locked, Method method) {
         String description = describe(method);
+        int modifiers = method.getModifiers();
+        if (Modifier.isFinal(modifiers) || Modifier.isPrivate(modifiers) || Modifier.isStatic(modifiers)) {
+            throw invalid(description, "the method is " + Modifier.toString(modifiers & (Modifier.FINAL
+                    | Modifier.PRIVATE | Modifier.STATIC)) + ", so the Spring proxy cannot intercept it and it would "
+                    + "run unlocked; make it a public or protected instance method that is not final");
+        }
         LockNameTemplate name = LockNameTemplate.of(locked.name(), method);
         String timeoutText = locked.timeout().trim();
         if (!locked.blocking() && !timeoutText.isEmpty()) {
@@ -97,6 +108,11 @@ final class LockedMethods {
                 && returnKind != LockedMethod.ReturnKind.VOID) {
             throw invalid(description, "onContention = SKIP returns null when the lock is taken, which a method "
                     + "returning " + method.getReturnType() + " cannot; return a wrapper type, an Optional or void");
+        }
+        if (returnKind == LockedMethod.ReturnKind.OTHER && isUnsupportedAsync(method.getReturnType())) {
+            throw invalid(description, "it returns " + method.getReturnType().getSimpleName() + ", whose work runs "
+                    + "after the call returns, so the lock would not cover it; return a CompletionStage (it is held "
+                    + "until the stage completes) or lock inside the asynchronous work");
         }
         if (locked.scope() == LockScope.TRANSACTION && returnKind == LockedMethod.ReturnKind.COMPLETION_STAGE) {
             throw invalid(description, "scope = TRANSACTION cannot hold a lock until a CompletionStage completes: "
@@ -123,7 +139,20 @@ final class LockedMethods {
         if (timeout.isNegative()) {
             throw invalid(description, "timeout = \"" + text + "\" is negative; use 0s not to wait");
         }
+        if (timeout.compareTo(LONGEST) > 0) {
+            throw invalid(description, "timeout = \"" + text + "\" is longer than PostgreSQL's lock_timeout can "
+                    + "wait (about 24 days); use a shorter duration or \"forever\"");
+        }
         return timeout;
+    }
+
+    /** Futures that are not stages, and reactive types (named, so that no reactive library is needed). */
+    private static boolean isUnsupportedAsync(Class<?> type) {
+        if (Future.class.isAssignableFrom(type)) {
+            return true;
+        }
+        return ClassUtils.getAllInterfacesForClassAsSet(type).stream()
+                .anyMatch(implemented -> implemented.getName().equals("org.reactivestreams.Publisher"));
     }
 
     private static LockedMethod.ReturnKind returnKind(Method method) {

@@ -9,6 +9,7 @@ import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.time.Duration;
 import javax.sql.DataSource;
+import org.jspecify.annotations.Nullable;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.config.BeanDefinition;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
@@ -16,8 +17,10 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProp
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.boot.context.properties.bind.BindHandler;
 import org.springframework.boot.context.properties.bind.Bindable;
 import org.springframework.boot.context.properties.bind.Binder;
+import org.springframework.boot.context.properties.bind.handler.NoUnboundElementsBindHandler;
 import org.springframework.boot.context.properties.source.InvalidConfigurationPropertyValueException;
 import org.springframework.boot.jdbc.autoconfigure.DataSourceAutoConfiguration;
 import org.springframework.boot.jdbc.autoconfigure.JdbcConnectionDetails;
@@ -84,16 +87,16 @@ public final class PalsAutoConfiguration {
         LockConnectionPool palsLockConnectionPool(PalsProperties properties, Environment environment,
                 ObjectProvider<JdbcConnectionDetails> connectionDetails) {
             PalsProperties.Datasource settings = properties.getDatasource();
+            JdbcConnectionDetails service = LockDatabaseCondition.serviceConnection(connectionDetails.orderedStream());
             String property = "pals.datasource.url";
             String url = settings.getUrl();
-            String username = settings.getUsername();
-            String password = settings.getPassword();
-            JdbcConnectionDetails service = connectionDetails.getIfAvailable();
-            if (!StringUtils.hasText(url) && service != null) {
+            if (!StringUtils.hasText(url)) {
                 property = "spring.datasource.url";
+                url = environment.getProperty(property);
+            }
+            if (!StringUtils.hasText(url) && service != null) {
+                property = "the service's connection details (" + service.getClass().getSimpleName() + ")";
                 url = service.getJdbcUrl();
-                username = service.getUsername();
-                password = service.getPassword();
             }
             if (url == null || !url.startsWith("jdbc:postgresql:")) {
                 throw new InvalidConfigurationPropertyValueException(property, url, "PALs takes PostgreSQL advisory "
@@ -101,10 +104,13 @@ public final class PalsAutoConfiguration {
                         + "jdbc:postgresql://host:5432/database URL");
             }
             HikariConfig config = new HikariConfig();
-            Binder.get(environment).bind("pals.datasource.hikari", Bindable.ofInstance(config));
+            Binder.get(environment).bind("pals.datasource.hikari", Bindable.ofInstance(config),
+                    new NoUnboundElementsBindHandler(BindHandler.DEFAULT));
             config.setJdbcUrl(url);
-            config.setUsername(username);
-            config.setPassword(password);
+            config.setUsername(firstText(settings.getUsername(), environment.getProperty("spring.datasource.username"),
+                    service == null ? null : service.getUsername()));
+            config.setPassword(firstText(settings.getPassword(), environment.getProperty("spring.datasource.password"),
+                    service == null ? null : service.getPassword()));
             config.setMaximumPoolSize(settings.getMaximumPoolSize());
             if (config.getMinimumIdle() < 0) {
                 // frugal: the registry keeps what it uses; idle lock connections are not needed
@@ -115,6 +121,15 @@ public final class PalsAutoConfiguration {
             }
             config.addDataSourceProperty("ApplicationName", applicationName(settings, environment));
             return new LockConnectionPool(new HikariDataSource(config));
+        }
+
+        private static @Nullable String firstText(@Nullable String... candidates) {
+            for (String candidate : candidates) {
+                if (StringUtils.hasText(candidate)) {
+                    return candidate;
+                }
+            }
+            return null;
         }
 
         @Bean(destroyMethod = "close")
