@@ -21,6 +21,10 @@ class StartupValidationTest extends StarterTestSupport {
             {BlankName.class, "BlankName.run()", "blank"},
             {SkipReturningPrimitive.class, "SkipReturningPrimitive.run()", "cannot"},
             {TransactionScopeAsync.class, "TransactionScopeAsync.run()", "CompletionStage"},
+            {FinalMethod.class, "FinalMethod.run()", "final"},
+            {PrivateMethod.class, "PrivateMethod.run()", "private"},
+            {PlainFuture.class, "PlainFuture.run()", "return a CompletionStage"},
+            {TooLongTimeout.class, "TooLongTimeout.run()", "24 days"},
         };
     }
 
@@ -103,6 +107,35 @@ class StartupValidationTest extends StarterTestSupport {
         @AdvisoryLocked(name = "job", scope = LockScope.TRANSACTION)
         public CompletableFuture<String> run() {
             return CompletableFuture.completedFuture("x");
+        }
+    }
+
+    static class FinalMethod {
+        @AdvisoryLocked("job")
+        public final void run() {
+        }
+    }
+
+    static class PrivateMethod {
+        public void call() {
+            run();
+        }
+
+        @AdvisoryLocked("job")
+        private void run() {
+        }
+    }
+
+    static class PlainFuture {
+        @AdvisoryLocked("job")
+        public java.util.concurrent.Future<String> run() {
+            return CompletableFuture.completedFuture("x");
+        }
+    }
+
+    static class TooLongTimeout {
+        @AdvisoryLocked(name = "job", timeout = "30d")
+        public void run() {
         }
     }
 }

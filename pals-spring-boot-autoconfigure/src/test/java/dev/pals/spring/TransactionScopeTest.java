@@ -23,6 +23,8 @@ import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.jdbc.core.JdbcTemplate;
+import org.springframework.transaction.UnexpectedRollbackException;
+import org.springframework.transaction.annotation.EnableTransactionManagement;
 import org.springframework.transaction.annotation.Transactional;
 
 /** TRANSACTION scope lives in the caller's transaction; SESSION scope wraps @Transactional. */
@@ -125,6 +127,60 @@ class TransactionScopeTest extends StarterTestSupport {
         });
     }
 
+    @Test
+    void sessionScopeStillWrapsTransactionalWhenTheServiceOrdersTransactionsFirst() {
+        ApplicationContextRunner ordered = instances().withUserConfiguration(TransactionsFirst.class);
+        ordered.run(one -> ordered.run(two -> {
+            int total = incrementConcurrently(one, two, id -> one.getBean(Accounts.class).incrementInSessionScope(id),
+                    id -> two.getBean(Accounts.class).incrementInSessionScope(id));
+            assertThat(balance(one)).isEqualTo(total);
+        }));
+    }
+
+    @Test
+    void contentionThrownFromATransactionalLockedMethodMarksTheTransactionRollbackOnlyAsSpringDoes() {
+        twoInstances((one, two) -> {
+            CountDownLatch release = holdInTransaction(one, "t");
+
+            assertThatThrownBy(() -> two.getBean(Caller.class).auditAroundBriefTransactionalLock("t", false))
+                    .isInstanceOf(UnexpectedRollbackException.class);
+            release.countDown();
+        });
+    }
+
+    @Test
+    void noRollbackForAcquireFailureKeepsTheCallersTransactionCommittable() {
+        twoInstances((one, two) -> {
+            CountDownLatch release = holdInTransaction(one, "t");
+
+            assertThat(two.getBean(Caller.class).auditAroundBriefTransactionalLock("t", true)).isEqualTo("TIMED_OUT");
+            assertThat(two.getBean(JdbcTemplate.class).queryForList("SELECT entry FROM audit ORDER BY entry",
+                    String.class)).containsExactly("after", "before");
+            release.countDown();
+        });
+    }
+
+    @Test
+    void nestedCallsOnOneNamePassThroughAcrossScopes() {
+        instances().run(context -> {
+            Caller caller = context.getBean(Caller.class);
+            assertThat(caller.sessionThenTransaction("mixed")).isEqualTo("inner ran");
+            assertThat(caller.transactionThenSession("mixed")).isEqualTo("inner ran");
+            assertThat(context.getBean(LockRegistry.class).lock("mixed").tryAcquire()).isTrue();
+        });
+    }
+
+    private CountDownLatch holdInTransaction(AssertableApplicationContext instance, String name) throws Exception {
+        CountDownLatch entered = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        executor.submit(() -> {
+            instance.getBean(Accounts.class).holdInTransaction(name, entered, release, false);
+            return null;
+        });
+        assertThat(entered.await(30, TimeUnit.SECONDS)).isTrue();
+        return release;
+    }
+
     private int incrementConcurrently(AssertableApplicationContext one, AssertableApplicationContext two,
             LongConsumer first, LongConsumer second) throws Exception {
         int threadsEach = 4;
@@ -221,6 +277,21 @@ class TransactionScopeTest extends StarterTestSupport {
         @AdvisoryLocked(name = "#name", scope = LockScope.TRANSACTION, timeout = "200ms")
         public void lockBriefly(String name) {
         }
+
+        @Transactional
+        @AdvisoryLocked(name = "#name", scope = LockScope.TRANSACTION, timeout = "200ms")
+        public void lockBrieflyInItsOwnTransactional(String name) {
+        }
+
+        @Transactional(noRollbackFor = AcquireFailureException.class)
+        @AdvisoryLocked(name = "#name", scope = LockScope.TRANSACTION, timeout = "200ms")
+        public void lockBrieflyWithoutRollback(String name) {
+        }
+
+        @AdvisoryLocked(name = "#name", timeout = "200ms")
+        public String sessionBriefly(String name) {
+            return "inner ran";
+        }
     }
 
     static class Caller {
@@ -245,5 +316,40 @@ class TransactionScopeTest extends StarterTestSupport {
             jdbc.update("INSERT INTO audit VALUES ('after')");
             return outcome;
         }
+
+        @Transactional
+        public String auditAroundBriefTransactionalLock(String name, boolean withoutRollback) {
+            jdbc.update("INSERT INTO audit VALUES ('before')");
+            String outcome = "ACQUIRED";
+            try {
+                if (withoutRollback) {
+                    accounts.lockBrieflyWithoutRollback(name);
+                } else {
+                    accounts.lockBrieflyInItsOwnTransactional(name);
+                }
+            } catch (AcquireFailureException e) {
+                outcome = e.reason().name();
+            }
+            jdbc.update("INSERT INTO audit VALUES ('after')");
+            return outcome;
+        }
+
+        @Transactional
+        @AdvisoryLocked(name = "#name", timeout = "1s")
+        public String sessionThenTransaction(String name) {
+            accounts.lockBriefly(name);
+            return "inner ran";
+        }
+
+        @Transactional
+        @AdvisoryLocked(name = "#name", scope = LockScope.TRANSACTION, timeout = "1s")
+        public String transactionThenSession(String name) {
+            return accounts.sessionBriefly(name);
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    @EnableTransactionManagement(order = 0)
+    static class TransactionsFirst {
     }
 }

@@ -87,6 +87,36 @@ class PalsAutoConfigurationTest extends StarterTestSupport {
     }
 
     @Test
+    void embeddedDatabaseFallbackIsNotALockDatabase() {
+        bareRunner().run(context -> assertThat(context).hasNotFailed().hasSingleBean(DataSource.class)
+                .doesNotHaveBean(LockRegistry.class).doesNotHaveBean(LockConnectionPool.class));
+    }
+
+    @Test
+    void serviceWithItsOwnDataSourceBeanGetsTheLockPoolFromSpringDatasourceUrl() {
+        instance().withUserConfiguration(OwnDataSourceConfiguration.class).run(context -> {
+            assertThat(context).hasSingleBean(LockRegistry.class);
+            assertThat(context.getBean(LockConnectionPool.class).getJdbcUrl()).isEqualTo(DB.url());
+            assertThat(context.getBean(LockRegistry.class).lock("x").tryAcquire()).isTrue();
+        });
+    }
+
+    @Test
+    void lockCredentialsOverrideTheServicesFieldByField() {
+        // the service's own user does not exist; its pool connects lazily, the lock pool with the lock user
+        instance().withPropertyValues("spring.datasource.username=no_such_user", "pals.datasource.username=" + DB.user())
+                .run(context -> assertThat(context.getBean(LockRegistry.class).lock("x").tryAcquire()).isTrue());
+    }
+
+    @Test
+    void unknownHikariSettingFailsStartUpNamingIt() {
+        instance().withPropertyValues("pals.datasource.hikari.conection-timeout=5000").run(context -> {
+            assertThat(context).hasFailed();
+            assertThat(context.getStartupFailure()).hasStackTraceContaining("pals.datasource.hikari.conection-timeout");
+        });
+    }
+
+    @Test
     void lockedMethodWithoutAnyDatabaseFailsStartUpWithAnAnalysisThatSaysWhatToSet() {
         new org.springframework.boot.test.context.runner.ApplicationContextRunner()
                 .withConfiguration(org.springframework.boot.autoconfigure.AutoConfigurations.of(
@@ -197,6 +227,14 @@ class PalsAutoConfigurationTest extends StarterTestSupport {
         @Bean(destroyMethod = "close")
         LockRegistry ownRegistry(DataSource dataSource) {
             return LockRegistry.builder(dataSource).namespace("own").build();
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    static class OwnDataSourceConfiguration {
+        @Bean(destroyMethod = "close")
+        HikariDataSource ownDataSource() {
+            return DB.dataSource(2);
         }
     }
 
