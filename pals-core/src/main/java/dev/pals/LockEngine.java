@@ -156,7 +156,7 @@ final class LockEngine {
             try {
                 session = pool.forTry();
             } catch (SQLException e) {
-                throw SqlErrors.unexpected("open a connection to try", holder.name, e);
+                throw SqlErrors.unreachable(holder.name, e);
             }
             try {
                 session.io.lockInterruptibly();
@@ -194,7 +194,7 @@ final class LockEngine {
             try {
                 session = pool.forWait();
             } catch (SQLException e) {
-                throw SqlErrors.unexpected("open a connection to wait for", holder.name, e);
+                throw SqlErrors.unreachable(holder.name, e);
             }
             if (session != null) {
                 return await(new ServerWait(pool, session, state, holder, deadline, timer), state, holder);
@@ -349,6 +349,9 @@ final class LockEngine {
                 leave(state);
             }
         }
+        if (failure instanceof LockLostException lost) {
+            tellListeners(holder, lost);
+        }
         if (failure != null) {
             throw failure;
         }
@@ -394,27 +397,33 @@ final class LockEngine {
         }
         // the detecting thread may hold a session or be mid-release: tell listeners from elsewhere
         try {
-            workers.execute(() -> report(session, lost));
+            workers.execute(() -> report(lost));
         } catch (RejectedExecutionException closed) {
-            report(session, lost);
+            report(lost);
         }
     }
 
-    private void report(Session session, List<Holder> lost) {
+    private void report(List<Holder> lost) {
         for (Holder holder : lost) {
-            LOG.log(Level.WARNING, () -> holder.lost == null ? "Lock '" + holder.name + "' was lost"
-                    : holder.lost.getMessage());
-            AdvisoryLock handle = holder.handle.get();
             LockLostException report = holder.lost;
-            if (handle == null || report == null) {
-                continue;
+            if (report != null) {
+                tellListeners(holder, report);
             }
-            for (LockLossListener listener : listeners) {
-                try {
-                    listener.lockLost(handle, report);
-                } catch (RuntimeException e) {
-                    LOG.log(Level.WARNING, "A LockLossListener failed; ignored", e);
-                }
+        }
+    }
+
+    /** Logs a loss and tells the listeners, whether the housekeeper or a release found it. */
+    private void tellListeners(Holder holder, LockLostException loss) {
+        LOG.log(Level.WARNING, loss::getMessage);
+        AdvisoryLock handle = holder.handle.get();
+        if (handle == null) {
+            return;
+        }
+        for (LockLossListener listener : listeners) {
+            try {
+                listener.lockLost(handle, loss);
+            } catch (RuntimeException e) {
+                LOG.log(Level.WARNING, "A LockLossListener failed; ignored", e);
             }
         }
     }

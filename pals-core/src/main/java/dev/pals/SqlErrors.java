@@ -38,6 +38,13 @@ final class SqlErrors {
         }
     }
 
+    /** No connection could be had from the DataSource: the server is down or unreachable. */
+    static LockException unreachable(String lockName, SQLException e) {
+        return new LockException("Could not take lock '" + lockName + "': no connection to the lock database could "
+                + "be opened (" + e.getMessage() + "); nothing is held. Check that the database is up and reachable; "
+                + "the registry reconnects by itself once it is", e);
+    }
+
     static LockException unexpected(String what, String lockName, SQLException e) {
         return new LockException("PostgreSQL failed while trying to " + what + " lock '" + lockName + "': "
                 + e.getMessage() + " (SQLSTATE " + e.getSQLState() + ")", e);

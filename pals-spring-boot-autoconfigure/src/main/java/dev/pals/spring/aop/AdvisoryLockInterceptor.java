@@ -10,8 +10,6 @@ import dev.pals.TransactionLock;
 import dev.pals.spring.LockScope;
 import dev.pals.spring.OnContention;
 import java.sql.Connection;
-import java.util.HashMap;
-import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -34,9 +32,6 @@ import org.springframework.transaction.support.TransactionSynchronizationManager
 final class AdvisoryLockInterceptor implements MethodInterceptor {
 
     private static final Log LOG = LogFactory.getLog(AdvisoryLockInterceptor.class);
-
-    /** Session locks this thread's call chain holds through locked methods, for nested calls. */
-    private static final ThreadLocal<Map<LockKey, LockMode>> CHAIN = new ThreadLocal<>();
 
     private final LockedMethods lockedMethods;
     private final ObjectProvider<LockRegistry> registry;
@@ -73,16 +68,16 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
         if (!acquire(lock, locked)) {
             return contended(locked, name);
         }
-        enterChain(key, locked.mode());
+        CallChain.enter(key, new CallChain.Entry(name, locked.mode(), lock));
         Object result;
         try {
             result = invocation.proceed();
         } catch (Throwable failure) {
-            leaveChain(key);
+            CallChain.leave(key);
             releaseAfter(lock, failure);
             throw failure;
         }
-        leaveChain(key);
+        CallChain.leave(key);
         if (result instanceof CompletionStage<?> stage) {
             stage.whenComplete((value, failure) -> releaseAsync(lock, locked));
             return result;
@@ -123,11 +118,11 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
             return contended(locked, name);
         }
         // held until the transaction ends, so later calls in it on the same name pass through
-        enterChain(lock.key(), locked.mode());
+        CallChain.enter(lock.key(), new CallChain.Entry(name, locked.mode(), null));
         TransactionSynchronizationManager.registerSynchronization(new TransactionSynchronization() {
             @Override
             public void afterCompletion(int status) {
-                leaveChain(lock.key());
+                CallChain.leave(lock.key());
             }
         });
         return invocation.proceed();
@@ -138,12 +133,11 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
      * so that this call must not wait for it.
      */
     private static boolean passesThrough(LockKey key, LockedMethod locked, String name) {
-        Map<LockKey, LockMode> chain = CHAIN.get();
-        LockMode outer = chain == null ? null : chain.get(key);
+        CallChain.Entry outer = CallChain.get(key);
         if (outer == null) {
             return false;
         }
-        if (outer == LockMode.SHARED && locked.mode() == LockMode.EXCLUSIVE) {
+        if (outer.mode() == LockMode.SHARED && locked.mode() == LockMode.EXCLUSIVE) {
             throw new IllegalStateException("@AdvisoryLocked on " + locked.description() + " wants lock '" + name
                     + "' exclusive, but an outer call in this call chain holds it shared, and waiting would "
                     + "wait for itself; lock the outer call exclusive");
@@ -198,25 +192,6 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
         } catch (RuntimeException e) {
             LOG.error("Releasing lock '" + lock.name() + "' after the async result of " + locked.description()
                     + " completed failed: " + e.getMessage(), e);
-        }
-    }
-
-    private static void enterChain(LockKey key, LockMode mode) {
-        Map<LockKey, LockMode> chain = CHAIN.get();
-        if (chain == null) {
-            chain = new HashMap<>();
-            CHAIN.set(chain);
-        }
-        chain.putIfAbsent(key, mode);
-    }
-
-    private static void leaveChain(LockKey key) {
-        Map<LockKey, LockMode> chain = CHAIN.get();
-        if (chain != null) {
-            chain.remove(key);
-            if (chain.isEmpty()) {
-                CHAIN.remove();
-            }
         }
     }
 }

@@ -3,6 +3,7 @@ package dev.pals.spring.autoconfigure;
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.pals.LockRegistry;
+import dev.pals.spring.LockLostEvent;
 import dev.pals.spring.LockScope;
 import dev.pals.spring.aop.AdvisoryLockedAdvisor;
 import java.net.InetAddress;
@@ -25,6 +26,7 @@ import org.springframework.boot.context.properties.source.InvalidConfigurationPr
 import org.springframework.boot.jdbc.autoconfigure.DataSourceAutoConfiguration;
 import org.springframework.boot.jdbc.autoconfigure.JdbcConnectionDetails;
 import org.springframework.boot.transaction.autoconfigure.TransactionAutoConfiguration;
+import org.springframework.context.ApplicationEventPublisher;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Conditional;
 import org.springframework.context.annotation.Configuration;
@@ -116,6 +118,10 @@ public final class PalsAutoConfiguration {
                 // frugal: the registry keeps what it uses; idle lock connections are not needed
                 config.setMinimumIdle(0);
             }
+            if (config.getInitializationFailTimeout() == 1) {
+                // lazy: the service starts while its lock database is down; acquisitions fail loudly until it is up
+                config.setInitializationFailTimeout(-1);
+            }
             if (config.getPoolName() == null) {
                 config.setPoolName("pals-lock-pool");
             }
@@ -133,7 +139,8 @@ public final class PalsAutoConfiguration {
         }
 
         @Bean(destroyMethod = "close")
-        LockRegistry lockRegistry(LockConnectionPool pool, PalsProperties properties, Environment environment) {
+        LockRegistry lockRegistry(LockConnectionPool pool, PalsProperties properties, Environment environment,
+                ApplicationEventPublisher events) {
             String namespace = properties.getNamespace();
             if (!StringUtils.hasText(namespace)) {
                 namespace = environment.getProperty("spring.application.name");
@@ -143,7 +150,8 @@ public final class PalsAutoConfiguration {
                     .blocking(properties.isBlocking())
                     .maxConnections(properties.getDatasource().getMaximumPoolSize())
                     .idleTimeout(properties.getIdleTimeout())
-                    .lossCheckInterval(properties.getLossCheckInterval());
+                    .lossCheckInterval(properties.getLossCheckInterval())
+                    .lossListener((lock, cause) -> events.publishEvent(new LockLostEvent(pool, lock, cause)));
             return builder.acquireTimeout(properties.getAcquireTimeout()).build();
         }
 

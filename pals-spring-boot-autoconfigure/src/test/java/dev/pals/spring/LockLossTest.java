@@ -1,0 +1,163 @@
+package dev.pals.spring;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import dev.pals.LockException;
+import dev.pals.LockLostException;
+import dev.pals.LockRegistry;
+import dev.pals.spring.aop.AdvisoryLocks;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.context.event.EventListener;
+
+/** A lost lock is loud: an event, an exception to the caller, and a check inside the section. */
+class LockLossTest extends StarterTestSupport {
+
+    private final ExecutorService executor = Executors.newCachedThreadPool();
+
+    @AfterEach
+    void stopExecutor() {
+        executor.shutdownNow();
+    }
+
+    @Test
+    void lossIsPublishedAsAnEvent() {
+        lossy().run(context -> {
+            context.getBean(LockRegistry.class).lock("job").tryAcquire();
+
+            terminateLockConnections();
+
+            Losses losses = context.getBean(Losses.class);
+            await().atMost(Duration.ofSeconds(30)).until(() -> !losses.names.isEmpty());
+            assertThat(losses.names).containsExactly("job");
+        });
+    }
+
+    @Test
+    void lockedMethodWhoseLockWasLostThrowsLockLostToItsCallerAfterReturning() {
+        lossy().run(context -> {
+            Section section = context.getBean(Section.class);
+            CountDownLatch entered = new CountDownLatch(1);
+            CountDownLatch lost = new CountDownLatch(1);
+            Future<String> call = executor.submit(() -> section.work(entered, lost, false));
+            assertThat(entered.await(30, TimeUnit.SECONDS)).isTrue();
+
+            terminateLockConnections();
+            await().atMost(Duration.ofSeconds(30)).until(() -> !context.getBean(Losses.class).names.isEmpty());
+            lost.countDown();
+
+            assertThatThrownBy(() -> call.get(30, TimeUnit.SECONDS)).cause().isInstanceOf(LockLostException.class)
+                    .hasMessageContaining("'section'");
+        });
+    }
+
+    @Test
+    void assertHeldInsideTheSectionThrowsOnceTheLockIsLost() {
+        lossy().run(context -> {
+            Section section = context.getBean(Section.class);
+            CountDownLatch entered = new CountDownLatch(1);
+            CountDownLatch lost = new CountDownLatch(1);
+            Future<String> call = executor.submit(() -> section.work(entered, lost, true));
+            assertThat(entered.await(30, TimeUnit.SECONDS)).isTrue();
+
+            terminateLockConnections();
+            await().atMost(Duration.ofSeconds(30)).until(() -> !context.getBean(Losses.class).names.isEmpty());
+            lost.countDown();
+
+            assertThatThrownBy(() -> call.get(30, TimeUnit.SECONDS)).cause().isInstanceOf(LockLostException.class)
+                    .hasMessageContaining("no longer held");
+            assertThat(section.stepsAfterCheck()).isZero();
+        });
+    }
+
+    @Test
+    void assertHeldPassesWhileHeldAndRefusesOutsideALockedMethod() {
+        lossy().run(context -> {
+            CountDownLatch open = new CountDownLatch(0);
+            assertThat(context.getBean(Section.class).work(new CountDownLatch(1), open, true)).isEqualTo("done");
+            assertThatThrownBy(AdvisoryLocks::assertHeld).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("outside any @AdvisoryLocked method");
+        });
+    }
+
+    @Test
+    void unreachableLockDatabaseDoesNotStopStartUpAndEachAcquisitionSaysWhatIsWrong() {
+        instance().withPropertyValues("pals.datasource.url=jdbc:postgresql://127.0.0.1:1/nowhere",
+                "pals.datasource.hikari.connection-timeout=500").run(context -> {
+                    assertThat(context).hasNotFailed();
+                    assertThatThrownBy(() -> context.getBean(LockRegistry.class).lock("x").tryAcquire())
+                            .isInstanceOf(LockException.class)
+                            .hasMessageContaining("no connection to the lock database could be opened")
+                            .hasMessageContaining("nothing is held");
+                });
+    }
+
+    private ApplicationContextRunner lossy() {
+        return instance().withPropertyValues("pals.loss-check-interval=200ms").withUserConfiguration(Fixture.class);
+    }
+
+    private void terminateLockConnections() throws Exception {
+        try (Connection connection = DB.connect();
+                PreparedStatement statement = connection.prepareStatement("SELECT pg_terminate_backend(pid) "
+                        + "FROM pg_stat_activity WHERE application_name LIKE ?")) {
+            statement.setString(1, namespace + "-locks@%");
+            statement.execute();
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    static class Fixture {
+        @Bean
+        Losses losses() {
+            return new Losses();
+        }
+
+        @Bean
+        Section section() {
+            return new Section();
+        }
+    }
+
+    static class Losses {
+        final List<String> names = new CopyOnWriteArrayList<>();
+
+        @EventListener
+        void lost(LockLostEvent event) {
+            names.add(event.getLock().name());
+        }
+    }
+
+    static class Section {
+        private volatile int stepsAfterCheck;
+
+        @AdvisoryLocked("section")
+        public String work(CountDownLatch entered, CountDownLatch proceed, boolean check) throws InterruptedException {
+            entered.countDown();
+            proceed.await(60, TimeUnit.SECONDS);
+            if (check) {
+                AdvisoryLocks.assertHeld();
+                stepsAfterCheck++;
+            }
+            return "done";
+        }
+
+        public int stepsAfterCheck() {
+            return stepsAfterCheck;
+        }
+    }
+}
