@@ -22,9 +22,14 @@ public final class LockConnectionPool implements AutoCloseable {
         return dataSource;
     }
 
-    /** The JDBC URL the pool connects to. */
+    /** The JDBC URL the pool connects to (it may carry credentials: do not log it). */
     public String getJdbcUrl() {
         return dataSource.getJdbcUrl();
+    }
+
+    @Override
+    public String toString() {
+        return "LockConnectionPool[" + dataSource.getPoolName() + ", " + getApplicationName() + "]";
     }
 
     /** The application name the pool's connections show in {@code pg_stat_activity}. */

@@ -101,7 +101,7 @@ public final class PalsAutoConfiguration {
                 url = service.getJdbcUrl();
             }
             if (url == null || !url.startsWith("jdbc:postgresql:")) {
-                throw new InvalidConfigurationPropertyValueException(property, url, "PALs takes PostgreSQL advisory "
+                throw new InvalidConfigurationPropertyValueException(property, withoutSecrets(url), "PALs takes PostgreSQL advisory "
                         + "locks, so its lock database must be PostgreSQL; set pals.datasource.url to a "
                         + "jdbc:postgresql://host:5432/database URL");
             }
@@ -127,6 +127,11 @@ public final class PalsAutoConfiguration {
             }
             config.addDataSourceProperty("ApplicationName", applicationName(settings, environment));
             return new LockConnectionPool(new HikariDataSource(config));
+        }
+
+        /** A JDBC URL may carry a password in its parameters; error messages must not. */
+        static @Nullable String withoutSecrets(@Nullable String url) {
+            return url == null ? null : url.replaceAll("(?i)(password=)[^&;]*", "$1******");
         }
 
         private static @Nullable String firstText(@Nullable String... candidates) {

@@ -160,6 +160,21 @@ class PalsAutoConfigurationTest extends StarterTestSupport {
     }
 
     @Test
+    void passwordInARejectedUrlIsNotRepeatedInTheError() {
+        instance().withPropertyValues("pals.datasource.url=jdbc:mysql://db/app?user=app&password=s3cret").run(context -> {
+            assertThat(context).hasFailed();
+            assertThat(context.getStartupFailure()).hasStackTraceContaining("password=******")
+                    .satisfies(failure -> assertThat(stackTrace(failure)).doesNotContain("s3cret"));
+        });
+    }
+
+    private static String stackTrace(Throwable failure) {
+        java.io.StringWriter text = new java.io.StringWriter();
+        failure.printStackTrace(new java.io.PrintWriter(text));
+        return text.toString();
+    }
+
+    @Test
     void negativeAcquireTimeoutFailsStartUpNamingTheProperty() {
         instance().withPropertyValues("pals.acquire-timeout=-5s").run(context -> {
             assertThat(context).hasFailed();
