@@ -41,6 +41,8 @@ final class SessionPool {
     private int openingForWait;
     /** Guarded by {@link #lock}. */
     private boolean closed;
+    /** Whether the DataSource was shown to keep one PostgreSQL session per connection. */
+    private volatile boolean sessionsChecked;
 
     SessionPool(DataSource dataSource, int maxConnections, Duration idleTimeout,
             BiConsumer<Session, SQLException> onLost) {
@@ -350,11 +352,62 @@ final class SessionPool {
                             + "recovery: advisory locks taken there do not exclude clients of the primary. Connect to "
                             + "the primary, for example with targetServerType=primary in the JDBC URL.", null);
                 }
-                return new Session(connection, row.getInt(1));
+                Session session = new Session(connection, row.getInt(1));
+                if (!sessionsChecked && maxConnections > 1) {
+                    checkOneSessionPerConnection(session);
+                    sessionsChecked = true;
+                }
+                return session;
             }
         } catch (SQLException | RuntimeException e) {
             closeQuietly(connection);
             throw e;
+        }
+    }
+
+    /**
+     * Refuses a pooler that hands out PostgreSQL sessions per transaction (such as PgBouncer in
+     * transaction mode), under which session locks would be taken and released on different
+     * sessions. While a second connection holds a transaction open, a direct connection keeps its
+     * backend and the second gets another; behind such a pooler the second gets the first one's
+     * backend, or the first one's backend changes.
+     */
+    private void checkOneSessionPerConnection(Session first) throws SQLException {
+        Connection second;
+        try {
+            second = dataSource.getConnection();
+        } catch (SQLException e) {
+            LOG.log(Level.WARNING, () -> "Could not open a second connection to check that the lock DataSource keeps "
+                    + "one PostgreSQL session per connection; give it at least maxConnections connections ("
+                    + e.getMessage() + ")");
+            return;
+        }
+        try (Connection other = second) {
+            boolean autoCommit = other.getAutoCommit();
+            other.setAutoCommit(false);
+            try {
+                int otherPid = backendPid(other);
+                int firstPid = backendPid(first.connection);
+                if (otherPid == first.backendPid || firstPid != first.backendPid) {
+                    throw new UnsupportedLockServerException("The lock DataSource goes through a connection pooler "
+                            + "that does not keep one PostgreSQL session per connection (backend " + first.backendPid
+                            + " was handed to another connection, or changed under this one), such as PgBouncer in "
+                            + "transaction mode: session locks would be taken and released on different sessions. "
+                            + "Point the lock DataSource at PostgreSQL directly or at a pooler in session mode; "
+                            + "transaction-scoped locks do work through it.", null);
+                }
+            } finally {
+                other.rollback();
+                other.setAutoCommit(autoCommit);
+            }
+        }
+    }
+
+    private static int backendPid(Connection connection) throws SQLException {
+        try (Statement statement = connection.createStatement();
+                ResultSet row = statement.executeQuery("SELECT pg_backend_pid()")) {
+            row.next();
+            return row.getInt(1);
         }
     }
 
