@@ -332,36 +332,57 @@ final class SessionPool {
         return session;
     }
 
+    /**
+     * A pool may hand out a connection whose backend has just died (pools skip their check for
+     * recently used connections); its first statement finds out, and one more connection is taken.
+     */
     private Session open() throws SQLException {
         Connection connection = dataSource.getConnection();
         try {
-            String product = connection.getMetaData().getDatabaseProductName();
-            if (!"PostgreSQL".equalsIgnoreCase(product)) {
-                throw new UnsupportedLockServerException("The lock DataSource connects to " + product
-                        + ", not PostgreSQL: advisory locks need PostgreSQL. Point the lock DataSource at a PostgreSQL "
-                        + "database (jdbc:postgresql://...).", null);
+            return verified(connection);
+        } catch (SQLException e) {
+            closeQuietly(connection);
+            if (!SqlErrors.isSessionLost(e, null)) {
+                throw e;
             }
-            if (!connection.getAutoCommit()) {
-                connection.setAutoCommit(true);
-            }
-            try (Statement statement = connection.createStatement();
-                    ResultSet row = statement.executeQuery("SELECT pg_backend_pid(), pg_is_in_recovery()")) {
-                row.next();
-                if (row.getBoolean(2)) {
-                    throw new UnsupportedLockServerException("The lock DataSource connects to a PostgreSQL standby in "
-                            + "recovery: advisory locks taken there do not exclude clients of the primary. Connect to "
-                            + "the primary, for example with targetServerType=primary in the JDBC URL.", null);
-                }
-                Session session = new Session(connection, row.getInt(1));
-                if (!sessionsChecked && maxConnections > 1) {
-                    checkOneSessionPerConnection(session);
-                    sessionsChecked = true;
-                }
-                return session;
-            }
-        } catch (SQLException | RuntimeException e) {
+        } catch (RuntimeException e) {
             closeQuietly(connection);
             throw e;
+        }
+        Connection another = dataSource.getConnection();
+        try {
+            return verified(another);
+        } catch (SQLException | RuntimeException e) {
+            closeQuietly(another);
+            throw e;
+        }
+    }
+
+    /** Proves the connection leads to a PostgreSQL primary that keeps one session per connection. */
+    private Session verified(Connection connection) throws SQLException {
+        String product = connection.getMetaData().getDatabaseProductName();
+        if (!"PostgreSQL".equalsIgnoreCase(product)) {
+            throw new UnsupportedLockServerException("The lock DataSource connects to " + product
+                    + ", not PostgreSQL: advisory locks need PostgreSQL. Point the lock DataSource at a PostgreSQL "
+                    + "database (jdbc:postgresql://...).", null);
+        }
+        if (!connection.getAutoCommit()) {
+            connection.setAutoCommit(true);
+        }
+        try (Statement statement = connection.createStatement();
+                ResultSet row = statement.executeQuery("SELECT pg_backend_pid(), pg_is_in_recovery()")) {
+            row.next();
+            if (row.getBoolean(2)) {
+                throw new UnsupportedLockServerException("The lock DataSource connects to a PostgreSQL standby in "
+                        + "recovery: advisory locks taken there do not exclude clients of the primary. Connect to "
+                        + "the primary, for example with targetServerType=primary in the JDBC URL.", null);
+            }
+            Session session = new Session(connection, row.getInt(1));
+            if (!sessionsChecked && maxConnections > 1) {
+                checkOneSessionPerConnection(session);
+                sessionsChecked = true;
+            }
+            return session;
         }
     }
 

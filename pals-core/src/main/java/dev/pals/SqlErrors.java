@@ -2,6 +2,7 @@ package dev.pals;
 
 import java.sql.SQLException;
 import java.sql.SQLTransientConnectionException;
+import org.jspecify.annotations.Nullable;
 
 /** What PostgreSQL's SQLSTATEs mean for a lock operation. */
 final class SqlErrors {
@@ -22,7 +23,7 @@ final class SqlErrors {
      * Whether the session is gone: a connection failure (class 08), an administrator's
      * termination or a server shutdown (57P01-57P03), or a connection the driver closed.
      */
-    static boolean isSessionLost(SQLException e, java.sql.Connection connection) {
+    static boolean isSessionLost(SQLException e, java.sql.@Nullable Connection connection) {
         String state = e.getSQLState();
         if (state != null && (state.startsWith("08") || state.equals("57P01") || state.equals("57P02")
                 || state.equals("57P03"))) {
@@ -30,6 +31,9 @@ final class SqlErrors {
         }
         if (e instanceof SQLTransientConnectionException) {
             return true;
+        }
+        if (connection == null) {
+            return false;
         }
         try {
             return connection.isClosed();
