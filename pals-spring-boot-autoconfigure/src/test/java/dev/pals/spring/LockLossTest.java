@@ -86,6 +86,23 @@ class LockLossTest extends StarterTestSupport {
     }
 
     @Test
+    void withInterruptOnLossTheRunningMethodIsInterruptedAndItsCallerStillLearnsOfTheLoss() {
+        lossy().withPropertyValues("pals.interrupt-on-loss=true").run(context -> {
+            Section section = context.getBean(Section.class);
+            CountDownLatch entered = new CountDownLatch(1);
+            CountDownLatch never = new CountDownLatch(1);
+            Future<String> call = executor.submit(() -> section.work(entered, never, false));
+            assertThat(entered.await(30, TimeUnit.SECONDS)).isTrue();
+
+            terminateLockConnections();
+
+            assertThatThrownBy(() -> call.get(30, TimeUnit.SECONDS)).cause().isInstanceOf(InterruptedException.class)
+                    .satisfies(interrupted -> assertThat(interrupted.getSuppressed())
+                            .hasAtLeastOneElementOfType(LockLostException.class));
+        });
+    }
+
+    @Test
     void assertHeldPassesWhileHeldAndRefusesOutsideALockedMethod() {
         lossy().run(context -> {
             CountDownLatch open = new CountDownLatch(0);

@@ -13,6 +13,7 @@ import java.sql.Connection;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
 import javax.sql.DataSource;
 import org.aopalliance.intercept.MethodInterceptor;
 import org.aopalliance.intercept.MethodInvocation;
@@ -36,12 +37,27 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
     private final LockedMethods lockedMethods;
     private final ObjectProvider<LockRegistry> registry;
     private final ObjectProvider<DataSource> dataSource;
+    private final boolean interruptOnLoss;
+    /** With interrupt-on-loss: the thread running each locked call, by the call's handle. */
+    private final ConcurrentHashMap<AdvisoryLock, Thread> runners = new ConcurrentHashMap<>();
 
     AdvisoryLockInterceptor(LockedMethods lockedMethods, ObjectProvider<LockRegistry> registry,
-            ObjectProvider<DataSource> dataSource) {
+            ObjectProvider<DataSource> dataSource, boolean interruptOnLoss) {
         this.lockedMethods = lockedMethods;
         this.registry = registry;
         this.dataSource = dataSource;
+        this.interruptOnLoss = interruptOnLoss;
+    }
+
+    /**
+     * Interrupts the thread still running the call that held {@code lock}. Atomic against the
+     * call's exit, so a thread that already left the method is never interrupted.
+     */
+    void lost(AdvisoryLock lock) {
+        runners.computeIfPresent(lock, (held, runner) -> {
+            runner.interrupt();
+            return runner;
+        });
     }
 
     @Override
@@ -69,14 +85,19 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
             return contended(locked, name);
         }
         CallChain.enter(key, new CallChain.Entry(name, locked.mode(), lock));
+        if (interruptOnLoss) {
+            runners.put(lock, Thread.currentThread());
+        }
         Object result;
         try {
             result = invocation.proceed();
         } catch (Throwable failure) {
+            runners.remove(lock);
             CallChain.leave(key);
             releaseAfter(lock, failure);
             throw failure;
         }
+        runners.remove(lock);
         CallChain.leave(key);
         if (result instanceof CompletionStage<?> stage) {
             stage.whenComplete((value, failure) -> releaseAsync(lock, locked));

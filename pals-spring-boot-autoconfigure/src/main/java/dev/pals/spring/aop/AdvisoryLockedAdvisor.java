@@ -1,6 +1,7 @@
 package dev.pals.spring.aop;
 
 import dev.pals.LockRegistry;
+import dev.pals.spring.LockLostEvent;
 import dev.pals.spring.LockScope;
 import java.lang.reflect.Method;
 import java.time.Duration;
@@ -14,6 +15,7 @@ import org.jspecify.annotations.Nullable;
 import org.springframework.beans.factory.BeanFactory;
 import org.springframework.beans.factory.BeanFactoryAware;
 import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.context.ApplicationListener;
 import org.springframework.core.Ordered;
 
 /**
@@ -27,7 +29,8 @@ import org.springframework.core.Ordered;
  * before it is committed. The TRANSACTION advisor runs just inside it, in the transaction it
  * locks in.
  */
-public final class AdvisoryLockedAdvisor extends AbstractPointcutAdvisor implements BeanFactoryAware {
+public final class AdvisoryLockedAdvisor extends AbstractPointcutAdvisor
+        implements BeanFactoryAware, ApplicationListener<LockLostEvent> {
 
     private static final long serialVersionUID = 1L;
 
@@ -50,14 +53,20 @@ public final class AdvisoryLockedAdvisor extends AbstractPointcutAdvisor impleme
      * The advisor for one scope.
      *
      * @param defaultTimeout the wait of a blocking method without a {@code timeout}
+     * @param interruptOnLoss whether a lost lock interrupts the thread running its method
      * @param registry the lock registry, looked up when the first locked method is found
      * @param dataSource the service's DataSource, for TRANSACTION scope
      */
-    public static AdvisoryLockedAdvisor of(LockScope scope, Duration defaultTimeout,
+    public static AdvisoryLockedAdvisor of(LockScope scope, Duration defaultTimeout, boolean interruptOnLoss,
             ObjectProvider<LockRegistry> registry, ObjectProvider<DataSource> dataSource) {
         LockedMethods lockedMethods = new LockedMethods(defaultTimeout);
         return new AdvisoryLockedAdvisor(scope, lockedMethods,
-                new AdvisoryLockInterceptor(lockedMethods, registry, dataSource), registry);
+                new AdvisoryLockInterceptor(lockedMethods, registry, dataSource, interruptOnLoss), registry);
+    }
+
+    @Override
+    public void onApplicationEvent(LockLostEvent event) {
+        interceptor.lost(event.getLock());
     }
 
     @Override

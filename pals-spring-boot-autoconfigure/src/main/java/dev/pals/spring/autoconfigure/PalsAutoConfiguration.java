@@ -52,7 +52,8 @@ public final class PalsAutoConfiguration {
     @Role(BeanDefinition.ROLE_INFRASTRUCTURE)
     static AdvisoryLockedAdvisor palsSessionLockAdvisor(Environment environment,
             ObjectProvider<LockRegistry> registry, ObjectProvider<DataSource> dataSource) {
-        return AdvisoryLockedAdvisor.of(LockScope.SESSION, acquireTimeout(environment), registry, dataSource);
+        return AdvisoryLockedAdvisor.of(LockScope.SESSION, acquireTimeout(environment), interruptOnLoss(environment),
+                registry, dataSource);
     }
 
     /** Inside {@code @Transactional} on the same method: the lock lives in the transaction. */
@@ -60,10 +61,15 @@ public final class PalsAutoConfiguration {
     @Role(BeanDefinition.ROLE_INFRASTRUCTURE)
     static AdvisoryLockedAdvisor palsTransactionLockAdvisor(Environment environment,
             ObjectProvider<LockRegistry> registry, ObjectProvider<DataSource> dataSource) {
-        return AdvisoryLockedAdvisor.of(LockScope.TRANSACTION, acquireTimeout(environment), registry, dataSource);
+        return AdvisoryLockedAdvisor.of(LockScope.TRANSACTION, acquireTimeout(environment), false, registry,
+                dataSource);
     }
 
-    /** Advisors are made before properties beans can be injected, so they read the one they need. */
+    private static boolean interruptOnLoss(Environment environment) {
+        return Binder.get(environment).bind("pals.interrupt-on-loss", Boolean.class).orElse(false);
+    }
+
+    /** Advisors are made before properties beans can be injected, so they read the ones they need. */
     private static Duration acquireTimeout(Environment environment) {
         Duration timeout = Binder.get(environment).bind(ACQUIRE_TIMEOUT, Duration.class)
                 .orElseGet(() -> new PalsProperties().getAcquireTimeout());

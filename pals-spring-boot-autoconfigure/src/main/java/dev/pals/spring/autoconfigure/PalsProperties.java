@@ -46,6 +46,12 @@ public class PalsProperties {
      */
     private Duration idleTimeout = Duration.ofSeconds(10);
 
+    /**
+     * Whether a lost lock interrupts the thread running its @AdvisoryLocked method, so that it
+     * stops early. Either way the caller gets a LockLostException when the method returns.
+     */
+    private boolean interruptOnLoss;
+
     private final Datasource datasource = new Datasource();
 
     public boolean isEnabled() {
@@ -97,6 +103,14 @@ public class PalsProperties {
 
     public void setIdleTimeout(Duration idleTimeout) {
         this.idleTimeout = requireNotNegative(idleTimeout);
+    }
+
+    public boolean isInterruptOnLoss() {
+        return interruptOnLoss;
+    }
+
+    public void setInterruptOnLoss(boolean interruptOnLoss) {
+        this.interruptOnLoss = interruptOnLoss;
     }
 
     public Datasource getDatasource() {
