@@ -68,10 +68,12 @@ class KeyDerivationTest extends LockTestSupport {
     }
 
     @Test
-    void blankNameIsRejectedWithAMessageSayingSo() {
+    void nullOrBlankNameIsRejectedWithAMessageSayingSo() {
         LockRegistry registry = registry();
 
         assertThatThrownBy(() -> registry.lock(" "))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("lock name must not be null or blank");
+        assertThatThrownBy(() -> registry.lock((String) null))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("lock name must not be null or blank");
     }
 }
