@@ -5,6 +5,7 @@ import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CancellationException;
@@ -371,7 +372,8 @@ final class LockEngine {
 
     /** Marks every lock of a dead session lost, and tells the listeners. */
     private void sessionLost(Session session, SQLException cause) {
-        List<Holder> lost = new ArrayList<>();
+        // the pairs as found: the owner may release or re-acquire before the listeners run
+        List<Map.Entry<Holder, LockLostException>> lost = new ArrayList<>();
         for (KeyState state : List.copyOf(session.held)) {
             state.mutex.lock();
             try {
@@ -384,7 +386,7 @@ final class LockEngine {
                             + "PostgreSQL session holding it (backend " + session.backendPid + ") ended ("
                             + cause.getMessage() + "), so PostgreSQL freed it and another holder may have taken it",
                             cause);
-                    lost.add(holder);
+                    lost.add(Map.entry(holder, holder.lost));
                 }
                 free(state);
             } finally {
@@ -403,13 +405,8 @@ final class LockEngine {
         }
     }
 
-    private void report(List<Holder> lost) {
-        for (Holder holder : lost) {
-            LockLostException report = holder.lost;
-            if (report != null) {
-                tellListeners(holder, report);
-            }
-        }
+    private void report(List<Map.Entry<Holder, LockLostException>> lost) {
+        lost.forEach(loss -> tellListeners(loss.getKey(), loss.getValue()));
     }
 
     /** Logs a loss and tells the listeners, whether the housekeeper or a release found it. */

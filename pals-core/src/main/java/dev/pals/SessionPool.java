@@ -41,8 +41,10 @@ final class SessionPool {
     private int openingForWait;
     /** Guarded by {@link #lock}. */
     private boolean closed;
-    /** Whether the DataSource was shown to keep one PostgreSQL session per connection. */
+    /** Whether the DataSource was checked for keeping one PostgreSQL session per connection. */
     private volatile boolean sessionsChecked;
+    /** One thread checks, before any other borrows, so that a burst of first opens cannot starve it. */
+    private final ReentrantLock checking = new ReentrantLock();
 
     SessionPool(DataSource dataSource, int maxConnections, Duration idleTimeout,
             BiConsumer<Session, SQLException> onLost) {
@@ -337,6 +339,28 @@ final class SessionPool {
      * recently used connections); its first statement finds out, and one more connection is taken.
      */
     private Session open() throws SQLException {
+        if (sessionsChecked || maxConnections < 2) {
+            return openVerified();
+        }
+        checking.lock();
+        try {
+            Session session = openVerified();
+            if (!sessionsChecked) {
+                try {
+                    checkOneSessionPerConnection(session);
+                } catch (SQLException | RuntimeException e) {
+                    closeQuietly(session.connection);
+                    throw e;
+                }
+                sessionsChecked = true;
+            }
+            return session;
+        } finally {
+            checking.unlock();
+        }
+    }
+
+    private Session openVerified() throws SQLException {
         Connection connection = dataSource.getConnection();
         try {
             return verified(connection);
@@ -377,12 +401,7 @@ final class SessionPool {
                         + "recovery: advisory locks taken there do not exclude clients of the primary. Connect to "
                         + "the primary, for example with targetServerType=primary in the JDBC URL.", null);
             }
-            Session session = new Session(connection, row.getInt(1));
-            if (!sessionsChecked && maxConnections > 1) {
-                checkOneSessionPerConnection(session);
-                sessionsChecked = true;
-            }
-            return session;
+            return new Session(connection, row.getInt(1));
         }
     }
 
@@ -425,8 +444,9 @@ final class SessionPool {
     }
 
     private static int backendPid(Connection connection) throws SQLException {
+        // the same volatile query as the first, so that a balancing pooler routes both alike
         try (Statement statement = connection.createStatement();
-                ResultSet row = statement.executeQuery("SELECT pg_backend_pid()")) {
+                ResultSet row = statement.executeQuery("SELECT pg_backend_pid(), pg_is_in_recovery()")) {
             row.next();
             return row.getInt(1);
         }

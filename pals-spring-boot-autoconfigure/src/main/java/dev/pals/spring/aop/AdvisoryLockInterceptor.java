@@ -3,6 +3,7 @@ package dev.pals.spring.aop;
 import dev.pals.AcquireFailureException;
 import dev.pals.AdvisoryLock;
 import dev.pals.LockKey;
+import dev.pals.LockLostException;
 import dev.pals.LockMode;
 import dev.pals.LockOptions;
 import dev.pals.LockRegistry;
@@ -39,7 +40,13 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
     private final ObjectProvider<DataSource> dataSource;
     private final boolean interruptOnLoss;
     /** With interrupt-on-loss: the thread running each locked call, by the call's handle. */
-    private final ConcurrentHashMap<AdvisoryLock, Thread> runners = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<AdvisoryLock, Runner> runners = new ConcurrentHashMap<>();
+
+    /** A thread in a locked call, and whether the loss of its lock interrupted it. */
+    private static final class Runner {
+        final Thread thread = Thread.currentThread();
+        volatile boolean interrupted;
+    }
 
     AdvisoryLockInterceptor(LockedMethods lockedMethods, ObjectProvider<LockRegistry> registry,
             ObjectProvider<DataSource> dataSource, boolean interruptOnLoss) {
@@ -55,7 +62,8 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
      */
     void lost(AdvisoryLock lock) {
         runners.computeIfPresent(lock, (held, runner) -> {
-            runner.interrupt();
+            runner.interrupted = true;
+            runner.thread.interrupt();
             return runner;
         });
     }
@@ -86,19 +94,16 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
         }
         CallChain.enter(key, new CallChain.Entry(name, locked.mode(), lock));
         if (interruptOnLoss) {
-            runners.put(lock, Thread.currentThread());
+            runners.put(lock, new Runner());
         }
         Object result;
         try {
             result = invocation.proceed();
         } catch (Throwable failure) {
-            runners.remove(lock);
-            CallChain.leave(key);
-            releaseAfter(lock, failure);
-            throw failure;
+            leave(lock, key);
+            throw releaseAfter(lock, failure);
         }
-        runners.remove(lock);
-        CallChain.leave(key);
+        leave(lock, key);
         if (result instanceof CompletionStage<?> stage) {
             stage.whenComplete((value, failure) -> releaseAsync(lock, locked));
             return result;
@@ -197,13 +202,30 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
                         "so " + locked.description() + " did not run", null);
     }
 
-    /** Releases after the method threw: a release failure must not hide the method's own. */
-    private static void releaseAfter(AdvisoryLock lock, Throwable failure) {
+    /** Leaves the call: an interrupt the loss of its lock caused must not outlive it. */
+    private void leave(AdvisoryLock lock, LockKey key) {
+        Runner runner = runners.remove(lock);
+        if (runner != null && runner.interrupted) {
+            Thread.interrupted();
+        }
+        CallChain.leave(key);
+    }
+
+    /**
+     * Releases after the method threw, and returns what to throw: a lost lock is the news the
+     * caller must not miss, with the method's failure attached; any other release failure is
+     * attached to the method's.
+     */
+    private static Throwable releaseAfter(AdvisoryLock lock, Throwable failure) {
         try {
             lock.release();
+        } catch (LockLostException lost) {
+            lost.addSuppressed(failure);
+            return lost;
         } catch (RuntimeException releaseFailure) {
             failure.addSuppressed(releaseFailure);
         }
+        return failure;
     }
 
     /** Releases when an async result completes; nobody is left to throw to, so a loss is logged. */

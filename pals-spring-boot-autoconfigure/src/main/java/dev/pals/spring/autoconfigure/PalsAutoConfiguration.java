@@ -91,6 +91,8 @@ public final class PalsAutoConfiguration {
     @Conditional(LockDatabaseCondition.class)
     static final class LockRegistryConfiguration {
 
+        private static final long DEFAULT_CONNECTION_TIMEOUT = new HikariConfig().getConnectionTimeout();
+
         @Bean(destroyMethod = "close")
         LockConnectionPool palsLockConnectionPool(PalsProperties properties, Environment environment,
                 ObjectProvider<JdbcConnectionDetails> connectionDetails) {
@@ -124,6 +126,10 @@ public final class PalsAutoConfiguration {
                 // frugal: the registry keeps what it uses; idle lock connections are not needed
                 config.setMinimumIdle(0);
             }
+            if (config.getConnectionTimeout() == DEFAULT_CONNECTION_TIMEOUT) {
+                // an acquisition while the database is down fails within seconds, not HikariCP's 30
+                config.setConnectionTimeout(Duration.ofSeconds(5).toMillis());
+            }
             if (config.getInitializationFailTimeout() == 1) {
                 // lazy: the service starts while its lock database is down; acquisitions fail loudly until it is up
                 config.setInitializationFailTimeout(-1);
@@ -135,9 +141,13 @@ public final class PalsAutoConfiguration {
             return new LockConnectionPool(new HikariDataSource(config));
         }
 
-        /** A JDBC URL may carry a password in its parameters; error messages must not. */
+        /** A JDBC URL may carry credentials in many forms; an error shows only its scheme. */
         static @Nullable String withoutSecrets(@Nullable String url) {
-            return url == null ? null : url.replaceAll("(?i)(password=)[^&;]*", "$1******");
+            if (url == null) {
+                return null;
+            }
+            int subprotocolEnd = url.indexOf(':', url.indexOf(':') + 1);
+            return subprotocolEnd < 0 ? "(not a JDBC URL)" : url.substring(0, subprotocolEnd + 1) + "...";
         }
 
         private static @Nullable String firstText(@Nullable String... candidates) {

@@ -154,7 +154,7 @@ class PalsAutoConfigurationTest extends StarterTestSupport {
         instance().withPropertyValues("pals.datasource.url=jdbc:h2:mem:locks").run(context -> {
             assertThat(context).hasFailed();
             assertThat(context.getStartupFailure()).rootCause()
-                    .hasMessageContaining("pals.datasource.url").hasMessageContaining("jdbc:h2:mem:locks")
+                    .hasMessageContaining("pals.datasource.url").hasMessageContaining("jdbc:h2:...")
                     .hasMessageContaining("PostgreSQL");
         });
     }
@@ -163,7 +163,7 @@ class PalsAutoConfigurationTest extends StarterTestSupport {
     void passwordInARejectedUrlIsNotRepeatedInTheError() {
         instance().withPropertyValues("pals.datasource.url=jdbc:mysql://db/app?user=app&password=s3cret").run(context -> {
             assertThat(context).hasFailed();
-            assertThat(context.getStartupFailure()).hasStackTraceContaining("password=******")
+            assertThat(context.getStartupFailure()).hasStackTraceContaining("jdbc:mysql:...")
                     .satisfies(failure -> assertThat(stackTrace(failure)).doesNotContain("s3cret"));
         });
     }
