@@ -22,7 +22,9 @@ public final class AdvisoryLocks {
     }
 
     /**
-     * Checks every lock this thread's call chain holds through {@code @AdvisoryLocked}.
+     * Checks every lock this thread's call chain holds through {@code @AdvisoryLocked}: a session
+     * lock by its handle, without a round trip (it turns unheld within the loss-check interval of
+     * a loss); a transaction lock by its transaction still being active.
      *
      * @throws LockLostException if one of them was lost
      * @throws IllegalStateException if the call chain holds no lock through the annotation

@@ -48,7 +48,8 @@ public class PalsProperties {
 
     /**
      * Whether a lost lock interrupts the thread running its @AdvisoryLocked method, so that it
-     * stops early. Either way the caller gets a LockLostException when the method returns.
+     * stops early. Either way the caller gets a LockLostException when the method returns, with
+     * the method's own failure attached.
      */
     private boolean interruptOnLoss;
 
