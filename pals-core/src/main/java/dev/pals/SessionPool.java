@@ -382,7 +382,7 @@ final class SessionPool {
         }
     }
 
-    /** Proves the connection leads to a PostgreSQL primary that keeps one session per connection. */
+    /** Proves the connection leads to a PostgreSQL primary, not another database or a standby. */
     private Session verified(Connection connection) throws SQLException {
         String product = connection.getMetaData().getDatabaseProductName();
         if (!"PostgreSQL".equalsIgnoreCase(product)) {
