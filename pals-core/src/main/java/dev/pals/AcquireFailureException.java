@@ -3,9 +3,11 @@ package dev.pals;
 import org.jspecify.annotations.Nullable;
 
 /**
- * A lock was not obtained. Thrown by the forms that must return with the lock held:
- * {@link AdvisoryLock#hold()}, {@link LockRegistry#executeLocked} and, in the Spring layer,
- * locked methods. When it is thrown, nothing is held on the caller's behalf.
+ * A lock was not obtained. Thrown by the forms that must return with the lock held
+ * ({@link AdvisoryLock#hold()}, {@link LockRegistry#executeLocked}, {@link TransactionLock#hold}
+ * and, in the Spring layer, locked methods), by {@link AdvisoryLock#tryAcquire()} when
+ * interrupted, and by a transaction lock's wait that PostgreSQL chose to break a deadlock. When it
+ * is thrown, nothing is held on the caller's behalf.
  */
 public class AcquireFailureException extends LockException {
 

@@ -83,8 +83,8 @@ public final class AdvisoryLock {
      * server, or none when another handle of this registry decides the question.
      *
      * @return whether this handle now holds the lock
-     * @throws AcquireFailureException with reason INTERRUPTED if the thread was interrupted
-     *     while this registry briefly finished another operation on the same key
+     * @throws AcquireFailureException with reason INTERRUPTED if the thread was interrupted,
+     *     also by an interrupt pending before the call; the interrupt status is set again
      * @throws LockException if the server failed; nothing is then held
      * @throws IllegalStateException if the registry is closed
      */
@@ -108,9 +108,9 @@ public final class AdvisoryLock {
      * @return whether this handle now holds the lock; {@code false} once the timeout passed
      * @throws InterruptedException if the thread was interrupted while waiting; the server wait
      *     is cancelled and nothing is held
-     * @throws AcquireFailureException with reason DEADLOCK if PostgreSQL broke a deadlock by
-     *     aborting this wait
-     * @throws LockException if the server or connection failed; nothing is then held
+     * @throws LockException if the server or connection failed, or the server's
+     *     {@code statement_timeout} cut the wait short; nothing is then held
+     * @throws IllegalStateException if the registry is closed, or is closed during the wait
      * @throws IllegalArgumentException if the timeout is negative or too long
      */
     public boolean tryAcquire(Duration timeout) throws InterruptedException {
@@ -137,7 +137,7 @@ public final class AdvisoryLock {
      *
      * @return the hold, which releases on {@link HeldLock#close()}
      * @throws AcquireFailureException if the lock was not obtained, with the reason: contended,
-     *     timed out, interrupted (the interrupt status is set again) or deadlock
+     *     timed out, or interrupted (the interrupt status is set again)
      */
     public HeldLock hold() {
         return blocking ? hold(timeout) : hold(Duration.ZERO);
@@ -178,7 +178,8 @@ public final class AdvisoryLock {
     /**
      * Acquires on a registry thread, waiting at most {@code timeout}; the caller's thread is free
      * at once. The future completes with whether the lock is held, or exceptionally as
-     * {@link #tryAcquire(Duration)} would throw. Cancelling the future cancels the wait in the
+     * {@link #tryAcquire(Duration)} would throw, or with {@link AcquireFailureException} of reason
+     * CANCELLED if the registry's thread was interrupted. Cancelling the future cancels the wait in the
      * server; if the grant crossed the cancel, the lock is released, so a cancelled future never
      * leaves the lock held.
      */
@@ -194,7 +195,7 @@ public final class AdvisoryLock {
      * @return {@code true} if this handle held the lock, {@code false} if it did not
      * @throws LockLostException if the lock was lost while held (reported once; the handle is
      *     then free to acquire again)
-     * @throws IllegalStateException if the registry was closed while this handle held the lock
+     * @throws IllegalStateException if the registry is closed (its locks were released then)
      */
     public boolean release() {
         return registry.engine().release(holder);

@@ -164,8 +164,8 @@ public final class LockRegistry implements AutoCloseable {
 
     /**
      * Releases every lock this registry holds and returns its connections. Handles that held a
-     * lock report {@code isHeld() == false}, and their next {@code release()} throws
-     * {@link IllegalStateException}; waits in progress are cancelled in the server and their
+     * lock report {@code isHeld() == false}; any later use of a handle, {@code release()}
+     * included, throws {@link IllegalStateException}; waits in progress are cancelled in the server and their
      * acquisitions throw {@link IllegalStateException}. A connection still busy after a few seconds
      * is aborted, which frees its locks too. Idempotent.
      */

@@ -54,7 +54,7 @@ public final class TransactionLock {
         this.timer = timer;
     }
 
-    /** The name this lock was created with, or the key's text for a lock created by key. */
+    /** The lock's name within the registry's namespace. */
     public String name() {
         return name;
     }

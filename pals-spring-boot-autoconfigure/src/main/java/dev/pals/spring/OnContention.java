@@ -8,7 +8,8 @@ public enum OnContention {
 
     /**
      * The method does not run and the call returns at once: nothing for {@code void}, an empty
-     * {@code Optional} for {@code Optional}, otherwise {@code null}. Logged at debug level, so a
+     * {@code Optional} for {@code Optional}, a completed {@code CompletableFuture} of {@code null}
+     * for a {@code CompletionStage}, otherwise {@code null}. Logged at debug level, so a
      * {@code @Scheduled} job that another instance is running does not fill the log.
      */
     SKIP

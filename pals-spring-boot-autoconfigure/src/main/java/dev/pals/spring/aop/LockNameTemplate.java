@@ -70,7 +70,7 @@ final class LockNameTemplate {
      *     message names the method and says how to fix it
      */
     static LockNameTemplate of(@Nullable String name, Method method) {
-        String errorPrefix = "@AdvisoryLocked on " + describe(method) + ": ";
+        String errorPrefix = "@AdvisoryLocked on " + LockedMethods.describe(method) + ": ";
         if (name == null || name.isBlank()) {
             throw new IllegalStateException(errorPrefix + "name must not be blank; give a constant such as "
                     + "\"nightly-report\" or a SpEL expression over the parameters such as \"'account:' + #id\"");
@@ -95,7 +95,7 @@ final class LockNameTemplate {
         return expression == null;
     }
 
-    /** The name as written in the annotation, the same for every call (so fit for a metrics tag). */
+    /** The name as written in the annotation, the same for every call. */
     String source() {
         return source;
     }
@@ -203,12 +203,6 @@ final class LockNameTemplate {
             allowed.add("a" + i);
         }
         return allowed;
-    }
-
-    private static String describe(Method method) {
-        return method.getDeclaringClass().getSimpleName() + "." + method.getName() + "("
-                + Arrays.stream(method.getParameterTypes()).map(Class::getSimpleName).collect(Collectors.joining(", "))
-                + ")";
     }
 
     /**

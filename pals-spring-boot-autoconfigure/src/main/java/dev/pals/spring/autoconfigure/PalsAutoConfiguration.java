@@ -91,8 +91,6 @@ public final class PalsAutoConfiguration {
     @Conditional(LockDatabaseCondition.class)
     static final class LockRegistryConfiguration {
 
-        private static final long DEFAULT_CONNECTION_TIMEOUT = new HikariConfig().getConnectionTimeout();
-
         @Bean(destroyMethod = "close")
         LockConnectionPool palsLockConnectionPool(PalsProperties properties, Environment environment,
                 ObjectProvider<JdbcConnectionDetails> connectionDetails) {
@@ -126,11 +124,11 @@ public final class PalsAutoConfiguration {
                 // frugal: the registry keeps what it uses; idle lock connections are not needed
                 config.setMinimumIdle(0);
             }
-            if (config.getConnectionTimeout() == DEFAULT_CONNECTION_TIMEOUT) {
+            if (!isSet(environment, "pals.datasource.hikari.connection-timeout")) {
                 // an acquisition while the database is down fails within seconds, not HikariCP's 30
                 config.setConnectionTimeout(Duration.ofSeconds(5).toMillis());
             }
-            if (config.getInitializationFailTimeout() == 1) {
+            if (!isSet(environment, "pals.datasource.hikari.initialization-fail-timeout")) {
                 // lazy: the service starts while its lock database is down; acquisitions fail loudly until it is up
                 config.setInitializationFailTimeout(-1);
             }
@@ -139,6 +137,10 @@ public final class PalsAutoConfiguration {
             }
             config.addDataSourceProperty("ApplicationName", applicationName(settings, environment));
             return new LockConnectionPool(new HikariDataSource(config));
+        }
+
+        private static boolean isSet(Environment environment, String property) {
+            return Binder.get(environment).bind(property, String.class).isBound();
         }
 
         /** A JDBC URL may carry credentials in many forms; an error shows only its scheme. */

@@ -138,12 +138,12 @@ public class PalsProperties {
         private @Nullable String url;
 
         /**
-         * Login user of the lock database. Defaults to the service's when the URL is.
+         * Login user of the lock database. Defaults to the service's (spring.datasource.username).
          */
         private @Nullable String username;
 
         /**
-         * Login password of the lock database. Defaults to the service's when the URL is.
+         * Login password of the lock database. Defaults to the service's (spring.datasource.password).
          */
         private @Nullable String password;
 
