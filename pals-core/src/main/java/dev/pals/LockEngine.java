@@ -123,19 +123,18 @@ final class LockEngine {
             state.mutex.lock();
             boolean closed = pool.isClosed();
             try {
-                if (session != null && !session.lost && !closed) {
+                if (session != null && !session.broken && !closed) {
                     state.phase = KeyState.Phase.HELD;
                     state.session = session;
                     state.holders.add(holder);
                     granted(holder);
+                    state.changed.signalAll();
                 } else {
                     if (session != null) {
                         session.held.remove(state);
                     }
-                    state.phase = KeyState.Phase.FREE;
-                    state.session = null;
+                    free(state);
                 }
-                state.changed.signalAll();
             } finally {
                 leave(state);
             }
@@ -143,7 +142,7 @@ final class LockEngine {
                 throw new IllegalStateException("This LockRegistry was closed while lock '" + holder.name
                         + "' was being acquired; nothing is held");
             }
-            if (session != null && session.lost) {
+            if (session != null && session.broken) {
                 throw new LockException("The connection holding lock '" + holder.name + "' was lost just as it "
                         + "was acquired; nothing is held. Check the database server and network.");
             }
@@ -228,19 +227,11 @@ final class LockEngine {
         } catch (InterruptedException e) {
             if (!wait.abandon() && grantedQuietly(wait)) {
                 // granted before the interrupt landed: give it back, the caller sees only the interrupt
-                Session session = wait.session();
-                pool.use(session);
-                session.io.lock();
                 try {
-                    session.unlock(holder.key, holder.mode);
+                    unlockOnServer(wait.session(), state, holder.key, holder.mode);
                 } catch (SQLException unlockFailure) {
                     LOG.log(Level.WARNING, () -> "Could not give back lock '" + holder.name + "' after an interrupt ("
-                            + unlockFailure.getMessage() + "); dropping its connection, which frees it");
-                    pool.discard(session, unlockFailure);
-                } finally {
-                    session.held.remove(state);
-                    session.io.unlock();
-                    pool.done(session);
+                            + unlockFailure.getMessage() + "); its connection was dropped, which frees it");
                 }
             }
             throw e;
@@ -310,7 +301,6 @@ final class LockEngine {
             state.phase = KeyState.Phase.RELEASING;
             session = Objects.requireNonNull(state.session, "a held key has a session");
             mode = state.mode;
-            pool.use(session);
             toServer = true;
         } finally {
             if (toServer) {
@@ -320,32 +310,23 @@ final class LockEngine {
             }
         }
         LockException failure = null;
-        session.io.lock();
         try {
-            if (!session.unlock(holder.key, mode)) {
+            if (!unlockOnServer(session, state, holder.key, mode)) {
                 failure = new LockLostException(holder.name, "Lock '" + holder.name + "' was not held by its "
                         + "PostgreSQL session when released (backend " + session.backendPid + "), so the critical "
                         + "section may not have been exclusive", null);
             }
         } catch (SQLException e) {
-            if (pool.failed(session, e)) {
-                failure = new LockLostException(holder.name, "Lock '" + holder.name + "' was lost before it was "
-                        + "released: its connection failed (" + e.getMessage() + "), so PostgreSQL had already freed it "
-                        + "and the critical section may not have been exclusive", e);
-            } else {
-                // the server may still hold it: dropping the connection is the sure way to free it
-                pool.discard(session, e);
-                failure = SqlErrors.unexpected("release", holder.name, e);
-            }
+            // judged by its SQLSTATE: the session was dropped, so its connection is closed by now
+            failure = SqlErrors.isSessionLost(e, null)
+                    ? new LockLostException(holder.name, "Lock '" + holder.name + "' was lost before it was "
+                            + "released: its connection failed (" + e.getMessage() + "), so PostgreSQL had already "
+                            + "freed it and the critical section may not have been exclusive", e)
+                    : SqlErrors.unexpected("release", holder.name, e);
         } finally {
-            session.held.remove(state);
-            session.io.unlock();
-            pool.done(session);
             state.mutex.lock();
             try {
-                state.phase = KeyState.Phase.FREE;
-                state.session = null;
-                state.changed.signalAll();
+                free(state);
             } finally {
                 leave(state);
             }
@@ -357,6 +338,28 @@ final class LockEngine {
             throw failure;
         }
         return true;
+    }
+
+    /**
+     * Unlocks {@code key} on the session that holds it for {@code state}, and forgets it there. A
+     * session whose unlock failed is dropped, which frees whatever it held on the server.
+     *
+     * @return whether the session held it
+     * @throws SQLException the unlock's failure, after the session was dropped
+     */
+    private boolean unlockOnServer(Session session, KeyState state, LockKey key, LockMode mode) throws SQLException {
+        pool.use(session);
+        session.io.lock();
+        try {
+            return session.unlock(key, mode);
+        } catch (SQLException e) {
+            pool.discard(session, e);
+            throw e;
+        } finally {
+            session.held.remove(state);
+            session.io.unlock();
+            pool.done(session);
+        }
     }
 
     /** Releases every hold of {@code holder}, for a handle that became unreachable. */

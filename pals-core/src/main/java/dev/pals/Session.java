@@ -34,10 +34,11 @@ final class Session {
     int users;
     /** Guarded by the pool's lock: running a blocking wait, so it must hold nothing else. */
     boolean waiting;
-    /** Guarded by the pool's lock: its connection failed; it takes no more work. */
-    boolean broken;
-    /** Set once the connection failed, before its locks are reported lost. */
-    volatile boolean lost;
+    /**
+     * Its connection failed; it takes no more work. Written under the pool's lock; volatile because
+     * acquirers read it, without that lock, to learn that a lock just granted on it is already lost.
+     */
+    volatile boolean broken;
     /** Guarded by the pool's lock: when it last became idle and empty, in nanoTime. */
     long idleSince = System.nanoTime();
 

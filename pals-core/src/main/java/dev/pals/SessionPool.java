@@ -183,7 +183,6 @@ final class SessionPool {
                 return;
             }
             session.broken = true;
-            session.lost = true;
             sessions.remove(session);
             changed.signalAll();
         } finally {
