@@ -1,5 +1,6 @@
 package dev.pals;
 
+import java.time.Duration;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -53,6 +54,33 @@ public class AcquireFailureException extends LockException {
         this.lockName = lockName;
         this.mode = mode;
         this.reason = reason;
+    }
+
+    /** A wait for a lock, for {@link #requireAcquired}. */
+    @FunctionalInterface
+    interface Wait {
+        boolean acquire() throws InterruptedException;
+    }
+
+    /**
+     * Runs {@code wait}, and throws if it did not get the lock: CONTENDED when it was not to wait,
+     * TIMED_OUT when it waited {@code timeout}, INTERRUPTED (the interrupt status set again) when
+     * interrupted.
+     */
+    static void requireAcquired(String lockName, LockMode mode, Duration timeout, Wait wait) {
+        boolean acquired;
+        try {
+            acquired = wait.acquire();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AcquireFailureException(lockName, mode, Reason.INTERRUPTED, null, e);
+        }
+        if (!acquired) {
+            throw timeout.isZero()
+                    ? new AcquireFailureException(lockName, mode, Reason.CONTENDED, null, null)
+                    : new AcquireFailureException(lockName, mode, Reason.TIMED_OUT,
+                            "waited " + Timeouts.describe(timeout), null);
+        }
     }
 
     /** The name of the lock, or its key for a lock taken by key. */

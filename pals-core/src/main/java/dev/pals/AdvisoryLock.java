@@ -3,7 +3,6 @@ package dev.pals;
 import java.lang.ref.Cleaner;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
-import org.jspecify.annotations.Nullable;
 
 /**
  * A handle on one advisory lock, from {@link LockRegistry#lock}. The handle, not the thread,
@@ -93,7 +92,7 @@ public final class AdvisoryLock {
             return registry.engine().acquire(holder, false, 0);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw failure(AcquireFailureException.Reason.INTERRUPTED, e);
+            throw new AcquireFailureException(name(), mode(), AcquireFailureException.Reason.INTERRUPTED, null, e);
         }
     }
 
@@ -150,19 +149,7 @@ public final class AdvisoryLock {
      * @throws AcquireFailureException if the lock was not obtained, with the reason
      */
     public HeldLock hold(Duration timeout) {
-        boolean acquired;
-        try {
-            acquired = tryAcquire(timeout);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw failure(AcquireFailureException.Reason.INTERRUPTED, e);
-        }
-        if (!acquired) {
-            throw timeout.isZero()
-                    ? failure(AcquireFailureException.Reason.CONTENDED, null)
-                    : new AcquireFailureException(name(), mode(), AcquireFailureException.Reason.TIMED_OUT,
-                            "waited " + Timeouts.describe(timeout), null);
-        }
+        AcquireFailureException.requireAcquired(name(), mode(), timeout, () -> tryAcquire(timeout));
         return new HeldLock(this);
     }
 
@@ -212,10 +199,6 @@ public final class AdvisoryLock {
     /** How many times this handle holds the lock (acquisitions less releases); 0 when not held. */
     public int holdCount() {
         return holder.count;
-    }
-
-    private AcquireFailureException failure(AcquireFailureException.Reason reason, @Nullable Throwable cause) {
-        return new AcquireFailureException(name(), mode(), reason, null, cause);
     }
 
     @Override

@@ -177,10 +177,7 @@ final class LockEngine {
                     throw new LockException("Could not try lock '" + holder.name + "': the lock connection was lost ("
                             + e.getMessage() + "); nothing is held. Check the database server and network.", e);
                 }
-                if (SqlErrors.is(e, SqlErrors.OUT_OF_MEMORY)) {
-                    throw new LockCapacityException(holder.name, e);
-                }
-                throw SqlErrors.unexpected("try", holder.name, e);
+                throw SqlErrors.lockFailure("try", holder.name, holder.mode, e);
             } finally {
                 pool.done(session);
             }
@@ -220,7 +217,7 @@ final class LockEngine {
         } catch (RejectedExecutionException e) {
             waits.remove(wait);
             pool.done(wait.session());
-            throw new IllegalStateException("This LockRegistry is closed; build a new one to take locks", e);
+            throw LockRegistry.closedError(e);
         }
         try {
             return wait.result.get() ? wait.session() : null;

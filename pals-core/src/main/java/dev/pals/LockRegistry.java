@@ -184,9 +184,14 @@ public final class LockRegistry implements AutoCloseable {
 
     LockEngine engine() {
         if (closed.get()) {
-            throw new IllegalStateException("This LockRegistry is closed; build a new one to take locks");
+            throw closedError(null);
         }
         return engine;
+    }
+
+    /** What any use of a closed registry, or of its handles, throws. */
+    static IllegalStateException closedError(@Nullable Throwable cause) {
+        return new IllegalStateException("This LockRegistry is closed; build a new one to take locks", cause);
     }
 
     CompletableFuture<Boolean> acquireAsync(AdvisoryLock lock, Duration timeout) {
@@ -194,8 +199,7 @@ public final class LockRegistry implements AutoCloseable {
         try {
             workers.execute(task);
         } catch (RejectedExecutionException e) {
-            task.result.completeExceptionally(
-                    new IllegalStateException("This LockRegistry is closed; build a new one to take locks", e));
+            task.result.completeExceptionally(closedError(e));
         }
         return task.result;
     }

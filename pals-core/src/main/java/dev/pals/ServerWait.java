@@ -94,20 +94,7 @@ final class ServerWait implements Runnable {
             return new LockException("The connection waiting for lock '" + holder.name + "' was lost: "
                     + e.getMessage() + "; nothing is held. Check the database server and network.", e);
         }
-        if (SqlErrors.is(e, SqlErrors.QUERY_CANCELED)) {
-            return new LockException("PostgreSQL cancelled the wait for lock '" + holder.name + "' before its "
-                    + "timeout, probably because the server's statement_timeout is shorter than the wait: set "
-                    + "statement_timeout=0 for the lock pool's user or database, or wait less (" + e.getMessage() + ")",
-                    e);
-        }
-        if (SqlErrors.is(e, SqlErrors.DEADLOCK_DETECTED)) {
-            return new AcquireFailureException(holder.name, holder.mode, AcquireFailureException.Reason.DEADLOCK,
-                    null, e);
-        }
-        if (SqlErrors.is(e, SqlErrors.OUT_OF_MEMORY)) {
-            return new LockCapacityException(holder.name, e);
-        }
-        return SqlErrors.unexpected("wait for", holder.name, e);
+        return SqlErrors.lockFailure("wait for", holder.name, holder.mode, e);
     }
 
     /**

@@ -305,7 +305,7 @@ final class SessionPool {
 
     private void ensureOpen() {
         if (closed) {
-            throw new IllegalStateException("This LockRegistry is closed; build a new one to take locks");
+            throw LockRegistry.closedError(null);
         }
     }
 

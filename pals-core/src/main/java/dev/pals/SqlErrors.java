@@ -42,6 +42,27 @@ final class SqlErrors {
         }
     }
 
+    /**
+     * What a failed lock statement means, once a lost connection is ruled out: a deadlock, a full
+     * lock table, a wait cut short by the server, or something unexpected.
+     *
+     * @param what the operation, for the message: "try", "wait for", ...
+     */
+    static RuntimeException lockFailure(String what, String lockName, LockMode mode, SQLException e) {
+        if (is(e, DEADLOCK_DETECTED)) {
+            return new AcquireFailureException(lockName, mode, AcquireFailureException.Reason.DEADLOCK, null, e);
+        }
+        if (is(e, OUT_OF_MEMORY)) {
+            return new LockCapacityException(lockName, e);
+        }
+        if (is(e, QUERY_CANCELED)) {
+            return new LockException("PostgreSQL cancelled the wait for lock '" + lockName + "' before its timeout, "
+                    + "probably because the server's statement_timeout is shorter than the wait: raise it (0 turns "
+                    + "it off) for the user or database that takes the lock, or wait less (" + e.getMessage() + ")", e);
+        }
+        return unexpected(what, lockName, e);
+    }
+
     /** No connection could be had from the DataSource: the server is down or unreachable. */
     static LockException unreachable(String lockName, SQLException e) {
         return new LockException("Could not take lock '" + lockName + "': no connection to the lock database could "

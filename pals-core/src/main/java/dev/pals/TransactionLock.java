@@ -113,7 +113,7 @@ public final class TransactionLock {
         try {
             workers.execute(wait);
         } catch (RejectedExecutionException e) {
-            throw new IllegalStateException("This LockRegistry is closed; build a new one to take locks", e);
+            throw LockRegistry.closedError(e);
         }
         try {
             return wait.result.get();
@@ -142,19 +142,7 @@ public final class TransactionLock {
      *     interrupt status is set again) or deadlock
      */
     public void hold(Connection connection, Duration timeout) {
-        boolean acquired;
-        try {
-            acquired = tryAcquire(connection, timeout);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AcquireFailureException(name, mode, AcquireFailureException.Reason.INTERRUPTED, null, e);
-        }
-        if (!acquired) {
-            throw timeout.isZero()
-                    ? new AcquireFailureException(name, mode, AcquireFailureException.Reason.CONTENDED, null, null)
-                    : new AcquireFailureException(name, mode, AcquireFailureException.Reason.TIMED_OUT,
-                            "waited " + Timeouts.describe(timeout), null);
-        }
+        AcquireFailureException.requireAcquired(name, mode, timeout, () -> tryAcquire(connection, timeout));
     }
 
     private String call() {
@@ -174,18 +162,7 @@ public final class TransactionLock {
     }
 
     private RuntimeException translate(SQLException e) {
-        if (SqlErrors.is(e, SqlErrors.DEADLOCK_DETECTED)) {
-            return new AcquireFailureException(name, mode, AcquireFailureException.Reason.DEADLOCK, null, e);
-        }
-        if (SqlErrors.is(e, SqlErrors.OUT_OF_MEMORY)) {
-            return new LockCapacityException(name, e);
-        }
-        if (SqlErrors.is(e, SqlErrors.QUERY_CANCELED)) {
-            return new LockException("PostgreSQL cancelled the wait for lock '" + name + "' before its timeout, "
-                    + "probably because the server's statement_timeout is shorter than the wait: raise "
-                    + "statement_timeout or wait less (" + e.getMessage() + ")", e);
-        }
-        return SqlErrors.unexpected("acquire", name, e);
+        return SqlErrors.lockFailure("acquire", name, mode, e);
     }
 
     /** The wait, inside a savepoint of the caller's transaction, on a registry thread. */
