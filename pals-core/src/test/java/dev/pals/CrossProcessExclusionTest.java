@@ -3,7 +3,6 @@ package dev.pals;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.sql.Connection;
-import java.sql.ResultSet;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
@@ -52,10 +51,4 @@ class CrossProcessExclusionTest extends LockTestSupport {
         }
     }
 
-    private static long single(Statement statement, String sql) throws Exception {
-        try (ResultSet rows = statement.executeQuery(sql)) {
-            rows.next();
-            return rows.getLong(1);
-        }
-    }
 }

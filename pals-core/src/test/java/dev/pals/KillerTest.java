@@ -195,10 +195,4 @@ class KillerTest extends LockTestSupport {
         return DriverManager.getConnection(database, DB.user(), DB.password());
     }
 
-    private static long single(Statement statement, String sql) throws SQLException {
-        try (ResultSet rows = statement.executeQuery(sql)) {
-            rows.next();
-            return rows.getLong(1);
-        }
-    }
 }

@@ -47,29 +47,34 @@ abstract class LockTestSupport {
 
     /** Advisory locks held by the backends of the pool named {@code poolName}. */
     static int advisoryLocksOf(String poolName) throws SQLException {
-        try (Connection connection = DB.connect();
-                PreparedStatement statement = connection.prepareStatement("SELECT count(*) FROM pg_locks l "
-                        + "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' "
-                        + "AND a.application_name = ?")) {
-            statement.setString(1, poolName);
-            try (ResultSet rows = statement.executeQuery()) {
-                rows.next();
-                return rows.getInt(1);
-            }
-        }
+        return (int) observe("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                + "WHERE l.locktype = 'advisory' AND a.application_name = ?", poolName);
     }
 
     /** Backends of the pool named {@code poolName} that hold at least one advisory lock. */
     static int backendsHoldingLocks(String poolName) throws SQLException {
-        try (Connection connection = DB.connect();
-                PreparedStatement statement = connection.prepareStatement("SELECT count(DISTINCT l.pid) FROM pg_locks l "
-                        + "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
-                        + "AND a.application_name = ?")) {
-            statement.setString(1, poolName);
+        return (int) observe("SELECT count(DISTINCT l.pid) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                + "WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = ?", poolName);
+    }
+
+    /** The one number {@code sql} returns, asked by an observer outside every pool. */
+    static long observe(String sql, Object... parameters) throws SQLException {
+        try (Connection connection = DB.connect(); PreparedStatement statement = connection.prepareStatement(sql)) {
+            for (int i = 0; i < parameters.length; i++) {
+                statement.setObject(i + 1, parameters[i]);
+            }
             try (ResultSet rows = statement.executeQuery()) {
                 rows.next();
-                return rows.getInt(1);
+                return rows.getLong(1);
             }
+        }
+    }
+
+    /** The one number {@code sql} returns on {@code statement}'s connection. */
+    static long single(Statement statement, String sql) throws SQLException {
+        try (ResultSet rows = statement.executeQuery(sql)) {
+            rows.next();
+            return rows.getLong(1);
         }
     }
 
@@ -94,18 +99,8 @@ abstract class LockTestSupport {
     }
 
     private static int locksOnServer(LockKey key, boolean granted) throws SQLException {
-        try (Connection connection = DB.connect();
-                PreparedStatement statement = connection.prepareStatement("SELECT count(*) FROM pg_locks WHERE "
-                        + "locktype = 'advisory' AND granted = ? AND classid = ? AND objid = ? AND objsubid = ?")) {
-            statement.setBoolean(1, granted);
-            statement.setLong(2, key.classId());
-            statement.setLong(3, key.objId());
-            statement.setInt(4, key.objSubId());
-            try (ResultSet rows = statement.executeQuery()) {
-                rows.next();
-                return rows.getInt(1);
-            }
-        }
+        return (int) observe("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted = ? "
+                + "AND classid = ? AND objid = ? AND objsubid = ?", granted, key.classId(), key.objId(), key.objSubId());
     }
 
     /** Until some session waits in the server for {@code key}: the proof that waiting is not polling. */

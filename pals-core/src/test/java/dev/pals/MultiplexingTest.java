@@ -4,8 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -164,28 +162,11 @@ class MultiplexingTest extends LockTestSupport {
     }
 
     private static int waiterPid(LockKey key) throws Exception {
-        try (Connection connection = DB.connect();
-                PreparedStatement statement = connection.prepareStatement("SELECT coalesce(max(pid), 0) FROM pg_locks "
-                        + "WHERE locktype = 'advisory' AND NOT granted AND classid = ? AND objid = ? AND objsubid = ?")) {
-            statement.setLong(1, key.classId());
-            statement.setLong(2, key.objId());
-            statement.setInt(3, key.objSubId());
-            try (ResultSet rows = statement.executeQuery()) {
-                rows.next();
-                return rows.getInt(1);
-            }
-        }
+        return (int) observe("SELECT coalesce(max(pid), 0) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                + "AND classid = ? AND objid = ? AND objsubid = ?", key.classId(), key.objId(), key.objSubId());
     }
 
-    private static int grantedAdvisoryLocksOfBackend(int pid) throws Exception {
-        try (Connection connection = DB.connect();
-                PreparedStatement statement = connection.prepareStatement("SELECT count(*) FROM pg_locks "
-                        + "WHERE locktype = 'advisory' AND granted AND pid = ?")) {
-            statement.setInt(1, pid);
-            try (ResultSet rows = statement.executeQuery()) {
-                rows.next();
-                return rows.getInt(1);
-            }
-        }
+    private static long grantedAdvisoryLocksOfBackend(int pid) throws Exception {
+        return observe("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = ?", pid);
     }
 }

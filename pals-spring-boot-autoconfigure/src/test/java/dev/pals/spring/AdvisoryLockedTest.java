@@ -212,8 +212,7 @@ class AdvisoryLockedTest extends StarterTestSupport {
 
     /** Runs the service twice, as two instances with their own pools, against the shared server. */
     private void twoInstances(TwoInstances body) {
-        instance().withUserConfiguration(LockedServices.Fixture.class).run(one ->
-                instance().withUserConfiguration(LockedServices.Fixture.class).run(two -> body.accept(one, two)));
+        twoInstances(instance().withUserConfiguration(LockedServices.Fixture.class), body);
     }
 
     /** Holds {@code name} in {@code instance} on another thread until the returned latch opens. */
@@ -240,10 +239,5 @@ class AdvisoryLockedTest extends StarterTestSupport {
 
     private <T> Future<T> background(Callable<T> task) {
         return executor.submit(task);
-    }
-
-    @FunctionalInterface
-    interface TwoInstances {
-        void accept(AssertableApplicationContext one, AssertableApplicationContext two) throws Exception;
     }
 }

@@ -7,6 +7,7 @@ import org.springframework.boot.autoconfigure.aop.AopAutoConfiguration;
 import org.springframework.boot.jdbc.autoconfigure.DataSourceAutoConfiguration;
 import org.springframework.boot.jdbc.autoconfigure.DataSourceTransactionManagerAutoConfiguration;
 import org.springframework.boot.jdbc.autoconfigure.JdbcTemplateAutoConfiguration;
+import org.springframework.boot.test.context.assertj.AssertableApplicationContext;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.boot.transaction.autoconfigure.TransactionAutoConfiguration;
 
@@ -26,6 +27,17 @@ public abstract class StarterTestSupport {
                 DataSourceAutoConfiguration.class, DataSourceTransactionManagerAutoConfiguration.class,
                 TransactionAutoConfiguration.class, JdbcTemplateAutoConfiguration.class, AopAutoConfiguration.class,
                 PalsAutoConfiguration.class));
+    }
+
+    /** Runs two instances of the service {@code runner} starts, each with its own pools, together. */
+    protected static void twoInstances(ApplicationContextRunner runner, TwoInstances body) {
+        runner.run(one -> runner.run(two -> body.accept(one, two)));
+    }
+
+    /** What to do with two running instances. */
+    @FunctionalInterface
+    protected interface TwoInstances {
+        void accept(AssertableApplicationContext one, AssertableApplicationContext two) throws Exception;
     }
 
     protected ApplicationContextRunner instance() {

@@ -129,12 +129,11 @@ class TransactionScopeTest extends StarterTestSupport {
 
     @Test
     void sessionScopeStillWrapsTransactionalWhenTheServiceOrdersTransactionsFirst() {
-        ApplicationContextRunner ordered = instances().withUserConfiguration(TransactionsFirst.class);
-        ordered.run(one -> ordered.run(two -> {
+        twoInstances(instances().withUserConfiguration(TransactionsFirst.class), (one, two) -> {
             int total = incrementConcurrently(one, two, id -> one.getBean(Accounts.class).incrementInSessionScope(id),
                     id -> two.getBean(Accounts.class).incrementInSessionScope(id));
             assertThat(balance(one)).isEqualTo(total);
-        }));
+        });
     }
 
     @Test
@@ -212,12 +211,7 @@ class TransactionScopeTest extends StarterTestSupport {
     }
 
     private void twoInstances(TwoInstances body) {
-        instances().run(one -> instances().run(two -> body.accept(one, two)));
-    }
-
-    @FunctionalInterface
-    interface TwoInstances {
-        void accept(AssertableApplicationContext one, AssertableApplicationContext two) throws Exception;
+        twoInstances(instances(), body);
     }
 
     @Configuration(proxyBeanMethods = false)

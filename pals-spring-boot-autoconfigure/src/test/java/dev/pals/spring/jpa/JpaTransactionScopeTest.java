@@ -42,7 +42,7 @@ class JpaTransactionScopeTest extends StarterTestSupport {
                 .withPropertyValues("spring.datasource.url=" + database, "spring.jpa.hibernate.ddl-auto=update",
                         "spring.datasource.hikari.maximum-pool-size=8")
                 .withUserConfiguration(Fixture.class);
-        instances.run(one -> instances.run(two -> {
+        twoInstances(instances, (one, two) -> {
             one.getBean(Counters.class).create(1);
             int threadsEach = 3;
             int rounds = 20;
@@ -63,7 +63,7 @@ class JpaTransactionScopeTest extends StarterTestSupport {
             }
 
             assertThat(one.getBean(Counters.class).total(1)).isEqualTo(threadsEach * 2L * rounds);
-        }));
+        });
     }
 
     @Configuration(proxyBeanMethods = false)
