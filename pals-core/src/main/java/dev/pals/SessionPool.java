@@ -283,8 +283,8 @@ final class SessionPool {
             locked = false;
         }
         if (!locked) {
-            LOG.log(Level.WARNING, () -> "Backend " + session.backendPid + " was still busy when the registry "
-                    + "closed; aborting its connection, which frees its locks");
+            LOG.log(Level.WARNING, () -> "Backend " + session.backendPid + " was still busy when its connection "
+                    + "was to go back to the DataSource; aborting it, which frees its locks");
             abort(session.connection);
             return;
         }
