@@ -9,6 +9,10 @@ import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.locks.ReentrantLock;
 import org.jspecify.annotations.Nullable;
@@ -36,6 +40,12 @@ public final class TestDatabase {
     public static final String USER_VARIABLE = "PALS_TEST_JDBC_USER";
     /** Environment variable naming the external server's password (default empty). */
     public static final String PASSWORD_VARIABLE = "PALS_TEST_JDBC_PASSWORD";
+    /**
+     * Prefix of system properties that set server parameters of a server started here (embedded or
+     * Testcontainers): {@code -Dpals.test.server.max_locks_per_transaction=256}. An external server
+     * keeps its own configuration.
+     */
+    public static final String SERVER_SETTING_PREFIX = "pals.test.server.";
 
     private static final ReentrantLock START = new ReentrantLock();
     private static @Nullable TestDatabase shared;
@@ -73,17 +83,19 @@ public final class TestDatabase {
             return new TestDatabase(external, user, password, "external server from " + URL_VARIABLE);
         }
         if (dockerAvailable()) {
+            List<String> command = new ArrayList<>(List.of("postgres"));
+            serverSettings().forEach((name, value) -> command.addAll(List.of("-c", name + "=" + value)));
             PostgreSQLContainer container = new PostgreSQLContainer("postgres:17-alpine")
-                    .withCommand("postgres", "-c", "max_connections=300");
+                    .withCommand(command.toArray(String[]::new));
             container.start();
             Runtime.getRuntime().addShutdownHook(new Thread(container::stop, "pals-test-db-stop"));
             return new TestDatabase(container.getJdbcUrl(), container.getUsername(), container.getPassword(),
                     "Testcontainers " + container.getDockerImageName());
         }
         try {
-            EmbeddedPostgres embedded = EmbeddedPostgres.builder()
-                    .setServerConfig("max_connections", "300")
-                    .start();
+            EmbeddedPostgres.Builder builder = EmbeddedPostgres.builder();
+            serverSettings().forEach(builder::setServerConfig);
+            EmbeddedPostgres embedded = builder.start();
             Runtime.getRuntime().addShutdownHook(new Thread(() -> closeQuietly(embedded), "pals-test-db-stop"));
             return new TestDatabase(embedded.getJdbcUrl("postgres", "postgres"), "postgres", "",
                     "embedded PostgreSQL on port " + embedded.getPort());
@@ -91,6 +103,16 @@ public final class TestDatabase {
             throw new UncheckedIOException("Could not start the embedded PostgreSQL for the tests; set "
                     + URL_VARIABLE + " to use a server of your own", e);
         }
+    }
+
+    /** {@code max_connections=300} (tests open many pools), then any set by {@link #SERVER_SETTING_PREFIX}. */
+    private static Map<String, String> serverSettings() {
+        Map<String, String> settings = new TreeMap<>(Map.of("max_connections", "300"));
+        System.getProperties().stringPropertyNames().stream()
+                .filter(name -> name.startsWith(SERVER_SETTING_PREFIX))
+                .forEach(name -> settings.put(name.substring(SERVER_SETTING_PREFIX.length()),
+                        System.getProperty(name)));
+        return settings;
     }
 
     private static boolean dockerAvailable() {

@@ -1,0 +1,73 @@
+package dev.pals.benchmarks;
+
+import dev.pals.AcquireFailureException;
+import dev.pals.spring.AdvisoryLocked;
+import org.jspecify.annotations.Nullable;
+import org.springframework.boot.SpringBootConfiguration;
+import org.springframework.boot.WebApplicationType;
+import org.springframework.boot.autoconfigure.EnableAutoConfiguration;
+import org.springframework.boot.builder.SpringApplicationBuilder;
+import org.springframework.context.ConfigurableApplicationContext;
+import org.springframework.context.annotation.Bean;
+
+/**
+ * This project through {@code @AdvisoryLocked} on a Spring bean, in a Boot application started
+ * with the starter and nothing but the lock database configured.
+ */
+final class AnnotationContender extends Contender {
+
+    private final ConfigurableApplicationContext context;
+    private final LockedService service;
+
+    AnnotationContender(BenchmarkDatabase database, String applicationName) {
+        this.context = new SpringApplicationBuilder(Application.class)
+                .web(WebApplicationType.NONE)
+                .properties("spring.main.banner-mode=off", "logging.level.root=warn",
+                        "spring.datasource.url=" + database.url,
+                        "spring.datasource.username=" + database.user,
+                        "spring.datasource.password=" + database.password,
+                        "pals.datasource.application-name=" + applicationName)
+                .run();
+        this.service = context.getBean(LockedService.class);
+    }
+
+    @Override
+    boolean tryRun(String name, Runnable body) {
+        try {
+            service.run(name, body);
+            return true;
+        } catch (AcquireFailureException contended) {
+            return false;
+        }
+    }
+
+    /** A method-scoped lock cannot be kept past its call. */
+    @Override
+    @Nullable Held tryHold(String name) {
+        throw new UnsupportedOperationException("@AdvisoryLocked holds a lock for one call");
+    }
+
+    @Override
+    public void close() {
+        context.close();
+    }
+
+    /** The service method under test. Public and not final, for the proxy. */
+    public static class LockedService {
+
+        @AdvisoryLocked(name = "#name", blocking = false)
+        public void run(String name, Runnable body) {
+            body.run();
+        }
+    }
+
+    @SpringBootConfiguration
+    @EnableAutoConfiguration
+    static class Application {
+
+        @Bean
+        LockedService lockedService() {
+            return new LockedService();
+        }
+    }
+}

@@ -1,0 +1,253 @@
+package dev.pals.benchmarks;
+
+import dev.pals.benchmarks.Contender.Kind;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDate;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.RunnerException;
+import org.openjdk.jmh.runner.options.ChainedOptionsBuilder;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
+import org.openjdk.jmh.runner.options.TimeValue;
+import org.openjdk.jmh.runner.options.VerboseMode;
+
+/**
+ * Runs every scenario against every contender on one server and writes one Markdown report, to
+ * standard output and to the file named by the first argument. {@code -Dpals.bench.quick=true}
+ * shortens every measurement, for checking the harness rather than for figures.
+ */
+public final class Comparison {
+
+    static final String COMMAND = "./mvnw -q -Pbench -pl pals-benchmarks -am verify";
+
+    private static final int THREADS = 64;
+
+    private final BenchmarkDatabase database;
+    private final ConnectionSampler sampler;
+    private final boolean quick = Boolean.getBoolean("pals.bench.quick");
+
+    private Comparison(BenchmarkDatabase database, ConnectionSampler sampler) {
+        this.database = database;
+        this.sampler = sampler;
+    }
+
+    public static void main(String[] args) throws Exception {
+        Path output = Path.of(args.length > 0 ? args[0] : "benchmark-results.md");
+        progress("Starting the database server");
+        BenchmarkDatabase database = BenchmarkDatabase.start();
+        String markdown;
+        try (ConnectionSampler sampler = new ConnectionSampler(database)) {
+            markdown = new Comparison(database, sampler).run();
+        }
+        Files.createDirectories(output.toAbsolutePath().getParent());
+        Files.writeString(output, markdown, StandardCharsets.UTF_8);
+        System.out.println();
+        System.out.println(markdown);
+        System.out.println("Written to " + output.toAbsolutePath());
+        System.exit(0);
+    }
+
+    private String run() throws Exception {
+        Report report = new Report("Lock benchmarks, " + LocalDate.now(), environment());
+        uncontended(report);
+        manyThreads(report);
+        handOff(report);
+        capacity(report);
+        lossDetection(report);
+        return report.markdown();
+    }
+
+    private List<String> environment() {
+        Runtime.Version version = Runtime.version();
+        return List.of(
+                "PostgreSQL " + database.queryString("SHOW server_version") + " ("
+                        + dev.pals.testing.TestDatabase.get().kind() + "), max_connections "
+                        + database.queryString("SHOW max_connections") + ", max_locks_per_transaction "
+                        + database.queryString("SHOW max_locks_per_transaction"),
+                "JDK " + version + " (" + System.getProperty("java.vendor") + "), " + System.getProperty("os.name")
+                        + " " + System.getProperty("os.arch") + ", " + Runtime.getRuntime().availableProcessors()
+                        + " cores; the server runs on the same machine, over loopback",
+                "JMH 1.37, one fork per contender and scenario" + (quick ? ", QUICK MODE (figures not meaningful)" : "")
+                        + "; medians throughout; connections counted from pg_stat_activity",
+                "Command: `" + COMMAND + "`");
+    }
+
+    // ---- scenarios 1 and 6
+
+    private void uncontended(Report report) throws RunnerException {
+        Map<Kind, Double> micros = new EnumMap<>(Kind.class);
+        for (Kind kind : Kind.values()) {
+            progress("Scenario 1, uncontended latency: " + kind.id);
+            micros.put(kind, jmh("s1", kind, 1, Mode.SampleTime).getPrimaryResult().getStatistics().getPercentile(50));
+        }
+        double floor = micros.get(Kind.FLOOR);
+        report.table("1. Uncontended acquire + release, 1 thread",
+                "One thread takes and releases a lock nobody else wants, over and over. This is the price of a "
+                        + "lock on every call of a locked method: lower is better.",
+                "contender", "median latency", "ratio to floor", "connections");
+        for (Kind kind : Kind.values()) {
+            report.row(kind.label, Report.micros(micros.get(kind)), Report.ratio(micros.get(kind) / floor),
+                    sampler.peak(ConnectionSampler.applicationName("s1", kind.id)));
+        }
+        report.endTable();
+        double registryRatio = micros.get(Kind.REGISTRY) / floor;
+        report.target("1. LockRegistry latency <= 1.15x floor", Report.ratio(registryRatio), registryRatio <= 1.15);
+
+        double overhead = micros.get(Kind.ANNOTATION) - micros.get(Kind.REGISTRY);
+        report.table("6. Annotation overhead",
+                "The same call through an `@AdvisoryLocked` proxy (name from SpEL over a parameter) and through "
+                        + "`LockRegistry` directly, from scenario 1.",
+                "LockRegistry", "@AdvisoryLocked", "overhead per call");
+        report.row(Report.micros(micros.get(Kind.REGISTRY)), Report.micros(micros.get(Kind.ANNOTATION)),
+                Report.micros(overhead) + String.format(Locale.ROOT, " (%+.1f%%)",
+                        100 * overhead / micros.get(Kind.REGISTRY)));
+        report.endTable();
+    }
+
+    // ---- scenario 2
+
+    private void manyThreads(Report report) throws RunnerException {
+        Map<Kind, Double> perSecond = new EnumMap<>(Kind.class);
+        for (Kind kind : Kind.values()) {
+            progress("Scenario 2, " + THREADS + " threads on distinct keys: " + kind.id);
+            perSecond.put(kind, jmh("s2", kind, THREADS, Mode.Throughput)
+                    .getPrimaryResult().getStatistics().getPercentile(50));
+        }
+        double floor = perSecond.get(Kind.FLOOR);
+        report.table("2. " + THREADS + " threads on distinct keys",
+                THREADS + " threads each take and release a lock of their own, as many request threads locking "
+                        + "per-account work do. Throughput against the connections it costs: higher is better, "
+                        + "fewer connections is better. Pools are sized to the threads where the library lets its "
+                        + "user size them; this project keeps its default of 4.",
+                "contender", "acquire + release per second", "ratio to floor", "connections");
+        for (Kind kind : Kind.values()) {
+            report.row(kind.label, Report.count(perSecond.get(kind)), Report.ratio(perSecond.get(kind) / floor),
+                    sampler.peak(ConnectionSampler.applicationName("s2", kind.id)));
+        }
+        report.endTable();
+        double ratio = perSecond.get(Kind.REGISTRY) / floor;
+        int connections = sampler.peak(ConnectionSampler.applicationName("s2", Kind.REGISTRY.id));
+        report.target("2. LockRegistry throughput >= 0.8x floor, <= 4 connections",
+                Report.ratio(ratio) + " on " + connections, ratio >= 0.8 && connections <= 4);
+    }
+
+    private RunResult jmh(String scenario, Kind kind, int threads, Mode mode) throws RunnerException {
+        ChainedOptionsBuilder options = new OptionsBuilder()
+                .include(LockBenchmarks.class.getName() + ".acquireAndRelease")
+                .param("contender", kind.id)
+                .param("scenario", scenario)
+                .threads(threads)
+                .mode(mode)
+                .timeUnit(mode == Mode.Throughput ? TimeUnit.SECONDS : TimeUnit.MICROSECONDS)
+                .forks(1)
+                .warmupIterations(quick ? 1 : 3)
+                .warmupTime(TimeValue.seconds(quick ? 1 : 2))
+                .measurementIterations(quick ? 1 : 5)
+                .measurementTime(TimeValue.seconds(quick ? 1 : 2))
+                .jvmArgsAppend(database.forkArguments().toArray(String[]::new))
+                .shouldFailOnError(true)
+                .verbosity(VerboseMode.SILENT);
+        return new Runner(options.build()).runSingle();
+    }
+
+    // ---- scenario 3
+
+    private void handOff(Report report) throws Exception {
+        HandOff handOff = new HandOff(database, quick ? 3 : 20, quick ? 10 : 100);
+        report.table("3. Hand-off on one contended key",
+                "Two instances, one key: one holds it, the other waits for it. Time from the holder's release to "
+                        + "the waiter's acquisition: what every queued worker loses per hand-off, and what turns a "
+                        + "busy key into a queue. Lower is better.",
+                "contender", "median hand-off", "90th percentile", "ratio to floor");
+        Map<Kind, Samples> samples = new EnumMap<>(Kind.class);
+        for (Kind kind : Kind.values()) {
+            progress("Scenario 3, hand-off: " + kind.id);
+            if (kind == Kind.ANNOTATION) {
+                report.row(kind.label, "as LockRegistry (same engine)", "", "");
+                continue;
+            }
+            String cannot = cannotWait(kind);
+            if (!cannot.isEmpty()) {
+                report.row(kind.label, "cannot: " + cannot, "", "");
+                continue;
+            }
+            Samples measured = handOff.measure(kind);
+            samples.put(kind, measured);
+            report.row(kind.label, Report.micros(measured.medianMicros()), Report.micros(measured.percentileMicros(0.9)),
+                    Report.ratio(measured.medianMicros() / samples.get(Kind.FLOOR).medianMicros()));
+        }
+        report.endTable();
+        double ratio = samples.get(Kind.REGISTRY).medianMicros() / samples.get(Kind.FLOOR).medianMicros();
+        report.target("3. LockRegistry hand-off <= 2x floor", Report.ratio(ratio), ratio <= 2);
+    }
+
+    private String cannotWait(Kind kind) throws Exception {
+        try (Contender contender = Contender.create(kind, database, "pals-bench-probe", 1)) {
+            return contender.cannotWait();
+        }
+    }
+
+    // ---- scenario 4
+
+    private void capacity(Report report) throws Exception {
+        Capacity capacity = new Capacity(database);
+        report.table("4. Capacity: " + Report.count(Capacity.LOCKS) + " locks held at once",
+                "One JVM takes " + Report.count(Capacity.LOCKS) + " distinct locks from " + Capacity.THREADS
+                        + " threads and holds them all, as a service holding a lock per tenant or per entity would.",
+                "contender", "acquire rate", "connections", "heap per held lock");
+        for (Kind kind : Kind.values()) {
+            progress("Scenario 4, capacity: " + kind.id);
+            switch (kind) {
+                case POOL_PER_LOCK -> report.row(kind.label, "cannot: a held lock costs a connection ("
+                        + Report.count(Capacity.LOCKS) + " connections)", "", "");
+                case ANNOTATION -> report.row(kind.label, "holds a lock for one call; as LockRegistry", "", "");
+                default -> {
+                    Capacity.Result result = capacity.measure(kind);
+                    int connections = sampler.peak(ConnectionSampler.applicationName("s4", kind.id));
+                    report.row(kind.label, Report.count(result.locksPerSecond()) + " /s", connections,
+                            Report.count(result.heapBytesPerLock()) + " bytes");
+                    if (kind == Kind.REGISTRY) {
+                        report.target("4. " + Report.count(Capacity.LOCKS) + " locks held on <= 8 connections",
+                                connections + " connections", connections <= 8);
+                    }
+                }
+            }
+        }
+        report.endTable();
+    }
+
+    // ---- scenario 5
+
+    private void lossDetection(Report report) throws Exception {
+        progress("Scenario 5, loss detection: registry");
+        LossDetection.Result result = new LossDetection(database, quick ? 3 : 15).measure();
+        report.table("5. Loss detection",
+                "The holding connection is killed (`pg_terminate_backend`), so PostgreSQL frees the lock and "
+                        + "another instance may take it. Time until the holder is told, at default settings, and "
+                        + "what watching costs the server.",
+                "contender", "median time to the lost-lock signal", "cost of watching");
+        report.row(Kind.REGISTRY.label + " (and the proxy)", Report.micros(result.latency().medianMicros())
+                        + " (90th percentile " + Report.micros(result.latency().percentileMicros(0.9)) + ")",
+                String.format(Locale.ROOT, "%.1f statements/s while holding %,d locks on %d connection(s)",
+                        result.statementsPerSecond(), LossDetection.HELD, result.connections()));
+        report.row(Kind.FLOOR.label + ", " + Kind.POOL_PER_LOCK.label, "never: the next statement on the "
+                + "connection fails, if there is one", "none");
+        report.row(Kind.SHEDLOCK.label, "no such loss: the lock is a row until lockAtMostFor ends; a task that "
+                + "outlives it is not told", "none");
+        report.row(Kind.SPRING_INTEGRATION.label, "no such loss: the lock is a row until its time to live ends; "
+                + "unlock() then throws", "none");
+        report.endTable();
+    }
+
+    private static void progress(String message) {
+        System.out.println("[pals-benchmarks] " + message);
+    }
+}

@@ -1,0 +1,82 @@
+package dev.pals.benchmarks;
+
+import java.time.Duration;
+import java.util.Arrays;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * One way of taking a lock, driven the same way by every scenario. Each instance is one client of
+ * the lock server (one service instance): two instances of a contender contend as two services
+ * would.
+ */
+abstract class Contender implements AutoCloseable {
+
+    /** The contenders, in the order the table lists them. */
+    enum Kind {
+        FLOOR("floor", "floor: raw JDBC, one connection per thread"),
+        POOL_PER_LOCK("pool-per-lock", "pool-per-lock (PALs' design, written in the harness)"),
+        REGISTRY("registry", "**this project: LockRegistry**"),
+        ANNOTATION("annotation", "**this project: @AdvisoryLocked proxy**"),
+        SHEDLOCK("shedlock", "ShedLock 7 LockingTaskExecutor (JdbcTemplate, usingDbTime)"),
+        SPRING_INTEGRATION("spring-integration", "Spring Integration 7 JdbcLockRegistry");
+
+        final String id;
+        final String label;
+
+        Kind(String id, String label) {
+            this.id = id;
+            this.label = label;
+        }
+
+        static Kind of(String id) {
+            return Arrays.stream(values()).filter(kind -> kind.id.equals(id)).findFirst()
+                    .orElseThrow(() -> new IllegalArgumentException("No contender '" + id + "'"));
+        }
+    }
+
+    /** A lock taken by {@link #tryHold} or {@link #hold}; released on the thread that took it. */
+    @FunctionalInterface
+    interface Held {
+        void release() throws Exception;
+    }
+
+    /**
+     * Makes a contender whose connections carry {@code applicationName}, sized for {@code threads}
+     * concurrent callers where the library lets its user size it.
+     */
+    static Contender create(Kind kind, BenchmarkDatabase database, String applicationName, int threads)
+            throws Exception {
+        return switch (kind) {
+            case FLOOR -> new FloorContender(database, applicationName);
+            case POOL_PER_LOCK -> new PoolPerLockContender(database.pool(applicationName, threads));
+            case REGISTRY -> new RegistryContender(database.pool(applicationName, RegistryContender.CONNECTIONS));
+            case ANNOTATION -> new AnnotationContender(database, applicationName);
+            case SHEDLOCK -> new ShedLockContender(database.pool(applicationName, threads));
+            case SPRING_INTEGRATION -> new SpringIntegrationContender(database.pool(applicationName, threads));
+        };
+    }
+
+    /**
+     * Takes the lock without waiting, runs {@code body} while holding it, releases it.
+     *
+     * @return false if another holder had it, so {@code body} did not run
+     */
+    abstract boolean tryRun(String name, Runnable body) throws Throwable;
+
+    /** Takes the lock without waiting and keeps it; {@code null} if another holder has it. */
+    abstract @Nullable Held tryHold(String name) throws Exception;
+
+    /**
+     * Waits up to {@code timeout} for the lock and keeps it; {@code null} on timeout.
+     *
+     * @throws UnsupportedOperationException if this library cannot wait ({@link #cannotWait()} says why)
+     */
+    @Nullable Held hold(String name, Duration timeout) throws Exception {
+        throw new UnsupportedOperationException(cannotWait());
+    }
+
+    /** Why this contender cannot wait for a lock; empty when it can. */
+    String cannotWait() {
+        return "";
+    }
+}

@@ -1,0 +1,65 @@
+package dev.pals.benchmarks;
+
+import com.zaxxer.hikari.HikariDataSource;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Lock;
+import org.jspecify.annotations.Nullable;
+import org.springframework.integration.jdbc.lock.DefaultLockRepository;
+import org.springframework.integration.jdbc.lock.JdbcLockRegistry;
+import org.springframework.jdbc.datasource.DataSourceTransactionManager;
+
+/**
+ * Spring Integration's {@code JdbcLockRegistry} on {@code DefaultLockRepository} and its own
+ * {@code INT_LOCK} table, at its defaults: a lock is a row; a wait polls every 100 ms.
+ */
+final class SpringIntegrationContender extends Contender {
+
+    private final HikariDataSource pool;
+    private final DefaultLockRepository repository;
+    private final JdbcLockRegistry registry;
+
+    SpringIntegrationContender(HikariDataSource pool) {
+        this.pool = pool;
+        this.repository = new DefaultLockRepository(pool);
+        repository.setTransactionManager(new DataSourceTransactionManager(pool));
+        repository.afterPropertiesSet();
+        repository.afterSingletonsInstantiated();
+        repository.start();
+        this.registry = new JdbcLockRegistry(repository);
+        registry.setCacheCapacity(20_000);
+    }
+
+    @Override
+    boolean tryRun(String name, Runnable body) {
+        Lock lock = registry.obtain(name);
+        if (!lock.tryLock()) {
+            return false;
+        }
+        try {
+            body.run();
+        } finally {
+            lock.unlock();
+        }
+        return true;
+    }
+
+    @Override
+    @Nullable Held tryHold(String name) {
+        Lock lock = registry.obtain(name);
+        return lock.tryLock() ? lock::unlock : null;
+    }
+
+    @Override
+    @Nullable Held hold(String name, Duration timeout) throws InterruptedException {
+        Lock lock = registry.obtain(name);
+        return lock.tryLock(timeout.toMillis(), TimeUnit.MILLISECONDS) ? lock::unlock : null;
+    }
+
+    @Override
+    public void close() {
+        repository.stop();
+        repository.close();
+        pool.close();
+    }
+}
