@@ -31,6 +31,10 @@ final class Report {
         body.append('\n');
     }
 
+    void paragraph(String text) {
+        body.append(text).append("\n\n");
+    }
+
     void endTable() {
         body.append('\n');
     }

@@ -1,0 +1,92 @@
+package dev.pals.benchmarks;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.pals.benchmarks.Contender.Held;
+import dev.pals.benchmarks.Contender.Kind;
+import java.time.Duration;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * The comparison is only as fair as its contenders: each must really lock, on the real server,
+ * so that a library upgrade that breaks one is caught by the build rather than by a table of
+ * impossible figures.
+ */
+class ContenderTest {
+
+    private static BenchmarkDatabase database;
+
+    @BeforeAll
+    static void startServer() {
+        database = BenchmarkDatabase.start();
+    }
+
+    @ParameterizedTest
+    @EnumSource(Kind.class)
+    void eachContenderRunsTheBodyUnderAFreeLock(Kind kind) throws Throwable {
+        AtomicBoolean ran = new AtomicBoolean();
+        try (Contender contender = Contender.create(kind, database, "bench-test", 2)) {
+            assertThat(contender.tryRun(name(), () -> ran.set(true))).isTrue();
+        }
+        assertThat(ran).isTrue();
+    }
+
+    @ParameterizedTest
+    @EnumSource(Kind.class)
+    void eachContenderRefusesALockAnotherInstanceHolds(Kind kind) throws Throwable {
+        String name = name();
+        // a method-scoped proxy cannot hold past its call: the registry, sharing its keys, holds for it
+        Kind holderKind = kind == Kind.ANNOTATION ? Kind.REGISTRY : kind;
+        try (Contender holder = Contender.create(holderKind, database, "bench-test", 2);
+                Contender other = Contender.create(kind, database, "bench-test", 2)) {
+            Held held = holder.tryHold(name);
+            assertThat(held).isNotNull();
+            assertThat(other.tryRun(name, () -> { })).isFalse();
+            held.release();
+            assertThat(other.tryRun(name, () -> { })).isTrue();
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = Kind.class, names = {"FLOOR", "POOL_PER_LOCK", "REGISTRY", "SPRING_INTEGRATION"})
+    void aWaitingContenderGetsTheLockOnceReleased(Kind kind) throws Throwable {
+        String name = name();
+        try (Contender holder = Contender.create(kind, database, "bench-test", 2);
+                Contender waiter = Contender.create(kind, database, "bench-test", 2)) {
+            Held held = holder.tryHold(name);
+            assertThat(held).isNotNull();
+            CompletableFuture<Boolean> waited = CompletableFuture.supplyAsync(() -> {
+                try {
+                    Held got = waiter.hold(name, Duration.ofSeconds(30));
+                    if (got == null) {
+                        return false;
+                    }
+                    got.release();
+                    return true;
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            held.release();
+            assertThat(waited.get(30, TimeUnit.SECONDS)).isTrue();
+        }
+    }
+
+    @Test
+    void shedLockSaysWhyItCannotWait() throws Exception {
+        try (Contender shedLock = Contender.create(Kind.SHEDLOCK, database, "bench-test", 1)) {
+            assertThat(shedLock.cannotWait()).contains("never waits");
+        }
+    }
+
+    private static String name() {
+        return "contender-test-" + UUID.randomUUID();
+    }
+}
