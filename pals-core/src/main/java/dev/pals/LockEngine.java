@@ -159,16 +159,11 @@ final class LockEngine {
                 throw SqlErrors.unreachable(holder.name, e);
             }
             try {
-                session.io.lockInterruptibly();
-                try {
-                    if (session.tryLock(holder.key, holder.mode)) {
-                        session.held.add(state);
-                        return session;
-                    }
-                    return null;
-                } finally {
-                    session.io.unlock();
+                if (session.tryLock(holder.key, holder.mode)) {
+                    session.held.add(state);
+                    return session;
                 }
+                return null;
             } catch (SQLException e) {
                 if (pool.failed(session, e)) {
                     if (attempt == 0) {
@@ -346,7 +341,6 @@ final class LockEngine {
      */
     private boolean unlockOnServer(Session session, KeyState state, LockKey key, LockMode mode) throws SQLException {
         pool.use(session);
-        session.io.lock();
         try {
             return session.unlock(key, mode);
         } catch (SQLException e) {
@@ -354,7 +348,6 @@ final class LockEngine {
             throw e;
         } finally {
             session.held.remove(state);
-            session.io.unlock();
             pool.done(session);
         }
     }

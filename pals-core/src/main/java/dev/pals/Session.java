@@ -4,22 +4,29 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Queue;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.locks.ReentrantLock;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One PostgreSQL session out of the DataSource: its connection, its statements, and the keys it
- * holds. Statements run one at a time under {@link #io}; the fields the pool decides on are
- * guarded by the pool's lock.
+ * holds. Statements run one at a time under {@link #io}; tries and unlocks that queue up meanwhile
+ * go together in one statement. The fields the pool decides on are guarded by the pool's lock.
  */
 final class Session {
 
     private static final String[] TRY = {"pg_try_advisory_lock", "pg_try_advisory_lock_shared"};
     private static final String[] UNLOCK = {"pg_advisory_unlock", "pg_advisory_unlock_shared"};
     private static final String[] WAIT = {"pg_advisory_lock", "pg_advisory_lock_shared"};
+    private static final String TRY_BATCH = batchSql("pg_try_advisory_lock");
+    private static final String UNLOCK_BATCH = batchSql("pg_advisory_unlock");
 
     final Connection connection;
     final int backendPid;
@@ -44,18 +51,141 @@ final class Session {
 
     /** Guarded by {@link #io}. */
     private final Map<String, PreparedStatement> statements = new HashMap<>();
+    /** Tries and unlocks waiting for {@link #io}, sent together by whichever caller gets it next. */
+    private final Queue<Call> queued = new ConcurrentLinkedQueue<>();
 
     Session(Connection connection, int backendPid) {
         this.connection = connection;
         this.backendPid = backendPid;
     }
 
-    boolean tryLock(LockKey key, LockMode mode) throws SQLException {
-        return queryBoolean(sql(TRY, key, mode, false), key);
+    /**
+     * {@code pg_try_advisory_lock} (or its shared form) on this session, run together with the other
+     * tries queued here meanwhile.
+     *
+     * @throws InterruptedException if interrupted before the try was sent; if it was already on its
+     *     way, its answer is returned instead and the thread's interrupt status is set
+     */
+    boolean tryLock(LockKey key, LockMode mode) throws SQLException, InterruptedException {
+        return submit(new Call(key, mode, false), true);
     }
 
+    /** {@code pg_advisory_unlock} (or its shared form) on this session, run together with other queued calls. */
     boolean unlock(LockKey key, LockMode mode) throws SQLException {
-        return queryBoolean(sql(UNLOCK, key, mode, false), key);
+        try {
+            return submit(new Call(key, mode, true), false);
+        } catch (InterruptedException impossible) {
+            throw new AssertionError(impossible);
+        }
+    }
+
+    /**
+     * Queues {@code call} and runs it. Whichever caller holds {@link #io} next sends every call queued
+     * by then, tries in one statement and unlocks in another, so that many threads sharing few
+     * connections pay one round trip per batch instead of one each. A batch never holds two calls
+     * for one key: a registry has at most one server call in flight per key.
+     */
+    private boolean submit(Call call, boolean interruptible) throws SQLException, InterruptedException {
+        queued.add(call);
+        if (!interruptible) {
+            io.lock();
+        } else {
+            try {
+                io.lockInterruptibly();
+            } catch (InterruptedException e) {
+                if (queued.remove(call)) {
+                    throw e;
+                }
+                // another caller took it into a batch: its answer stands, and the interrupt is kept
+                io.lock();
+                Thread.currentThread().interrupt();
+            }
+        }
+        try {
+            if (!call.done) {
+                runQueued();
+            }
+        } finally {
+            io.unlock();
+        }
+        return call.outcome();
+    }
+
+    /** Called with {@link #io} held. */
+    private void runQueued() {
+        List<Call> tries = new ArrayList<>();
+        List<Call> unlocks = new ArrayList<>();
+        for (Call call = queued.poll(); call != null; call = queued.poll()) {
+            if (call.key.isPair()) {
+                runAlone(call);
+            } else {
+                (call.unlock ? unlocks : tries).add(call);
+            }
+        }
+        runBatch(tries);
+        runBatch(unlocks);
+    }
+
+    private void runAlone(Call call) {
+        try {
+            call.succeed(queryBoolean(sql(call.unlock ? UNLOCK : TRY, call.key, call.mode, false), call.key));
+        } catch (SQLException e) {
+            call.fail(e);
+        }
+    }
+
+    private void runBatch(List<Call> calls) {
+        if (calls.size() == 1) {
+            runAlone(calls.get(0));
+            return;
+        }
+        if (calls.isEmpty()) {
+            return;
+        }
+        boolean unlock = calls.get(0).unlock;
+        try {
+            boolean[] results = batch(unlock ? UNLOCK_BATCH : TRY_BATCH, calls);
+            for (int i = 0; i < calls.size(); i++) {
+                calls.get(i).succeed(results[i]);
+            }
+        } catch (SQLException e) {
+            if (!unlock) {
+                undoTries(calls, e);
+            }
+            calls.forEach(call -> call.fail(e));
+        }
+    }
+
+    /**
+     * A failed statement may have taken some of its locks before failing (session locks outlive the
+     * statement), and nobody will own them: each key of the batch is unlocked once, which frees
+     * exactly what the batch took, as none of them was held by this registry before.
+     */
+    private void undoTries(List<Call> calls, SQLException failure) {
+        try {
+            batch(UNLOCK_BATCH, calls);
+        } catch (SQLException e) {
+            failure.addSuppressed(e);
+        }
+    }
+
+    private boolean[] batch(String sql, List<Call> calls) throws SQLException {
+        Long[] keys = new Long[calls.size()];
+        Boolean[] shared = new Boolean[calls.size()];
+        for (int i = 0; i < keys.length; i++) {
+            keys[i] = calls.get(i).key.value();
+            shared[i] = calls.get(i).mode == LockMode.SHARED;
+        }
+        PreparedStatement statement = statement(sql);
+        statement.setArray(1, connection.createArrayOf("bigint", keys));
+        statement.setArray(2, connection.createArrayOf("boolean", shared));
+        boolean[] results = new boolean[keys.length];
+        try (ResultSet rows = statement.executeQuery()) {
+            for (int i = 0; i < results.length && rows.next(); i++) {
+                results[i] = rows.getBoolean(1);
+            }
+        }
+        return results;
     }
 
     /**
@@ -116,6 +246,45 @@ final class Session {
         return withTimeout
                 ? "SELECT " + call + " FROM (SELECT set_config('lock_timeout', ?, true)) AS lock_timeout"
                 : "SELECT " + call;
+    }
+
+    /** One row per key, in the order given; {@code s} picks the shared form. */
+    private static String batchSql(String function) {
+        return "SELECT CASE WHEN s THEN " + function + "_shared(k) ELSE " + function + "(k) END"
+                + " FROM unnest(?::bigint[], ?::boolean[]) WITH ORDINALITY AS call(k, s, i) ORDER BY i";
+    }
+
+    /** A try or an unlock waiting to be sent; written under {@link #io}, read after taking it. */
+    private static final class Call {
+        final LockKey key;
+        final LockMode mode;
+        final boolean unlock;
+        boolean done;
+        private boolean result;
+        private @Nullable SQLException failure;
+
+        Call(LockKey key, LockMode mode, boolean unlock) {
+            this.key = key;
+            this.mode = mode;
+            this.unlock = unlock;
+        }
+
+        void succeed(boolean result) {
+            this.result = result;
+            this.done = true;
+        }
+
+        void fail(SQLException failure) {
+            this.failure = failure;
+            this.done = true;
+        }
+
+        boolean outcome() throws SQLException {
+            if (failure != null) {
+                throw failure;
+            }
+            return result;
+        }
     }
 
     @Override
