@@ -111,61 +111,78 @@ final class Session {
         return call.outcome();
     }
 
-    /** Called with {@link #io} held. */
+    /** Called with {@link #io} held: answers every queued call, a failure included. */
     private void runQueued() {
         List<Call> tries = new ArrayList<>();
         List<Call> unlocks = new ArrayList<>();
+        List<List<Call>> groups = new ArrayList<>();
         for (Call call = queued.poll(); call != null; call = queued.poll()) {
             if (call.key.isPair()) {
-                runAlone(call);
+                groups.add(List.of(call));
             } else {
                 (call.unlock ? unlocks : tries).add(call);
             }
         }
-        runBatch(tries);
-        runBatch(unlocks);
-    }
-
-    private void runAlone(Call call) {
-        try {
-            call.succeed(queryBoolean(sql(call.unlock ? UNLOCK : TRY, call.key, call.mode, false), call.key));
-        } catch (SQLException e) {
-            call.fail(e);
+        groups.add(tries);
+        groups.add(unlocks);
+        Error fatal = null;
+        for (List<Call> group : groups) {
+            try {
+                run(group);
+            } catch (Error e) {
+                fatal = fatal == null ? e : fatal;
+            }
+        }
+        if (fatal != null) {
+            throw fatal;
         }
     }
 
-    private void runBatch(List<Call> calls) {
-        if (calls.size() == 1) {
-            runAlone(calls.get(0));
-            return;
-        }
+    /** Tries or unlocks in one statement; on failure each gets it, and tries are undone first. */
+    private void run(List<Call> calls) {
         if (calls.isEmpty()) {
             return;
         }
-        boolean unlock = calls.get(0).unlock;
+        Call first = calls.get(0);
         try {
-            boolean[] results = batch(unlock ? UNLOCK_BATCH : TRY_BATCH, calls);
-            for (int i = 0; i < calls.size(); i++) {
-                calls.get(i).succeed(results[i]);
+            if (calls.size() == 1) {
+                first.succeed(queryBoolean(sql(first.unlock ? UNLOCK : TRY, first.key, first.mode, false), first.key));
+            } else {
+                boolean[] results = batch(first.unlock ? UNLOCK_BATCH : TRY_BATCH, calls);
+                for (int i = 0; i < calls.size(); i++) {
+                    calls.get(i).succeed(results[i]);
+                }
             }
-        } catch (SQLException e) {
-            if (!unlock) {
-                undoTries(calls, e);
+        } catch (SQLException | RuntimeException | Error e) {
+            SQLException failure = e instanceof SQLException sql ? sql
+                    : new SQLException("A lock statement failed in the JVM: " + e, e);
+            // a lone try that failed in the server took nothing; anything else may have taken some
+            if (!first.unlock && (calls.size() > 1 || failure != e)) {
+                undoTries(calls, failure);
             }
-            calls.forEach(call -> call.fail(e));
+            calls.forEach(call -> call.fail(failure));
+            if (e instanceof Error error) {
+                throw error;
+            }
         }
     }
 
     /**
      * A failed statement may have taken some of its locks before failing (session locks outlive the
      * statement), and nobody will own them: each key of the batch is unlocked once, which frees
-     * exactly what the batch took, as none of them was held by this registry before.
+     * exactly what the batch took, as none of them was held by this registry before. If that fails
+     * too, the session is ended, which frees them all; its callers then find it lost.
      */
     private void undoTries(List<Call> calls, SQLException failure) {
         try {
             batch(UNLOCK_BATCH, calls);
-        } catch (SQLException e) {
+        } catch (SQLException | RuntimeException e) {
             failure.addSuppressed(e);
+            try {
+                connection.abort(Runnable::run);
+            } catch (SQLException | RuntimeException abortFailure) {
+                failure.addSuppressed(abortFailure);
+            }
         }
     }
 
@@ -280,6 +297,9 @@ final class Session {
         }
 
         boolean outcome() throws SQLException {
+            if (!done) {
+                throw new IllegalStateException("A lock call was never sent; this is a bug in PALs");
+            }
             if (failure != null) {
                 throw failure;
             }

@@ -294,8 +294,9 @@ final class SessionPool {
             LOG.log(Level.DEBUG, () -> "Could not unlock all on backend " + session.backendPid
                     + " before returning it; closing ends its session anyway: " + e.getMessage());
         } finally {
-            session.io.unlock();
+            // closed before letting go of io, so that a call still queued finds it closed rather than open
             closeQuietly(session.connection);
+            session.io.unlock();
         }
     }
 
