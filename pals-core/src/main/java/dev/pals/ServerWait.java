@@ -59,7 +59,7 @@ final class ServerWait implements Runnable {
             result.completeExceptionally(e);
         } finally {
             cancellation.finish();
-            session.io.unlock();
+            session.releaseIo();
             pool.done(session);
         }
     }

@@ -12,6 +12,8 @@ import java.util.Queue;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import org.jspecify.annotations.Nullable;
 
@@ -25,13 +27,15 @@ final class Session {
     private static final String[] TRY = {"pg_try_advisory_lock", "pg_try_advisory_lock_shared"};
     private static final String[] UNLOCK = {"pg_advisory_unlock", "pg_advisory_unlock_shared"};
     private static final String[] WAIT = {"pg_advisory_lock", "pg_advisory_lock_shared"};
+    /** A safety net only: callers are woken when answered or when {@link #io} is let go. */
+    private static final long PARK_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
     private static final String TRY_BATCH = batchSql("pg_try_advisory_lock");
     private static final String UNLOCK_BATCH = batchSql("pg_advisory_unlock");
 
     final Connection connection;
     final int backendPid;
 
-    /** Serializes statements: a JDBC connection runs one at a time. */
+    /** Serializes statements: a JDBC connection runs one at a time. Let go of it with {@link #releaseIo()}. */
     final ReentrantLock io = new ReentrantLock();
 
     /** The keys this session holds on the server, for loss reporting. */
@@ -80,35 +84,53 @@ final class Session {
     }
 
     /**
-     * Queues {@code call} and runs it. Whichever caller holds {@link #io} next sends every call queued
-     * by then, tries in one statement and unlocks in another, so that many threads sharing few
-     * connections pay one round trip per batch instead of one each. A batch never holds two calls
-     * for one key: a registry has at most one server call in flight per key.
+     * Queues {@code call} and returns its answer. Whichever caller takes {@link #io} sends every call
+     * queued by then, tries in one statement and unlocks in another, and wakes their callers with
+     * their answers: many threads sharing few connections pay one round trip per batch instead of
+     * one each, and a caller answered by another's batch never needs {@link #io} itself. A batch
+     * never holds two calls for one key: a registry has at most one server call in flight per key.
      */
     private boolean submit(Call call, boolean interruptible) throws SQLException, InterruptedException {
         queued.add(call);
-        if (!interruptible) {
-            io.lock();
-        } else {
-            try {
-                io.lockInterruptibly();
-            } catch (InterruptedException e) {
-                if (queued.remove(call)) {
-                    throw e;
+        boolean interrupted = false;
+        while (!call.done) {
+            if (io.tryLock()) {
+                try {
+                    if (!call.done) {
+                        runQueued();
+                    }
+                } finally {
+                    releaseIo();
                 }
-                // another caller took it into a batch: its answer stands, and the interrupt is kept
-                io.lock();
-                Thread.currentThread().interrupt();
+            } else {
+                // woken when a batch answered this call or when io was let go with calls queued
+                LockSupport.parkNanos(this, PARK_NANOS);
+                if (Thread.interrupted()) {
+                    if (interruptible && queued.remove(call)) {
+                        throw new InterruptedException("Interrupted before the lock call was sent");
+                    }
+                    // already taken into a batch: its answer stands, and the interrupt is kept
+                    interrupted = true;
+                }
             }
         }
-        try {
-            if (!call.done) {
-                runQueued();
-            }
-        } finally {
-            io.unlock();
+        if (interrupted) {
+            Thread.currentThread().interrupt();
         }
         return call.outcome();
+    }
+
+    /**
+     * Lets go of {@link #io} and wakes the caller of the oldest queued call, which then sends the
+     * queue. Everyone who takes {@link #io} must let go of it here, or queued calls would wait for
+     * the safety timeout.
+     */
+    void releaseIo() {
+        io.unlock();
+        Call next = queued.peek();
+        if (next != null) {
+            LockSupport.unpark(next.caller);
+        }
     }
 
     /** Called with {@link #io} held: answers every queued call, a failure included. */
@@ -271,12 +293,14 @@ final class Session {
                 + " FROM unnest(?::bigint[], ?::boolean[]) WITH ORDINALITY AS call(k, s, i) ORDER BY i";
     }
 
-    /** A try or an unlock waiting to be sent; written under {@link #io}, read after taking it. */
+    /** A try or an unlock waiting to be sent; answered under {@link #io}, read by its caller after {@link #done}. */
     private static final class Call {
         final LockKey key;
         final LockMode mode;
         final boolean unlock;
-        boolean done;
+        final Thread caller = Thread.currentThread();
+        /** Written last, so that a caller that reads it true sees the answer. */
+        volatile boolean done;
         private boolean result;
         private @Nullable SQLException failure;
 
@@ -289,11 +313,13 @@ final class Session {
         void succeed(boolean result) {
             this.result = result;
             this.done = true;
+            LockSupport.unpark(caller);
         }
 
         void fail(SQLException failure) {
             this.failure = failure;
             this.done = true;
+            LockSupport.unpark(caller);
         }
 
         boolean outcome() throws SQLException {

@@ -238,7 +238,7 @@ final class SessionPool {
             } catch (SQLException e) {
                 failed(session, e);
             } finally {
-                session.io.unlock();
+                session.releaseIo();
                 done(session);
             }
         }
@@ -296,7 +296,7 @@ final class SessionPool {
         } finally {
             // closed before letting go of io, so that a call still queued finds it closed rather than open
             closeQuietly(session.connection);
-            session.io.unlock();
+            session.releaseIo();
         }
     }
 
