@@ -91,10 +91,16 @@ final class Session {
      * never holds two calls for one key: a registry has at most one server call in flight per key.
      */
     private boolean submit(Call call, boolean interruptible) throws SQLException, InterruptedException {
+        if (interruptible && Thread.interrupted()) {
+            throw new InterruptedException("Interrupted before the lock call was sent");
+        }
         queued.add(call);
         boolean interrupted = false;
         while (!call.done) {
             if (io.tryLock()) {
+                // kept aside while this thread sends calls of others: on a virtual thread an interrupt
+                // during socket I/O closes the connection, which would lose every lock of the session
+                interrupted |= Thread.interrupted();
                 try {
                     if (!call.done) {
                         runQueued();
@@ -107,6 +113,7 @@ final class Session {
                 LockSupport.parkNanos(this, PARK_NANOS);
                 if (Thread.interrupted()) {
                     if (interruptible && queued.remove(call)) {
+                        wakeNext();
                         throw new InterruptedException("Interrupted before the lock call was sent");
                     }
                     // already taken into a batch: its answer stands, and the interrupt is kept
@@ -127,40 +134,48 @@ final class Session {
      */
     void releaseIo() {
         io.unlock();
+        wakeNext();
+    }
+
+    private void wakeNext() {
         Call next = queued.peek();
         if (next != null) {
             LockSupport.unpark(next.caller);
         }
     }
 
-    /** Called with {@link #io} held: answers every queued call, a failure included. */
+    /** Called with {@link #io} held: answers every queued call, whatever fails. */
     private void runQueued() {
-        List<Call> tries = new ArrayList<>();
-        List<Call> unlocks = new ArrayList<>();
-        List<List<Call>> groups = new ArrayList<>();
-        for (Call call = queued.poll(); call != null; call = queued.poll()) {
-            if (call.key.isPair()) {
-                groups.add(List.of(call));
-            } else {
-                (call.unlock ? unlocks : tries).add(call);
+        List<Call> taken = new ArrayList<>();
+        try {
+            List<Call> tries = new ArrayList<>();
+            List<Call> unlocks = new ArrayList<>();
+            List<List<Call>> groups = new ArrayList<>();
+            for (Call call = queued.poll(); call != null; call = queued.poll()) {
+                taken.add(call);
+                if (call.key.isPair()) {
+                    groups.add(List.of(call));
+                } else {
+                    (call.unlock ? unlocks : tries).add(call);
+                }
             }
-        }
-        groups.add(tries);
-        groups.add(unlocks);
-        Error fatal = null;
-        for (List<Call> group : groups) {
-            try {
-                run(group);
-            } catch (Error e) {
-                fatal = fatal == null ? e : fatal;
+            groups.add(tries);
+            groups.add(unlocks);
+            groups.forEach(this::run);
+        } finally {
+            for (Call call : taken) {
+                if (!call.done) {
+                    call.fail(new SQLException("A lock call was taken from the queue but never answered"));
+                }
             }
-        }
-        if (fatal != null) {
-            throw fatal;
         }
     }
 
-    /** Tries or unlocks in one statement; on failure each gets it, and tries are undone first. */
+    /**
+     * Tries or unlocks in one statement. On any failure, JVM errors included, each call gets it
+     * (they reach their callers as exceptions, so a lock is never left held for want of an owner),
+     * and tries are undone first.
+     */
     private void run(List<Call> calls) {
         if (calls.isEmpty()) {
             return;
@@ -183,9 +198,6 @@ final class Session {
                 undoTries(calls, failure);
             }
             calls.forEach(call -> call.fail(failure));
-            if (e instanceof Error error) {
-                throw error;
-            }
         }
     }
 
@@ -198,11 +210,11 @@ final class Session {
     private void undoTries(List<Call> calls, SQLException failure) {
         try {
             batch(UNLOCK_BATCH, calls);
-        } catch (SQLException | RuntimeException e) {
+        } catch (SQLException | RuntimeException | Error e) {
             failure.addSuppressed(e);
             try {
                 connection.abort(Runnable::run);
-            } catch (SQLException | RuntimeException abortFailure) {
+            } catch (SQLException | RuntimeException | Error abortFailure) {
                 failure.addSuppressed(abortFailure);
             }
         }
