@@ -51,7 +51,7 @@ final class ShedLockContender extends Contender {
 
     @Override
     String cannotWait() {
-        return "never waits: a taken lock skips the task";
+        return "never waits; a taken lock skips the task";
     }
 
     private static LockConfiguration configuration(String name) {

@@ -1,9 +1,11 @@
 package dev.pals.benchmarks;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.pals.benchmarks.Contender.Held;
 import dev.pals.benchmarks.Contender.Kind;
+import dev.pals.testing.TestDatabase;
 import java.time.Duration;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
@@ -84,6 +86,13 @@ class ContenderTest {
         try (Contender shedLock = Contender.create(Kind.SHEDLOCK, database, "bench-test", 1)) {
             assertThat(shedLock.cannotWait()).contains("never waits");
         }
+    }
+
+    @Test
+    void aServerStartedForTheComparisonHasRoomForScenarioFour() {
+        assumeTrue(System.getenv(TestDatabase.URL_VARIABLE) == null, "an external server keeps its own settings");
+        assertThat(database.queryString("SHOW max_locks_per_transaction"))
+                .isEqualTo(BenchmarkDatabase.MAX_LOCKS_PER_TRANSACTION);
     }
 
     private static String name() {
