@@ -99,6 +99,27 @@ class VirtualThreadsTest extends LockTestSupport {
         assertThat(grantedOnServer(name.key)).as("left held on the server").isZero();
     }
 
+    @Test
+    void aThousandVirtualThreadsOnDistinctKeysShareTheRegistrysConnections() throws Exception {
+        LockRegistry registry = registry();
+        AtomicInteger refused = new AtomicInteger();
+
+        List<Boolean> virtual = runOnVirtualThreads(TASKS, task -> {
+            AdvisoryLock own = registry.lock("own-" + task);
+            for (int round = 0; round < 5; round++) {
+                if (!own.tryAcquire()) {
+                    refused.incrementAndGet();
+                } else if (!own.release()) {
+                    refused.incrementAndGet();
+                }
+            }
+        });
+
+        assertThat(virtual).as("tasks ran on virtual threads").containsOnly(true);
+        assertThat(refused.get()).as("tries or releases of uncontended keys that failed").isZero();
+        assertThat(registry.openConnections()).isLessThanOrEqualTo(4);
+    }
+
     private static List<Guarded> guardedNames(LockRegistry registry, int count) {
         List<Guarded> names = new ArrayList<>();
         for (int i = 0; i < count; i++) {
