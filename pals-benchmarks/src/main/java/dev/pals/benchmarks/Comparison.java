@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDate;
 import java.util.EnumMap;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -87,7 +88,8 @@ public final class Comparison {
         Map<Kind, Double> micros = new EnumMap<>(Kind.class);
         for (Kind kind : Kind.values()) {
             progress("Scenario 1, uncontended latency: " + kind.id);
-            micros.put(kind, jmh("s1", kind, 1, Mode.SampleTime).getPrimaryResult().getStatistics().getPercentile(50));
+            measure(kind, () -> micros.put(kind, jmh("s1", kind, 1, Mode.SampleTime)
+                    .getPrimaryResult().getStatistics().getPercentile(50)));
         }
         progress("Scenarios 1 and 6, interleaved: floor, registry, annotation");
         List<Kind> paired = List.of(Kind.FLOOR, Kind.REGISTRY, Kind.ANNOTATION);
@@ -101,6 +103,9 @@ public final class Comparison {
                         + "PostgreSQL session per connection (no transaction-mode pooler).",
                 "contender", "median latency", "ratio to floor", "connections");
         for (Kind kind : Kind.values()) {
+            if (failedRow(report, kind)) {
+                continue;
+            }
             report.row(kind.label, Report.micros(micros.get(kind)), Report.ratio(micros.get(kind) / floor),
                     sampler.peak(ConnectionSampler.applicationName("s1", kind.id)));
         }
@@ -132,12 +137,12 @@ public final class Comparison {
 
     // ---- scenario 2
 
-    private void manyThreads(Report report) throws RunnerException {
+    private void manyThreads(Report report) throws Throwable {
         Map<Kind, Double> perSecond = new EnumMap<>(Kind.class);
         for (Kind kind : Kind.values()) {
             progress("Scenario 2, " + THREADS + " threads on distinct keys: " + kind.id);
-            perSecond.put(kind, jmh("s2", kind, THREADS, Mode.Throughput)
-                    .getPrimaryResult().getStatistics().getPercentile(50));
+            measure(kind, () -> perSecond.put(kind, jmh("s2", kind, THREADS, Mode.Throughput)
+                    .getPrimaryResult().getStatistics().getPercentile(50)));
         }
         double floor = perSecond.get(Kind.FLOOR);
         report.table("2. " + THREADS + " threads on distinct keys",
@@ -147,6 +152,9 @@ public final class Comparison {
                         + "user size them; this project keeps its default of 4.",
                 "contender", "acquire + release per second", "ratio to floor", "connections");
         for (Kind kind : Kind.values()) {
+            if (failedRow(report, kind)) {
+                continue;
+            }
             report.row(kind.label, Report.count(perSecond.get(kind)), Report.ratio(perSecond.get(kind) / floor),
                     sampler.peak(ConnectionSampler.applicationName("s2", kind.id)));
         }
@@ -178,7 +186,7 @@ public final class Comparison {
 
     // ---- scenario 3
 
-    private void handOff(Report report) throws Exception {
+    private void handOff(Report report) throws Throwable {
         HandOff handOff = new HandOff(database, quick ? 3 : 20, quick ? 10 : 100);
         report.table("3. Hand-off on one contended key",
                 "Two instances, one key: one holds it, the other waits for it. Time from the holder's release to "
@@ -197,8 +205,11 @@ public final class Comparison {
                 report.row(kind.label, "n/a: " + cannot, "", "");
                 continue;
             }
-            Samples measured = handOff.measure(kind);
-            samples.put(kind, measured);
+            measure(kind, () -> samples.put(kind, handOff.measure(kind)));
+            if (failedRow(report, kind)) {
+                continue;
+            }
+            Samples measured = samples.get(kind);
             report.row(kind.label, Report.micros(measured.medianMicros()), Report.micros(measured.percentileMicros(0.9)),
                     Report.ratio(measured.medianMicros() / samples.get(Kind.FLOOR).medianMicros()));
         }
@@ -215,7 +226,7 @@ public final class Comparison {
 
     // ---- scenario 4
 
-    private void capacity(Report report) throws Exception {
+    private void capacity(Report report) throws Throwable {
         Capacity capacity = new Capacity(database);
         report.table("4. Capacity: " + Report.count(Capacity.LOCKS) + " locks held at once",
                 "One JVM takes " + Report.count(Capacity.LOCKS) + " distinct locks from " + Capacity.THREADS
@@ -230,7 +241,12 @@ public final class Comparison {
                         + Report.count(Capacity.LOCKS) + " connections)", "", "");
                 case ANNOTATION -> report.row(kind.label, "holds a lock for one call; as LockRegistry", "", "");
                 default -> {
-                    Capacity.Result result = capacity.measure(kind);
+                    Map<Kind, Capacity.Result> results = new EnumMap<>(Kind.class);
+                    measure(kind, () -> results.put(kind, capacity.measure(kind)));
+                    if (failedRow(report, kind)) {
+                        continue;
+                    }
+                    Capacity.Result result = results.get(kind);
                     int connections = sampler.peak(ConnectionSampler.applicationName("s4", kind.id));
                     report.row(kind.label, Report.count(result.locksPerSecond()) + " /s", connections,
                             Report.count(result.heapBytesPerLock()) + " bytes");
@@ -265,6 +281,46 @@ public final class Comparison {
         report.row(Kind.SPRING_INTEGRATION.label, "no such loss: the lock is a row until its time to live ends; "
                 + "unlock() then throws", "none");
         report.endTable();
+    }
+
+    /** A measurement that may fail for another library without failing the whole comparison. */
+    @FunctionalInterface
+    private interface Measurement {
+        void run() throws Throwable;
+    }
+
+    /** Failures of other contenders' measurements not yet written to the report, by contender. */
+    private final Map<String, String> failures = new HashMap<>();
+
+    /**
+     * Runs {@code measurement}; a failure of the floor or of this project ends the comparison, a
+     * failure of another contender is reported in its row.
+     */
+    private void measure(Kind kind, Measurement measurement) throws Throwable {
+        try {
+            measurement.run();
+        } catch (Exception e) {
+            if (kind == Kind.FLOOR || kind == Kind.REGISTRY || kind == Kind.ANNOTATION) {
+                throw e;
+            }
+            Throwable root = e;
+            while (root.getCause() != null) {
+                root = root.getCause();
+            }
+            String message = String.valueOf(root.getMessage()).lines().findFirst().orElse("").replace('|', '/');
+            failures.put(kind.id, root.getClass().getSimpleName() + ": " + message);
+            progress("  " + kind.id + " failed: " + failures.get(kind.id));
+        }
+    }
+
+    /** Writes the failure row of {@code kind} if its last measurement failed, and says so. */
+    private boolean failedRow(Report report, Kind kind) {
+        String failure = failures.remove(kind.id);
+        if (failure == null) {
+            return false;
+        }
+        report.row(kind.label, "failed: " + failure, "", "");
+        return true;
     }
 
     private static void progress(String message) {
