@@ -232,7 +232,11 @@ final class Session {
         statement.setArray(2, connection.createArrayOf("boolean", shared));
         boolean[] results = new boolean[keys.length];
         try (ResultSet rows = statement.executeQuery()) {
-            for (int i = 0; i < results.length && rows.next(); i++) {
+            for (int i = 0; i < results.length; i++) {
+                if (!rows.next()) {
+                    // never expected; a missing answer must not read as "not taken" and leave a try held
+                    throw new SQLException("A batch of " + results.length + " lock calls got " + i + " answers");
+                }
                 results[i] = rows.getBoolean(1);
             }
         }
