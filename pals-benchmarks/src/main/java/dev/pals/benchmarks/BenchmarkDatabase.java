@@ -107,6 +107,7 @@ final class BenchmarkDatabase {
     private void createTables() {
         try (Connection connection = connect("pals-bench-setup"); Statement statement = connection.createStatement()) {
             statement.execute(SHEDLOCK_TABLE);
+            statement.execute("TRUNCATE shedlock");
             statement.execute("DROP TABLE IF EXISTS int_lock");
             statement.execute(springIntegrationLockTable());
         } catch (SQLException e) {

@@ -49,7 +49,7 @@ final class Capacity {
             double seconds = (System.nanoTime() - start) / 1e9;
             long heapHeld = heapAfterGc();
             releaseAll(threads, held);
-            return new Result(LOCKS / seconds, Math.max(0, heapHeld - heapBefore) / LOCKS);
+            return new Result(LOCKS / seconds, (heapHeld - heapBefore) / LOCKS);
         } finally {
             threads.forEach(ExecutorService::shutdownNow);
         }

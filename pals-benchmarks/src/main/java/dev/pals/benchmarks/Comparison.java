@@ -73,11 +73,15 @@ public final class Comparison {
                 "PostgreSQL " + database.queryString("SHOW server_version") + " ("
                         + dev.pals.testing.TestDatabase.get().kind() + "), max_connections "
                         + database.queryString("SHOW max_connections") + ", max_locks_per_transaction "
-                        + database.queryString("SHOW max_locks_per_transaction"),
+                        + database.queryString("SHOW max_locks_per_transaction") + ", synchronous_commit "
+                        + database.queryString("SHOW synchronous_commit") + ", fsync "
+                        + database.queryString("SHOW fsync") + " (the row-based libraries write on every lock and "
+                        + "unlock, so these two settings weigh on them)",
                 "JDK " + version + " (" + System.getProperty("java.vendor") + "), " + System.getProperty("os.name")
                         + " " + System.getProperty("os.arch") + ", " + Runtime.getRuntime().availableProcessors()
-                        + " cores; the server runs on the same machine, over loopback",
-                "JMH 1.37, one fork per contender and scenario" + (quick ? ", QUICK MODE (figures not meaningful)" : "")
+                        + " cores",
+                "JMH 1.37 for scenarios 1 and 2, one fork per contender; the interleaved line and scenarios 3 to 5 "
+                        + "run in the comparison's own JVM" + (quick ? "; QUICK MODE (figures not meaningful)" : "")
                         + "; medians throughout; connections counted from pg_stat_activity",
                 "Command: `" + COMMAND + "`");
     }
@@ -88,7 +92,7 @@ public final class Comparison {
         Map<Kind, Double> micros = new EnumMap<>(Kind.class);
         for (Kind kind : Kind.values()) {
             progress("Scenario 1, uncontended latency: " + kind.id);
-            measure(kind, () -> micros.put(kind, jmh("s1", kind, 1, Mode.SampleTime)
+            measure(kind, () -> micros.put(kind, jmh("s1", kind, 1, 0, Mode.SampleTime)
                     .getPrimaryResult().getStatistics().getPercentile(50)));
         }
         progress("Scenarios 1 and 6, interleaved: floor, registry, annotation");
@@ -123,6 +127,9 @@ public final class Comparison {
         double registryRatio = interleaved.get(Kind.REGISTRY).medianMicros() / pairedFloor;
         report.target("1. LockRegistry latency <= 1.15x floor (interleaved)", Report.ratio(registryRatio),
                 registryRatio <= 1.15);
+        double proxyRatio = interleaved.get(Kind.ANNOTATION).medianMicros() / pairedFloor;
+        report.target("1. @AdvisoryLocked latency <= 1.15x floor (interleaved)", Report.ratio(proxyRatio),
+                proxyRatio <= 1.15);
 
         double direct = interleaved.get(Kind.REGISTRY).medianMicros();
         double proxied = interleaved.get(Kind.ANNOTATION).medianMicros();
@@ -141,35 +148,54 @@ public final class Comparison {
         Map<Kind, Double> perSecond = new EnumMap<>(Kind.class);
         for (Kind kind : Kind.values()) {
             progress("Scenario 2, " + THREADS + " threads on distinct keys: " + kind.id);
-            measure(kind, () -> perSecond.put(kind, jmh("s2", kind, THREADS, Mode.Throughput)
+            measure(kind, () -> perSecond.put(kind, jmh("s2", kind, THREADS, 0, Mode.Throughput)
                     .getPrimaryResult().getStatistics().getPercentile(50)));
+        }
+        // the libraries that take a pool, again on this project's budget of connections
+        List<Kind> pooled = List.of(Kind.POOL_PER_LOCK, Kind.SHEDLOCK, Kind.SPRING_INTEGRATION);
+        Map<Kind, Double> onFour = new EnumMap<>(Kind.class);
+        for (Kind kind : pooled) {
+            progress("Scenario 2, " + THREADS + " threads on a pool of " + RegistryContender.CONNECTIONS + ": " + kind.id);
+            measure(kind.id + "-pool4", kind, () -> onFour.put(kind, jmh("s2-pool4", kind, THREADS, RegistryContender.CONNECTIONS,
+                    Mode.Throughput).getPrimaryResult().getStatistics().getPercentile(50)));
         }
         double floor = perSecond.get(Kind.FLOOR);
         report.table("2. " + THREADS + " threads on distinct keys",
                 THREADS + " threads each take and release a lock of their own, as many request threads locking "
                         + "per-account work do. Throughput against the connections it costs: higher is better, "
-                        + "fewer connections is better. Pools are sized to the threads where the library lets its "
-                        + "user size them; this project keeps its default of 4.",
+                        + "fewer connections is better. The libraries that take a pool run twice: with one "
+                        + "connection per thread, and with " + RegistryContender.CONNECTIONS + ", this project's "
+                        + "default.",
                 "contender", "acquire + release per second", "ratio to floor", "connections");
         for (Kind kind : Kind.values()) {
-            if (failedRow(report, kind)) {
-                continue;
+            if (!failedRow(report, kind)) {
+                report.row(kind.label, Report.count(perSecond.get(kind)), Report.ratio(perSecond.get(kind) / floor),
+                        sampler.peak(ConnectionSampler.applicationName("s2", kind.id)));
             }
-            report.row(kind.label, Report.count(perSecond.get(kind)), Report.ratio(perSecond.get(kind) / floor),
-                    sampler.peak(ConnectionSampler.applicationName("s2", kind.id)));
+            String onFourLabel = kind.label + ", pool of " + RegistryContender.CONNECTIONS;
+            if (pooled.contains(kind) && !failedRow(report, kind.id + "-pool4", onFourLabel)) {
+                report.row(onFourLabel, Report.count(onFour.get(kind)),
+                        Report.ratio(onFour.get(kind) / floor),
+                        sampler.peak(ConnectionSampler.applicationName("s2-pool4", kind.id)));
+            }
         }
         report.endTable();
-        double ratio = perSecond.get(Kind.REGISTRY) / floor;
-        int connections = sampler.peak(ConnectionSampler.applicationName("s2", Kind.REGISTRY.id));
-        report.target("2. LockRegistry throughput >= 0.8x floor, <= 4 connections",
-                Report.ratio(ratio) + " on " + connections, ratio >= 0.8 && connections <= 4);
+        for (Kind kind : List.of(Kind.REGISTRY, Kind.ANNOTATION)) {
+            double ratio = perSecond.get(kind) / floor;
+            int connections = sampler.peak(ConnectionSampler.applicationName("s2", kind.id));
+            report.target("2. " + (kind == Kind.REGISTRY ? "LockRegistry" : "@AdvisoryLocked")
+                    + " throughput >= 0.8x floor, <= 4 connections", Report.ratio(ratio) + " on " + connections,
+                    ratio >= 0.8 && connections <= 4);
+        }
     }
 
-    private RunResult jmh(String scenario, Kind kind, int threads, Mode mode) throws RunnerException {
+    private RunResult jmh(String scenario, Kind kind, int threads, int connections, Mode mode)
+            throws RunnerException {
         ChainedOptionsBuilder options = new OptionsBuilder()
                 .include(LockBenchmarks.class.getName() + ".acquireAndRelease")
                 .param("contender", kind.id)
                 .param("scenario", scenario)
+                .param("connections", String.valueOf(connections))
                 .threads(threads)
                 .mode(mode)
                 .timeUnit(mode == Mode.Throughput ? TimeUnit.SECONDS : TimeUnit.MICROSECONDS)
@@ -231,9 +257,9 @@ public final class Comparison {
         report.table("4. Capacity: " + Report.count(Capacity.LOCKS) + " locks held at once",
                 "One JVM takes " + Report.count(Capacity.LOCKS) + " distinct locks from " + Capacity.THREADS
                         + " threads and holds them all, as a service holding a lock per tenant or per entity would. "
-                        + "Heap is measured after a full GC, before and while holding; small figures are within "
-                        + "the noise of about 100 bytes.",
-                "contender", "acquire rate", "connections", "heap per held lock");
+                        + "Heap is the difference of two readings after a full GC, before and while holding, and "
+                        + "includes the harness's own list of held locks; it is a rough figure, not a profile.",
+                "contender", "acquire rate", "connections", "heap per held lock (rough)");
         for (Kind kind : Kind.values()) {
             progress("Scenario 4, capacity: " + kind.id);
             switch (kind) {
@@ -273,7 +299,7 @@ public final class Comparison {
         report.row(Kind.REGISTRY.label + " (and the proxy)", Report.micros(result.latency().medianMicros())
                         + " (90th percentile " + Report.micros(result.latency().percentileMicros(0.9)) + ")",
                 String.format(Locale.ROOT, "%.1f statements/s while holding %,d locks on %d connection(s)",
-                        result.statementsPerSecond(), LossDetection.HELD, result.connections()));
+                        result.statementsPerSecond(), LossDetection.HELD, sampler.peak(LossDetection.WATCHED)));
         report.row(Kind.FLOOR.label + ", " + Kind.POOL_PER_LOCK.label, "never: the next statement on the "
                 + "connection fails, if there is one", "none");
         report.row(Kind.SHEDLOCK.label, "no such loss: the lock is a row until lockAtMostFor ends; a task that "
@@ -297,6 +323,11 @@ public final class Comparison {
      * failure of another contender is reported in its row.
      */
     private void measure(Kind kind, Measurement measurement) throws Throwable {
+        measure(kind.id, kind, measurement);
+    }
+
+    /** As {@link #measure(Kind, Measurement)}, with the failure kept under {@code key}. */
+    private void measure(String key, Kind kind, Measurement measurement) throws Throwable {
         try {
             measurement.run();
         } catch (Exception e) {
@@ -308,18 +339,22 @@ public final class Comparison {
                 root = root.getCause();
             }
             String message = String.valueOf(root.getMessage()).lines().findFirst().orElse("").replace('|', '/');
-            failures.put(kind.id, root.getClass().getSimpleName() + ": " + message);
-            progress("  " + kind.id + " failed: " + failures.get(kind.id));
+            failures.put(key, root.getClass().getSimpleName() + ": " + message);
+            progress("  " + key + " failed: " + failures.get(key));
         }
     }
 
     /** Writes the failure row of {@code kind} if its last measurement failed, and says so. */
     private boolean failedRow(Report report, Kind kind) {
-        String failure = failures.remove(kind.id);
+        return failedRow(report, kind.id, kind.label);
+    }
+
+    private boolean failedRow(Report report, String key, String label) {
+        String failure = failures.remove(key);
         if (failure == null) {
             return false;
         }
-        report.row(kind.label, "failed: " + failure, "", "");
+        report.row(label, "failed: " + failure, "", "");
         return true;
     }
 

@@ -6,6 +6,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Counts, from the server's side, the connections each contender has open: every contender tags
@@ -20,6 +21,7 @@ final class ConnectionSampler implements AutoCloseable {
     private final Map<String, Integer> peaks = new ConcurrentHashMap<>();
     private final Thread thread;
     private volatile boolean running = true;
+    private volatile @Nullable String failure;
 
     ConnectionSampler(BenchmarkDatabase database) {
         this.thread = new Thread(() -> sample(database), "connection-sampler");
@@ -31,9 +33,21 @@ final class ConnectionSampler implements AutoCloseable {
         return PREFIX + scenario + "-" + contender;
     }
 
-    /** The most connections seen open at once under {@code applicationName}. */
+    /**
+     * The most connections seen open at once under {@code applicationName}.
+     *
+     * @throws IllegalStateException if the sampler stopped or never saw the name: a count of 0 would
+     *     pass every "at most" target
+     */
     int peak(String applicationName) {
-        return peaks.getOrDefault(applicationName, 0);
+        if (failure != null) {
+            throw new IllegalStateException("The connection sampler stopped: " + failure);
+        }
+        Integer peak = peaks.get(applicationName);
+        if (peak == null) {
+            throw new IllegalStateException("The connection sampler never saw a connection of " + applicationName);
+        }
+        return peak;
     }
 
     private void sample(BenchmarkDatabase database) {
@@ -49,7 +63,7 @@ final class ConnectionSampler implements AutoCloseable {
                 Thread.sleep(20);
             }
         } catch (SQLException e) {
-            System.err.println("The connection sampler stopped: " + e.getMessage());
+            failure = e.getMessage();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

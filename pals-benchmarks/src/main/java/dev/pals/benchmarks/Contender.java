@@ -46,13 +46,23 @@ abstract class Contender implements AutoCloseable {
      */
     static Contender create(Kind kind, BenchmarkDatabase database, String applicationName, int threads)
             throws Exception {
+        return create(kind, database, applicationName, threads, threads);
+    }
+
+    /**
+     * As {@link #create(Kind, BenchmarkDatabase, String, int)}, with the pool of a library that takes
+     * one sized to {@code poolSize}; the floor keeps a connection per thread and this project its
+     * default of {@value RegistryContender#CONNECTIONS}.
+     */
+    static Contender create(Kind kind, BenchmarkDatabase database, String applicationName, int threads, int poolSize)
+            throws Exception {
         return switch (kind) {
             case FLOOR -> new FloorContender(database, applicationName);
-            case POOL_PER_LOCK -> new PoolPerLockContender(database.pool(applicationName, threads));
-            case REGISTRY -> new RegistryContender(database.pool(applicationName, RegistryContender.CONNECTIONS));
+            case POOL_PER_LOCK -> new PoolPerLockContender(database.pool(applicationName, poolSize));
+            case REGISTRY -> new RegistryContender(database.pool(applicationName, RegistryContender.POOL_HEADROOM));
             case ANNOTATION -> new AnnotationContender(database, applicationName);
-            case SHEDLOCK -> new ShedLockContender(database.pool(applicationName, threads));
-            case SPRING_INTEGRATION -> new SpringIntegrationContender(database.pool(applicationName, threads));
+            case SHEDLOCK -> new ShedLockContender(database.pool(applicationName, poolSize));
+            case SPRING_INTEGRATION -> new SpringIntegrationContender(database.pool(applicationName, poolSize));
         };
     }
 

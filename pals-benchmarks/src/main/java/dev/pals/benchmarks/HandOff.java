@@ -39,8 +39,10 @@ final class HandOff {
         try (Contender holder = Contender.create(kind, database, ConnectionSampler.applicationName("s3", kind.id), 1);
                 Contender waiter = Contender.create(kind, database, ConnectionSampler.applicationName("s3", kind.id), 1);
                 Connection observer = database.connect("pals-bench-observer");
-                PreparedStatement waiting = observer.prepareStatement(
-                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")) {
+                PreparedStatement waiting = observer.prepareStatement("SELECT count(*) FROM pg_locks l "
+                        + "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND NOT l.granted "
+                        + "AND a.application_name = ?")) {
+            waiting.setString(1, ConnectionSampler.applicationName("s3", kind.id));
             long[] samples = new long[rounds];
             String name = "handoff-" + kind.id;
             for (int round = -warmup; round < rounds; round++) {

@@ -2,9 +2,11 @@ package dev.pals.benchmarks;
 
 import dev.pals.benchmarks.Contender.Kind;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Uncontended acquire + release measured for several contenders in turn, one call each per round,
@@ -33,10 +35,14 @@ final class Interleaved {
                 contenders.add(Contender.create(kind, database, ConnectionSampler.applicationName("s1p", kind.id), 1));
             }
             long[][] samples = new long[kinds.size()][rounds];
+            List<Integer> order = new ArrayList<>();
+            for (int i = 0; i < kinds.size(); i++) {
+                order.add(i);
+            }
             for (int round = -warmup; round < rounds; round++) {
-                for (int turn = 0; turn < kinds.size(); turn++) {
-                    // a rotating order, so that no contender always runs right after the same other one
-                    int index = Math.floorMod(round + turn, kinds.size());
+                // a fresh order each round, so that no contender tends to follow the same other one
+                Collections.shuffle(order, ThreadLocalRandom.current());
+                for (int index : order) {
                     String name = "interleaved-" + kinds.get(index).id;
                     long start = System.nanoTime();
                     if (!contenders.get(index).tryRun(name, NOTHING)) {

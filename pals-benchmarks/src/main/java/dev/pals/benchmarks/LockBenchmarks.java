@@ -29,12 +29,18 @@ public class LockBenchmarks {
     @Param("adhoc")
     public String scenario;
 
+    /** The pool size of a library that takes a pool; 0 for one connection per thread. */
+    @Param("0")
+    public int connections;
+
     private Contender lock;
 
     @Setup(Level.Trial)
     public void start(BenchmarkParams params) throws Exception {
+        int threads = params.getThreads();
         lock = Contender.create(Contender.Kind.of(contender), BenchmarkDatabase.fromSystemProperties(),
-                ConnectionSampler.applicationName(scenario, contender), params.getThreads());
+                ConnectionSampler.applicationName(scenario, contender), threads,
+                connections == 0 ? threads : connections);
     }
 
     @TearDown(Level.Trial)

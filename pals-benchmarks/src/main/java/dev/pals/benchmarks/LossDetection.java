@@ -28,9 +28,12 @@ final class LossDetection {
     static final int HELD = 1_000;
     static final int WATCH_SECONDS = 10;
 
-    /** What one run found. */
-    record Result(Samples latency, double statementsPerSecond, int connections) {
+    /** What one run found; the connections of the watch are counted by the sampler under {@link #WATCHED}. */
+    record Result(Samples latency, double statementsPerSecond) {
     }
+
+    /** The application name of the registry whose watching is counted. */
+    static final String WATCHED = ConnectionSampler.applicationName("s5", "watched");
 
     private final BenchmarkDatabase database;
     private final int rounds;
@@ -43,7 +46,7 @@ final class LossDetection {
     Result measure() throws Exception {
         String applicationName = ConnectionSampler.applicationName("s5", "registry");
         LinkedBlockingQueue<Long> heard = new LinkedBlockingQueue<>();
-        try (HikariDataSource pool = database.pool(applicationName, RegistryContender.CONNECTIONS);
+        try (HikariDataSource pool = database.pool(applicationName, RegistryContender.POOL_HEADROOM);
                 LockRegistry registry = LockRegistry.builder(pool)
                         .lossListener((lock, loss) -> heard.add(System.nanoTime())).build();
                 Connection observer = database.connect("pals-bench-observer");
@@ -77,47 +80,50 @@ final class LossDetection {
                     // the loss, reported once more to the owner, as documented
                 }
             }
-            Watch watch = watch(pool);
-            return new Result(new Samples(samples), watch.perSecond, watch.connections);
+            return new Result(new Samples(samples), watch());
         }
     }
 
-    private record Watch(double perSecond, int connections) {
-    }
-
-    /** Holds {@value #HELD} locks taken from four threads, then counts statements for a while. */
-    private Watch watch(HikariDataSource pool) throws Exception {
-        CountingDataSource counting = new CountingDataSource(pool);
+    /** Statements per second a registry at default settings sends while it holds {@value #HELD} locks idly. */
+    private double watch() throws Exception {
         ExecutorService threads = Executors.newFixedThreadPool(4);
-        try (LockRegistry registry = LockRegistry.builder(counting.dataSource()).build()) {
-            List<Future<List<AdvisoryLock>>> taking = new ArrayList<>();
-            for (int thread = 0; thread < 4; thread++) {
-                int first = thread * (HELD / 4);
-                taking.add(threads.submit(() -> {
-                    List<AdvisoryLock> mine = new ArrayList<>();
-                    for (int i = first; i < first + HELD / 4; i++) {
-                        AdvisoryLock lock = registry.lock("watched-" + i);
-                        if (!lock.tryAcquire()) {
-                            throw new IllegalStateException("Could not take free lock watched-" + i);
-                        }
-                        mine.add(lock);
-                    }
-                    return mine;
-                }));
+        try (HikariDataSource pool = database.pool(WATCHED, RegistryContender.POOL_HEADROOM)) {
+            CountingDataSource counting = new CountingDataSource(pool);
+            try (LockRegistry registry = LockRegistry.builder(counting.dataSource()).build()) {
+                return watch(registry, counting, threads);
             }
-            List<AdvisoryLock> held = new ArrayList<>();
-            for (Future<List<AdvisoryLock>> each : taking) {
-                held.addAll(each.get());
-            }
-            long before = counting.statements();
-            long start = System.nanoTime();
-            Thread.sleep(TimeUnit.SECONDS.toMillis(WATCH_SECONDS));
-            double perSecond = (counting.statements() - before) / ((System.nanoTime() - start) / 1e9);
-            int connections = registry.openConnections();
-            held.forEach(AdvisoryLock::release);
-            return new Watch(perSecond, connections);
         } finally {
             threads.shutdownNow();
         }
+    }
+
+    /** Takes {@value #HELD} locks from four threads, then counts what the idle registry sends. */
+    private static double watch(LockRegistry registry, CountingDataSource counting, ExecutorService threads)
+            throws Exception {
+        List<Future<List<AdvisoryLock>>> taking = new ArrayList<>();
+        for (int thread = 0; thread < 4; thread++) {
+            int first = thread * (HELD / 4);
+            taking.add(threads.submit(() -> {
+                List<AdvisoryLock> mine = new ArrayList<>();
+                for (int i = first; i < first + HELD / 4; i++) {
+                    AdvisoryLock lock = registry.lock("watched-" + i);
+                    if (!lock.tryAcquire()) {
+                        throw new IllegalStateException("Could not take free lock watched-" + i);
+                    }
+                    mine.add(lock);
+                }
+                return mine;
+            }));
+        }
+        List<AdvisoryLock> held = new ArrayList<>();
+        for (Future<List<AdvisoryLock>> each : taking) {
+            held.addAll(each.get());
+        }
+        long before = counting.statements();
+        long start = System.nanoTime();
+        Thread.sleep(TimeUnit.SECONDS.toMillis(WATCH_SECONDS));
+        double perSecond = (counting.statements() - before) / ((System.nanoTime() - start) / 1e9);
+        held.forEach(AdvisoryLock::release);
+        return perSecond;
     }
 }

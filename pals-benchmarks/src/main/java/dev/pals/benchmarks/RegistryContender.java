@@ -11,6 +11,11 @@ final class RegistryContender extends Contender {
 
     /** The registry's and the starter's default. */
     static final int CONNECTIONS = 4;
+    /**
+     * The DataSource under the registry allows more, so that the connections counted are the ones
+     * the registry chose to use rather than a cap the pool imposed.
+     */
+    static final int POOL_HEADROOM = 16;
 
     private final HikariDataSource pool;
     private final LockRegistry registry;

@@ -19,7 +19,9 @@ final class Samples {
     }
 
     double percentileMicros(double fraction) {
-        return nanos[Math.min(nanos.length - 1, (int) Math.floor(fraction * nanos.length))] / 1_000.0;
+        // nearest rank: the smallest value with at least that fraction of samples at or below it
+        int rank = (int) Math.ceil(fraction * nanos.length);
+        return nanos[Math.max(0, rank - 1)] / 1_000.0;
     }
 
     int count() {
