@@ -37,6 +37,8 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
 
     private final LockedMethods lockedMethods;
     private final ObjectProvider<LockRegistry> registry;
+    /** The registry once resolved: looked up by type on every call it would cost a bean factory walk. */
+    private volatile @Nullable LockRegistry resolvedRegistry;
     private final ObjectProvider<DataSource> dataSource;
     private final boolean interruptOnLoss;
     /** With interrupt-on-loss: the thread running each locked call, by the call's handle. */
@@ -84,7 +86,7 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
 
     private @Nullable Object inSession(MethodInvocation invocation, LockedMethod locked, String name)
             throws Throwable {
-        AdvisoryLock lock = registry.getObject().lock(name, LockOptions.exclusive().withMode(locked.mode()));
+        AdvisoryLock lock = registry().lock(name, LockOptions.exclusive().withMode(locked.mode()));
         LockKey key = lock.key();
         if (passesThrough(key, locked, name)) {
             return invocation.proceed();
@@ -126,7 +128,7 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
                     + "and die with it; run it in a transaction of that DataSource's transaction manager (JDBC or "
                     + "JPA), or use scope = SESSION");
         }
-        TransactionLock lock = registry.getObject().transactionLock(name, locked.mode());
+        TransactionLock lock = registry().transactionLock(name, locked.mode());
         if (passesThrough(lock.key(), locked, name)) {
             return invocation.proceed();
         }
@@ -152,6 +154,15 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
             }
         });
         return invocation.proceed();
+    }
+
+    private LockRegistry registry() {
+        LockRegistry resolved = resolvedRegistry;
+        if (resolved == null) {
+            resolved = registry.getObject();
+            resolvedRegistry = resolved;
+        }
+        return resolved;
     }
 
     /**

@@ -4,6 +4,8 @@ import java.lang.reflect.Method;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Set;
+import java.util.UUID;
 import java.util.stream.Collectors;
 import org.jspecify.annotations.Nullable;
 import org.springframework.core.DefaultParameterNameDiscoverer;
@@ -17,6 +19,8 @@ import org.springframework.expression.spel.ast.ConstructorReference;
 import org.springframework.expression.spel.ast.FunctionReference;
 import org.springframework.expression.spel.ast.OpDec;
 import org.springframework.expression.spel.ast.OpInc;
+import org.springframework.expression.spel.ast.OpPlus;
+import org.springframework.expression.spel.ast.StringLiteral;
 import org.springframework.expression.spel.ast.TypeReference;
 import org.springframework.expression.spel.ast.VariableReference;
 import org.springframework.expression.spel.standard.SpelExpression;
@@ -52,6 +56,8 @@ final class LockNameTemplate {
     private final String errorPrefix;
     private final @Nullable SpelExpression expression;
     private final String @Nullable [] parameterNames;
+    /** For the common {@code #id} and {@code 'account:' + #id}: the same name without SpEL per call. */
+    private final @Nullable Shortcut shortcut;
 
     private LockNameTemplate(String source, Method method, String errorPrefix, @Nullable SpelExpression expression,
             String @Nullable [] parameterNames) {
@@ -60,6 +66,7 @@ final class LockNameTemplate {
         this.errorPrefix = errorPrefix;
         this.expression = expression;
         this.parameterNames = parameterNames;
+        this.shortcut = expression == null ? null : Shortcut.of(expression.getAST(), method, parameterNames);
     }
 
     /**
@@ -112,6 +119,20 @@ final class LockNameTemplate {
         if (expression == null) {
             return source;
         }
+        Object value = shortcut != null ? shortcut.value(args) : evaluate(expression, args, target);
+        if (value == null) {
+            throw new IllegalArgumentException(errorPrefix + "name '" + source
+                    + "' evaluated to null for this call; a lock name must not be null or blank");
+        }
+        String lockName = String.valueOf(value);
+        if (lockName.isBlank()) {
+            throw new IllegalArgumentException(errorPrefix + "name '" + source
+                    + "' evaluated to a blank string for this call; a lock name must not be null or blank");
+        }
+        return lockName;
+    }
+
+    private @Nullable Object evaluate(SpelExpression expression, @Nullable Object[] args, @Nullable Object target) {
         SimpleEvaluationContext context = SimpleEvaluationContext.forReadOnlyDataBinding()
                 .withInstanceMethods()
                 .withAssignmentDisabled()
@@ -126,23 +147,54 @@ final class LockNameTemplate {
                 context.setVariable(parameterNames[i], args[i]);
             }
         }
-        Object value;
         try {
-            value = expression.getValue(context);
+            return expression.getValue(context);
         } catch (EvaluationException e) {
             throw new IllegalArgumentException(errorPrefix + "name '" + source
                     + "' could not be evaluated for this call: " + e.getMessage(), e);
         }
-        if (value == null) {
-            throw new IllegalArgumentException(errorPrefix + "name '" + source
-                    + "' evaluated to null for this call; a lock name must not be null or blank");
+    }
+
+    /**
+     * A name that is one parameter, optionally after a string literal, of a type whose SpEL
+     * string conversion is {@code String.valueOf}: resolved by reading the argument, which gives
+     * exactly what SpEL would and spares building an evaluation context on every call.
+     */
+    private record Shortcut(@Nullable String prefix, int index) {
+
+        private static final Set<Class<?>> PLAIN = Set.of(String.class, long.class, Long.class, int.class,
+                Integer.class, short.class, Short.class, byte.class, Byte.class, UUID.class);
+
+        static @Nullable Shortcut of(SpelNode ast, Method method, String @Nullable [] parameterNames) {
+            if (ast instanceof VariableReference variable) {
+                return at(null, variable, method, parameterNames);
+            }
+            if (ast instanceof OpPlus plus && plus.getChildCount() == 2
+                    && plus.getChild(0) instanceof StringLiteral literal
+                    && plus.getChild(1) instanceof VariableReference variable) {
+                return at(String.valueOf(literal.getLiteralValue().getValue()), variable, method, parameterNames);
+            }
+            return null;
         }
-        String lockName = String.valueOf(value);
-        if (lockName.isBlank()) {
-            throw new IllegalArgumentException(errorPrefix + "name '" + source
-                    + "' evaluated to a blank string for this call; a lock name must not be null or blank");
+
+        private static @Nullable Shortcut at(@Nullable String prefix, VariableReference variable, Method method,
+                String @Nullable [] parameterNames) {
+            String name = variable.toStringAST().substring(1);
+            int index = parameterNames == null ? -1 : Arrays.asList(parameterNames).indexOf(name);
+            if (index < 0 && name.matches("[pa]\\d{1,3}")) {
+                index = Integer.parseInt(name.substring(1));
+            }
+            if (index < 0 || index >= method.getParameterCount() || !PLAIN.contains(method.getParameterTypes()[index])) {
+                return null;
+            }
+            return new Shortcut(prefix, index);
         }
-        return lockName;
+
+        @Nullable Object value(@Nullable Object[] args) {
+            Object argument = args[index];
+            // as SpEL: a null alone is null, and concatenated it reads "null"
+            return prefix == null ? argument : prefix + argument;
+        }
     }
 
     /** Rejects, anywhere in the tree, what could reach beyond the call's own arguments. */

@@ -187,6 +187,40 @@ class LockNameTemplateTest {
                 .hasCauseInstanceOf(org.springframework.expression.EvaluationException.class);
     }
 
+    @Test
+    void parameterNamesResolveExactlyAsSpelWouldForEveryArgumentType() {
+        Method mixed = method("mixed");
+        java.util.UUID uuid = java.util.UUID.fromString("6f1c2a9e-0000-4000-8000-000000000042");
+        Object[][] calls = {{"acme", 7, uuid, 42L}, {"", -1, uuid, null}};
+        String[] names = {"'t:' + #tenant", "'n:' + #n", "'u:' + #id", "'b:' + #boxed", "#tenant + ':' + #n",
+            "#n", "#id", "#p3", "'p:' + #a1"};
+        for (Object[] args : calls) {
+            for (String name : names) {
+                Object spel = spel(name, mixed, args);
+                String expected = spel == null || String.valueOf(spel).isBlank() ? null : String.valueOf(spel);
+                if (expected == null) {
+                    assertThatThrownBy(() -> LockNameTemplate.of(name, mixed).resolve(args, null))
+                            .as(name).isInstanceOf(IllegalArgumentException.class);
+                } else {
+                    assertThat(LockNameTemplate.of(name, mixed).resolve(args, null)).as(name).isEqualTo(expected);
+                }
+            }
+        }
+    }
+
+    /** What plain SpEL makes of {@code name}, with the parameters as variables. */
+    private static Object spel(String name, Method method, Object[] args) {
+        org.springframework.expression.spel.support.SimpleEvaluationContext context =
+                org.springframework.expression.spel.support.SimpleEvaluationContext.forReadOnlyDataBinding().build();
+        String[] parameters = {"tenant", "n", "id", "boxed"};
+        for (int i = 0; i < args.length; i++) {
+            context.setVariable("p" + i, args[i]);
+            context.setVariable("a" + i, args[i]);
+            context.setVariable(parameters[i], args[i]);
+        }
+        return new org.springframework.expression.spel.standard.SpelExpressionParser().parseRaw(name).getValue(context);
+    }
+
     private static Method method(String name) {
         return Arrays.stream(Fixtures.class.getDeclaredMethods())
                 .filter(m -> m.getName().equals(name))
@@ -213,6 +247,9 @@ class LockNameTemplateTest {
         }
 
         void twoParameters(String tenant, long id) {
+        }
+
+        void mixed(String tenant, int n, java.util.UUID id, Long boxed) {
         }
     }
 }
