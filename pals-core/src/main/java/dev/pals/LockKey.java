@@ -25,6 +25,9 @@ import org.jspecify.annotations.Nullable;
  */
 public final class LockKey {
 
+    /** Never used directly: each derivation digests with a clone of it. */
+    private static final MessageDigest SHA1 = newSha1();
+
     private final long value;
     private final boolean pair;
 
@@ -110,7 +113,16 @@ public final class LockKey {
 
     private static byte[] sha1(byte[] input) {
         try {
-            return MessageDigest.getInstance("SHA-1").digest(input);
+            // a clone skips the provider lookup of getInstance, which dominated deriving a key
+            return ((MessageDigest) SHA1.clone()).digest(input);
+        } catch (CloneNotSupportedException e) {
+            return newSha1().digest(input);
+        }
+    }
+
+    private static MessageDigest newSha1() {
+        try {
+            return MessageDigest.getInstance("SHA-1");
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("Every Java platform must provide SHA-1", e);
         }

@@ -328,14 +328,20 @@ final class Session {
 
         void succeed(boolean result) {
             this.result = result;
-            this.done = true;
-            LockSupport.unpark(caller);
+            answered();
         }
 
         void fail(SQLException failure) {
             this.failure = failure;
-            this.done = true;
-            LockSupport.unpark(caller);
+            answered();
+        }
+
+        private void answered() {
+            done = true;
+            // the caller that sent its own call is not parked
+            if (caller != Thread.currentThread()) {
+                LockSupport.unpark(caller);
+            }
         }
 
         boolean outcome() throws SQLException {
