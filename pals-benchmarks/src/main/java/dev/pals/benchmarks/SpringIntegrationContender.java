@@ -11,7 +11,8 @@ import org.springframework.jdbc.datasource.DataSourceTransactionManager;
 
 /**
  * Spring Integration's {@code JdbcLockRegistry} on {@code DefaultLockRepository} and its own
- * {@code INT_LOCK} table, at its defaults: a lock is a row; a wait polls every 100 ms.
+ * {@code INT_LOCK} table, at its defaults but for a lock cache large enough for scenario 4: a lock
+ * is a row; a wait polls every 100 ms.
  */
 final class SpringIntegrationContender extends Contender {
 
