@@ -41,11 +41,7 @@ final class Capacity {
             run(threads, kind, contender, "warm");
             long heapBefore = heapAfterGc();
             long start = System.nanoTime();
-            List<Future<List<Held>>> taken = take(threads, kind, contender, "cap");
-            List<List<Held>> held = new ArrayList<>();
-            for (Future<List<Held>> each : taken) {
-                held.add(each.get());
-            }
+            List<List<Held>> held = takeAll(threads, kind, contender, "cap");
             double seconds = (System.nanoTime() - start) / 1e9;
             long heapHeld = heapAfterGc();
             releaseAll(threads, held);
@@ -55,12 +51,19 @@ final class Capacity {
         }
     }
 
-    private void run(List<ExecutorService> threads, Kind kind, Contender contender, String prefix) throws Exception {
+    private static void run(List<ExecutorService> threads, Kind kind, Contender contender, String prefix)
+            throws Exception {
+        releaseAll(threads, takeAll(threads, kind, contender, prefix));
+    }
+
+    /** Every thread's share, taken, once all threads are done. */
+    private static List<List<Held>> takeAll(List<ExecutorService> threads, Kind kind, Contender contender,
+            String prefix) throws Exception {
         List<List<Held>> held = new ArrayList<>();
         for (Future<List<Held>> each : take(threads, kind, contender, prefix)) {
             held.add(each.get());
         }
-        releaseAll(threads, held);
+        return held;
     }
 
     /** Thread {@code i} takes share {@code i} and later releases it: some libraries insist on the same thread. */

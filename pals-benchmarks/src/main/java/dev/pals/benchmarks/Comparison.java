@@ -226,9 +226,8 @@ public final class Comparison {
                 report.row(kind.label, "as LockRegistry (same engine)", "", "");
                 continue;
             }
-            String cannot = cannotWait(kind);
-            if (!cannot.isEmpty()) {
-                report.row(kind.label, "n/a: " + cannot, "", "");
+            if (!kind.cannotWait.isEmpty()) {
+                report.row(kind.label, "n/a: " + kind.cannotWait, "", "");
                 continue;
             }
             measure(kind, () -> samples.put(kind, handOff.measure(kind)));
@@ -242,12 +241,6 @@ public final class Comparison {
         report.endTable();
         double ratio = samples.get(Kind.REGISTRY).medianMicros() / samples.get(Kind.FLOOR).medianMicros();
         report.target("3. LockRegistry hand-off <= 2x floor", Report.ratio(ratio), ratio <= 2);
-    }
-
-    private String cannotWait(Kind kind) throws Exception {
-        try (Contender contender = Contender.create(kind, database, "pals-bench-probe", 1)) {
-            return contender.cannotWait();
-        }
     }
 
     // ---- scenario 4

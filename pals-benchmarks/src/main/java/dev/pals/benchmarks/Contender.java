@@ -13,19 +13,23 @@ abstract class Contender implements AutoCloseable {
 
     /** The contenders, in the order the table lists them. */
     enum Kind {
-        FLOOR("floor", "floor: raw JDBC, one connection per thread"),
-        POOL_PER_LOCK("pool-per-lock", "pool-per-lock (PALs' design, written in the harness)"),
-        REGISTRY("registry", "**this project: LockRegistry**"),
-        ANNOTATION("annotation", "**this project: @AdvisoryLocked proxy**"),
-        SHEDLOCK("shedlock", "ShedLock 7 LockingTaskExecutor (JdbcTemplate, usingDbTime)"),
-        SPRING_INTEGRATION("spring-integration", "Spring Integration 7 JdbcLockRegistry");
+        FLOOR("floor", "floor: raw JDBC, one connection per thread", ""),
+        POOL_PER_LOCK("pool-per-lock", "pool-per-lock (PALs' design, written in the harness)", ""),
+        REGISTRY("registry", "**this project: LockRegistry**", ""),
+        ANNOTATION("annotation", "**this project: @AdvisoryLocked proxy**", ""),
+        SHEDLOCK("shedlock", "ShedLock 7 LockingTaskExecutor (JdbcTemplate, usingDbTime)",
+                "never waits; a taken lock skips the task"),
+        SPRING_INTEGRATION("spring-integration", "Spring Integration 7 JdbcLockRegistry", "");
 
         final String id;
         final String label;
+        /** Why this library cannot wait for a lock; empty when it can. */
+        final String cannotWait;
 
-        Kind(String id, String label) {
+        Kind(String id, String label, String cannotWait) {
             this.id = id;
             this.label = label;
+            this.cannotWait = cannotWait;
         }
 
         static Kind of(String id) {
@@ -67,11 +71,23 @@ abstract class Contender implements AutoCloseable {
     }
 
     /**
-     * Takes the lock without waiting, runs {@code body} while holding it, releases it.
+     * Takes the lock without waiting, runs {@code body} while holding it, releases it. By default
+     * through {@link #tryHold}; a library whose lock lives for one call overrides it.
      *
      * @return false if another holder had it, so {@code body} did not run
      */
-    abstract boolean tryRun(String name, Runnable body) throws Throwable;
+    boolean tryRun(String name, Runnable body) throws Throwable {
+        Held held = tryHold(name);
+        if (held == null) {
+            return false;
+        }
+        try {
+            body.run();
+        } finally {
+            held.release();
+        }
+        return true;
+    }
 
     /** Takes the lock without waiting and keeps it; {@code null} if another holder has it. */
     abstract @Nullable Held tryHold(String name) throws Exception;
@@ -79,14 +95,14 @@ abstract class Contender implements AutoCloseable {
     /**
      * Waits up to {@code timeout} for the lock and keeps it; {@code null} on timeout.
      *
-     * @throws UnsupportedOperationException if this library cannot wait ({@link #cannotWait()} says why)
+     * @throws UnsupportedOperationException if this library cannot wait ({@link Kind#cannotWait} says why)
      */
     @Nullable Held hold(String name, Duration timeout) throws Exception {
-        throw new UnsupportedOperationException(cannotWait());
+        throw new UnsupportedOperationException("This library cannot wait for a lock");
     }
 
-    /** Why this contender cannot wait for a lock; empty when it can. */
-    String cannotWait() {
-        return "";
+    /** A bigint key for the contenders that use raw advisory-lock SQL: any well-spread hash will do. */
+    static long rawKey(String name) {
+        return name.hashCode() * 0x9E3779B97F4A7C15L;
     }
 }

@@ -27,24 +27,9 @@ final class FloorContender extends Contender {
     }
 
     @Override
-    boolean tryRun(String name, Runnable body) throws SQLException {
-        Client own = client.get();
-        long key = key(name);
-        if (!own.call(own.tryLock, key)) {
-            return false;
-        }
-        try {
-            body.run();
-        } finally {
-            own.call(own.unlock, key);
-        }
-        return true;
-    }
-
-    @Override
     @Nullable Held tryHold(String name) throws SQLException {
         Client own = client.get();
-        long key = key(name);
+        long key = rawKey(name);
         return own.call(own.tryLock, key) ? () -> own.call(own.unlock, key) : null;
     }
 
@@ -52,7 +37,7 @@ final class FloorContender extends Contender {
     @Override
     Held hold(String name, Duration timeout) throws SQLException {
         Client own = client.get();
-        long key = key(name);
+        long key = rawKey(name);
         own.call(own.lock, key);
         return () -> own.call(own.unlock, key);
     }
@@ -62,10 +47,6 @@ final class FloorContender extends Contender {
         for (Client each : clients) {
             each.connection.close();
         }
-    }
-
-    private static long key(String name) {
-        return name.hashCode() * 0x9E3779B97F4A7C15L;
     }
 
     private Client newClient() {

@@ -53,13 +53,13 @@ final class LossDetection {
                 PreparedStatement holder = observer.prepareStatement("SELECT pid FROM pg_stat_activity "
                         + "WHERE application_name = ? AND pid IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory')");
                 PreparedStatement kill = observer.prepareStatement("SELECT pg_terminate_backend(?)")) {
+            holder.setString(1, applicationName);
             long[] samples = new long[rounds];
             for (int round = 0; round < rounds; round++) {
                 AdvisoryLock lock = registry.lock("loss-" + round);
                 if (!lock.tryAcquire()) {
                     throw new IllegalStateException("Could not take free lock loss-" + round);
                 }
-                holder.setString(1, applicationName);
                 int pid;
                 try (ResultSet row = holder.executeQuery()) {
                     row.next();

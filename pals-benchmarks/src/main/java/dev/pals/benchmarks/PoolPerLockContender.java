@@ -22,20 +22,6 @@ final class PoolPerLockContender extends Contender {
     }
 
     @Override
-    boolean tryRun(String name, Runnable body) throws Exception {
-        Held held = tryHold(name);
-        if (held == null) {
-            return false;
-        }
-        try {
-            body.run();
-        } finally {
-            held.release();
-        }
-        return true;
-    }
-
-    @Override
     @Nullable Held tryHold(String name) throws SQLException {
         return take(name, "SELECT pg_try_advisory_lock(?)");
     }
@@ -47,7 +33,7 @@ final class PoolPerLockContender extends Contender {
 
     private @Nullable Held take(String name, String sql) throws SQLException {
         Connection connection = pool.getConnection();
-        long key = name.hashCode() * 0x9E3779B97F4A7C15L;
+        long key = rawKey(name);
         try {
             if (!query(connection, sql, key)) {
                 connection.close();

@@ -30,20 +30,6 @@ final class RegistryContender extends Contender {
     }
 
     @Override
-    boolean tryRun(String name, Runnable body) {
-        AdvisoryLock lock = registry.lock(name);
-        if (!lock.tryAcquire()) {
-            return false;
-        }
-        try {
-            body.run();
-        } finally {
-            lock.release();
-        }
-        return true;
-    }
-
-    @Override
     @Nullable Held tryHold(String name) {
         AdvisoryLock lock = registry.lock(name);
         return lock.tryAcquire() ? lock::release : null;

@@ -49,11 +49,6 @@ final class ShedLockContender extends Contender {
         return lock.<Held>map(held -> held::unlock).orElse(null);
     }
 
-    @Override
-    String cannotWait() {
-        return "never waits; a taken lock skips the task";
-    }
-
     private static LockConfiguration configuration(String name) {
         return new LockConfiguration(Instant.now(), name, AT_MOST, Duration.ZERO);
     }

@@ -33,20 +33,6 @@ final class SpringIntegrationContender extends Contender {
     }
 
     @Override
-    boolean tryRun(String name, Runnable body) {
-        Lock lock = registry.obtain(name);
-        if (!lock.tryLock()) {
-            return false;
-        }
-        try {
-            body.run();
-        } finally {
-            lock.unlock();
-        }
-        return true;
-    }
-
-    @Override
     @Nullable Held tryHold(String name) {
         Lock lock = registry.obtain(name);
         return lock.tryLock() ? lock::unlock : null;
