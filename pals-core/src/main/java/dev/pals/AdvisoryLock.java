@@ -43,10 +43,9 @@ public final class AdvisoryLock {
     private final boolean blocking;
     private final Duration timeout;
 
-    AdvisoryLock(LockRegistry registry, String name, LockKey key, LockMode mode, boolean blocking,
-            Duration timeout) {
+    AdvisoryLock(LockRegistry registry, LockInfo info, boolean blocking, Duration timeout) {
         this.registry = registry;
-        this.holder = new Holder(name, key, mode, this);
+        this.holder = new Holder(info, this);
         this.blocking = blocking;
         this.timeout = timeout;
         CLEANER.register(this, new Abandoned(registry.engine(), holder));
@@ -65,6 +64,11 @@ public final class AdvisoryLock {
     /** Exclusive or shared. */
     public LockMode mode() {
         return holder.mode;
+    }
+
+    /** The group this handle reports under in metrics and traces. */
+    public String group() {
+        return holder.info.group();
     }
 
     /** Whether {@link #acquire()} and {@link #hold()} wait by default. */

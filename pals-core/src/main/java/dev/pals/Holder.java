@@ -1,6 +1,7 @@
 package dev.pals;
 
 import java.lang.ref.WeakReference;
+import java.time.Instant;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -14,6 +15,7 @@ final class Holder {
     final String name;
     final LockKey key;
     final LockMode mode;
+    final LockInfo info;
     final WeakReference<AdvisoryLock> handle;
 
     /** Re-entrant hold count; 0 when not held. Written under the key's mutex. */
@@ -22,11 +24,31 @@ final class Holder {
     @Nullable LockLostException lost;
     /** The registry closed while this was held. Written under the key's mutex. */
     boolean releasedByClose;
+    /** The observed critical section while held, from the first hold. Written under the key's mutex. */
+    LockObserver.@Nullable Section section;
+    /** The thread that took the first hold, and when. Written under the key's mutex. */
+    String owner = "";
+    Instant since = Instant.EPOCH;
 
-    Holder(String name, LockKey key, LockMode mode, AdvisoryLock handle) {
-        this.name = name;
-        this.key = key;
-        this.mode = mode;
+    Holder(LockInfo info, AdvisoryLock handle) {
+        this.name = info.name();
+        this.key = info.key();
+        this.mode = info.mode();
+        this.info = info;
         this.handle = new WeakReference<>(handle);
+    }
+
+    /** Ends the section, if one is open; call without the mutex, with what {@link #takeSection} gave. */
+    static void end(LockObserver.@Nullable Section section, @Nullable LockLostException lost) {
+        if (section != null) {
+            section.ended(lost);
+        }
+    }
+
+    /** Takes the open section out, so that exactly one caller ends it. Called under the key's mutex. */
+    LockObserver.@Nullable Section takeSection() {
+        LockObserver.Section open = section;
+        section = null;
+        return open;
     }
 }

@@ -3,7 +3,9 @@ package dev.pals;
 import java.lang.System.Logger.Level;
 import java.sql.SQLException;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -15,6 +17,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import javax.sql.DataSource;
 import org.jspecify.annotations.Nullable;
 
@@ -36,15 +39,123 @@ final class LockEngine {
     private final Executor workers;
     private final ScheduledExecutorService timer;
     private final List<LockLossListener> listeners;
+    private final LockObserver observer;
     /** Waits in the server now, so that closing the registry can cancel them. */
     private final Set<ServerWait> waits = ConcurrentHashMap.newKeySet();
+    /** Acquisitions that may wait and are not answered yet, for the activity snapshot. */
+    private final Set<Waiter> waiters = ConcurrentHashMap.newKeySet();
+    /** Transaction-scoped holds their callers track, for the activity snapshot. */
+    private final Set<TransactionHold> transactionHolds = ConcurrentHashMap.newKeySet();
+    /** Holders with at least one hold, and tracked transaction holds. */
+    private final AtomicInteger heldCount = new AtomicInteger();
 
     LockEngine(DataSource dataSource, int maxConnections, Duration idleTimeout, Executor workers,
-            ScheduledExecutorService timer, List<LockLossListener> listeners) {
+            ScheduledExecutorService timer, List<LockLossListener> listeners, LockObserver observer) {
         this.pool = new SessionPool(dataSource, maxConnections, idleTimeout, this::sessionLost);
         this.workers = workers;
         this.timer = timer;
         this.listeners = List.copyOf(listeners);
+        this.observer = GuardedObserver.of(observer);
+    }
+
+    /**
+     * An acquisition that may wait, from its start until it is answered. Identity matters: two
+     * waiters for the same lock on the same thread are two entries.
+     */
+    static final class Waiter {
+        final LockInfo info;
+        final String owner = LockActivity.currentOwner();
+        final Instant since = Instant.now();
+        /** The handle of a session-scoped acquisition, to find its wait in the server; null for transaction locks. */
+        final @Nullable Holder holder;
+
+        Waiter(LockInfo info, @Nullable Holder holder) {
+            this.info = info;
+            this.holder = holder;
+        }
+    }
+
+    /** A transaction's hold on a lock, from its acquisition until its caller says the transaction ended. */
+    private static final class TransactionHold {
+        final LockInfo info;
+        final String owner = LockActivity.currentOwner();
+        final Instant since = Instant.now();
+        final @Nullable Integer backendPid;
+        final LockObserver.Section section;
+
+        TransactionHold(LockInfo info, @Nullable Integer backendPid, LockObserver.Section section) {
+            this.info = info;
+            this.backendPid = backendPid;
+            this.section = section;
+        }
+    }
+
+    LockObserver observer() {
+        return observer;
+    }
+
+    /** Tracks a transaction's hold until the returned section is ended; ending it again does nothing. */
+    LockObserver.Section transactionHeld(LockInfo info, @Nullable Integer backendPid) {
+        TransactionHold hold = new TransactionHold(info, backendPid, observer.sectionStarted(info));
+        transactionHolds.add(hold);
+        heldCount.incrementAndGet();
+        return lost -> {
+            if (transactionHolds.remove(hold)) {
+                heldCount.decrementAndGet();
+                hold.section.ended(lost);
+            }
+        };
+    }
+
+    /** Counts an acquisition that may wait as waiting until {@link #doneWaiting}. */
+    Waiter waiting(LockInfo info, @Nullable Holder holder) {
+        Waiter waiter = new Waiter(info, holder);
+        waiters.add(waiter);
+        return waiter;
+    }
+
+    void doneWaiting(Waiter waiter) {
+        waiters.remove(waiter);
+    }
+
+    int heldCount() {
+        return heldCount.get();
+    }
+
+    int waitingCount() {
+        return waiters.size();
+    }
+
+    /** Every hold and waiting acquisition now; each key is read under its mutex, the whole is no atomic snapshot. */
+    List<LockActivity> activity() {
+        List<LockActivity> activity = new ArrayList<>();
+        for (KeyState state : keys.values()) {
+            state.mutex.lock();
+            try {
+                Session session = state.session;
+                if (state.phase == KeyState.Phase.HELD && session != null) {
+                    for (Holder holder : state.holders) {
+                        activity.add(new LockActivity(holder.info, LockActivity.State.HELD, holder.owner, holder.since,
+                                holder.count, session.backendPid));
+                    }
+                }
+            } finally {
+                state.mutex.unlock();
+            }
+        }
+        for (TransactionHold hold : transactionHolds) {
+            activity.add(new LockActivity(hold.info, LockActivity.State.HELD, hold.owner, hold.since, 1,
+                    hold.backendPid));
+        }
+        Map<Holder, Integer> inServer = new IdentityHashMap<>();
+        for (ServerWait wait : waits) {
+            inServer.put(wait.holder(), wait.session().backendPid);
+        }
+        for (Waiter waiter : waiters) {
+            activity.add(new LockActivity(waiter.info, LockActivity.State.WAITING, waiter.owner, waiter.since, 0,
+                    waiter.holder == null ? null : inServer.get(waiter.holder)));
+        }
+        return activity;
     }
 
     SessionPool pool() {
@@ -60,6 +171,25 @@ final class LockEngine {
      * @throws InterruptedException if interrupted while waiting; nothing is then held
      */
     boolean acquire(Holder holder, boolean mayWait, long deadline) throws InterruptedException {
+        LockObserver.Acquisition observed = observer.acquisitionStarted(holder.info, mayWait);
+        Waiter waiter = mayWait ? waiting(holder.info, holder) : null;
+        boolean acquired;
+        try {
+            acquired = admit(holder, mayWait, deadline);
+        } catch (InterruptedException | RuntimeException | Error e) {
+            observed.ended(LockObserver.Outcome.FAILED, e);
+            throw e;
+        } finally {
+            if (waiter != null) {
+                doneWaiting(waiter);
+            }
+        }
+        observed.ended(acquired ? LockObserver.Outcome.ACQUIRED
+                : mayWait ? LockObserver.Outcome.TIMED_OUT : LockObserver.Outcome.CONTENDED, null);
+        return acquired;
+    }
+
+    private boolean admit(Holder holder, boolean mayWait, long deadline) throws InterruptedException {
         KeyState state = enter(holder.key);
         try {
             while (true) {
@@ -267,7 +397,7 @@ final class LockEngine {
         KeyState state = enter(holder.key);
         Session session;
         LockMode mode;
-        boolean toServer = false;
+        LockObserver.Section section;
         try {
             if (!state.isHeldBy(holder)) {
                 LockLostException lost = holder.lost;
@@ -287,19 +417,22 @@ final class LockEngine {
                 return true;
             }
             state.removeHolder(holder);
+            section = letGo(holder);
             if (!state.holders.isEmpty()) {
-                return true;
-            }
-            state.phase = KeyState.Phase.RELEASING;
-            session = Objects.requireNonNull(state.session, "a held key has a session");
-            mode = state.mode;
-            toServer = true;
-        } finally {
-            if (toServer) {
-                state.mutex.unlock();
+                session = null;
+                mode = state.mode;
             } else {
-                leave(state);
+                state.phase = KeyState.Phase.RELEASING;
+                session = Objects.requireNonNull(state.session, "a held key has a session");
+                mode = state.mode;
+                state.users++;
             }
+        } finally {
+            leave(state);
+        }
+        if (session == null) {
+            Holder.end(section, null);
+            return true;
         }
         LockException failure = null;
         try {
@@ -323,6 +456,7 @@ final class LockEngine {
                 leave(state);
             }
         }
+        Holder.end(section, failure instanceof LockLostException lost ? lost : null);
         if (failure instanceof LockLostException lost) {
             tellListeners(holder, lost);
         }
@@ -366,7 +500,7 @@ final class LockEngine {
     /** Marks every lock of a dead session lost, and tells the listeners. */
     private void sessionLost(Session session, SQLException cause) {
         // the pairs as found: the owner may release or re-acquire before the listeners run
-        List<Map.Entry<Holder, LockLostException>> lost = new ArrayList<>();
+        List<Loss> lost = new ArrayList<>();
         for (KeyState state : List.copyOf(session.held)) {
             state.mutex.lock();
             try {
@@ -374,12 +508,12 @@ final class LockEngine {
                     continue;
                 }
                 for (Holder holder : state.holders) {
-                    holder.count = 0;
+                    LockObserver.Section section = letGo(holder);
                     holder.lost = new LockLostException(holder.name, "Lock '" + holder.name + "' was lost: the "
                             + "PostgreSQL session holding it (backend " + session.backendPid + ") ended ("
                             + cause.getMessage() + "), so PostgreSQL freed it and another holder may have taken it",
                             cause);
-                    lost.add(Map.entry(holder, holder.lost));
+                    lost.add(new Loss(holder, holder.lost, section));
                 }
                 free(state);
             } finally {
@@ -398,8 +532,15 @@ final class LockEngine {
         }
     }
 
-    private void report(List<Map.Entry<Holder, LockLostException>> lost) {
-        lost.forEach(loss -> tellListeners(loss.getKey(), loss.getValue()));
+    /** A holder whose lock a dead session took with it, and its section to end. */
+    private record Loss(Holder holder, LockLostException cause, LockObserver.@Nullable Section section) {
+    }
+
+    private void report(List<Loss> lost) {
+        for (Loss loss : lost) {
+            Holder.end(loss.section(), loss.cause());
+            tellListeners(loss.holder(), loss.cause());
+        }
     }
 
     /** Logs a loss and tells the listeners, whether the housekeeper or a release found it. */
@@ -420,6 +561,7 @@ final class LockEngine {
 
     /** Forgets every holder, for a registry being closed; the sessions are unlocked by the caller. */
     void forgetAll() {
+        List<LockObserver.@Nullable Section> sections = new ArrayList<>();
         for (KeyState state : List.copyOf(keys.values())) {
             state.mutex.lock();
             try {
@@ -428,7 +570,7 @@ final class LockEngine {
                     continue;
                 }
                 for (Holder holder : state.holders) {
-                    holder.count = 0;
+                    sections.add(letGo(holder));
                     holder.releasedByClose = true;
                 }
                 free(state);
@@ -436,12 +578,29 @@ final class LockEngine {
                 state.mutex.unlock();
             }
         }
+        sections.forEach(section -> Holder.end(section, null));
     }
 
-    private static void granted(Holder holder) {
+    /** Gives {@code holder} its first hold; called under the key's mutex, on the acquiring thread. */
+    private void granted(Holder holder) {
         holder.count = 1;
         holder.lost = null;
         holder.releasedByClose = false;
+        holder.owner = LockActivity.currentOwner();
+        holder.since = Instant.now();
+        heldCount.incrementAndGet();
+        holder.section = observer.sectionStarted(holder.info);
+    }
+
+    /**
+     * Takes every hold of {@code holder} away; called under the key's mutex.
+     *
+     * @return its section, for the caller to end once the mutex is released
+     */
+    private LockObserver.@Nullable Section letGo(Holder holder) {
+        holder.count = 0;
+        heldCount.decrementAndGet();
+        return holder.takeSection();
     }
 
     /** Returns the key's state with its mutex held, counted as used. */

@@ -16,17 +16,20 @@ import org.jspecify.annotations.Nullable;
  */
 public final class LockOptions {
 
-    private static final LockOptions EXCLUSIVE = new LockOptions(LockMode.EXCLUSIVE, null, null);
-    private static final LockOptions SHARED = new LockOptions(LockMode.SHARED, null, null);
+    private static final LockOptions EXCLUSIVE = new LockOptions(LockMode.EXCLUSIVE, null, null, null);
+    private static final LockOptions SHARED = new LockOptions(LockMode.SHARED, null, null, null);
 
     private final LockMode mode;
     private final @Nullable Boolean blocking;
     private final @Nullable Duration timeout;
+    private final @Nullable String group;
 
-    private LockOptions(LockMode mode, @Nullable Boolean blocking, @Nullable Duration timeout) {
+    private LockOptions(LockMode mode, @Nullable Boolean blocking, @Nullable Duration timeout,
+            @Nullable String group) {
         this.mode = mode;
         this.blocking = blocking;
         this.timeout = timeout;
+        this.group = group;
     }
 
     /** Exclusive mode with the registry's defaults. */
@@ -41,14 +44,14 @@ public final class LockOptions {
 
     /** A copy in the given mode. */
     public LockOptions withMode(LockMode mode) {
-        return new LockOptions(Objects.requireNonNull(mode, "mode"), blocking, timeout);
+        return new LockOptions(Objects.requireNonNull(mode, "mode"), blocking, timeout, group);
     }
 
     /**
      * A copy whose default acquisition waits ({@code true}) or only tries once ({@code false}).
      */
     public LockOptions withBlocking(boolean blocking) {
-        return new LockOptions(mode, blocking, timeout);
+        return new LockOptions(mode, blocking, timeout, group);
     }
 
     /**
@@ -59,7 +62,18 @@ public final class LockOptions {
      *     {@code lock_timeout} can express (about 24 days) without being {@code FOREVER}
      */
     public LockOptions withTimeout(Duration timeout) {
-        return new LockOptions(mode, blocking, Timeouts.check(timeout, "timeout"));
+        return new LockOptions(mode, blocking, Timeouts.check(timeout, "timeout"), group);
+    }
+
+    /**
+     * A copy that reports under {@code group} in metrics and traces ({@link LockInfo#group()}).
+     * Groups become metric tags, so keep them few: {@code "account"} for every
+     * {@code account:<id>} lock, never the id itself.
+     *
+     * @throws IllegalArgumentException if the group is blank
+     */
+    public LockOptions withGroup(String group) {
+        return new LockOptions(mode, blocking, timeout, LockKey.requireText(group, "group"));
     }
 
     /** The mode. */
@@ -77,8 +91,14 @@ public final class LockOptions {
         return timeout;
     }
 
+    /** The group for metrics and traces, or {@code null} for {@link LockInfo#UNGROUPED}. */
+    public @Nullable String group() {
+        return group;
+    }
+
     @Override
     public String toString() {
-        return "LockOptions[mode=" + mode + ", blocking=" + blocking + ", timeout=" + timeout + "]";
+        return "LockOptions[mode=" + mode + ", blocking=" + blocking + ", timeout=" + timeout + ", group=" + group
+                + "]";
     }
 }

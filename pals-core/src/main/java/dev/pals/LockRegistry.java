@@ -70,7 +70,7 @@ public final class LockRegistry implements AutoCloseable {
         this.housekeeper = new ScheduledThreadPoolExecutor(1, daemonThreads("pals-lock-housekeeper-"));
         this.housekeeper.setRemoveOnCancelPolicy(true);
         this.engine = new LockEngine(builder.dataSource, builder.maxConnections, builder.idleTimeout, workers,
-                housekeeper, builder.listeners);
+                housekeeper, builder.listeners, builder.observer);
         long interval = builder.lossCheckInterval.toNanos();
         this.housekeeper.scheduleWithFixedDelay(engine.pool()::housekeep, interval, interval, TimeUnit.NANOSECONDS);
     }
@@ -123,9 +123,22 @@ public final class LockRegistry implements AutoCloseable {
      * @throws IllegalArgumentException if the name is null or blank
      */
     public TransactionLock transactionLock(String name, LockMode mode) {
-        engine();
+        return transactionLock(name, LockOptions.exclusive().withMode(Objects.requireNonNull(mode, "mode")));
+    }
+
+    /**
+     * A transaction-scoped lock on {@code name} in this registry's namespace, in the mode and
+     * group of {@code options}; their blocking and timeout settings do not apply, since each
+     * acquisition names its own wait.
+     *
+     * @throws IllegalArgumentException if the name is null or blank
+     */
+    public TransactionLock transactionLock(String name, LockOptions options) {
+        Objects.requireNonNull(options, "options");
+        LockEngine engine = engine();
         LockKey key = LockKey.of(namespace, LockKey.requireText(name, "lock name"));
-        return new TransactionLock(name, key, Objects.requireNonNull(mode, "mode"), workers, housekeeper);
+        return new TransactionLock(new LockInfo(name, key, options.mode(), LockInfo.Scope.TRANSACTION, group(options)),
+                engine, workers, housekeeper);
     }
 
     /**
@@ -160,6 +173,33 @@ public final class LockRegistry implements AutoCloseable {
     /** Connections out of the DataSource now, holding locks, waiting or idle. */
     public int openConnections() {
         return engine.pool().openConnections();
+    }
+
+    /**
+     * Holds now: handles of this registry holding their lock (a re-entrant handle counts once),
+     * and transaction holds tracked with {@link TransactionLock#trackHold}.
+     */
+    public int heldLocks() {
+        return engine.heldCount();
+    }
+
+    /**
+     * Acquisitions that may wait, of handles and of transaction locks of this registry, not
+     * answered yet.
+     */
+    public int waitingLocks() {
+        return engine.waitingCount();
+    }
+
+    /**
+     * Every hold of this registry's handles, and every acquisition of its handles and transaction
+     * locks that may wait and is not answered yet: who, since when, on which backend. Taken key by
+     * key without stopping the registry, so it is no atomic snapshot. Transaction-scoped holds
+     * appear while tracked with {@link TransactionLock#trackHold}: the registry cannot see their
+     * transactions end.
+     */
+    public List<LockActivity> activity() {
+        return engine().activity();
     }
 
     /**
@@ -209,9 +249,14 @@ public final class LockRegistry implements AutoCloseable {
         engine();
         Boolean handleBlocking = options.blocking();
         Duration handleTimeout = options.timeout();
-        return new AdvisoryLock(this, name, key, options.mode(),
+        return new AdvisoryLock(this, new LockInfo(name, key, options.mode(), LockInfo.Scope.SESSION, group(options)),
                 handleBlocking == null ? blocking : handleBlocking,
                 handleTimeout == null ? acquireTimeout : handleTimeout);
+    }
+
+    private static String group(LockOptions options) {
+        String group = options.group();
+        return group == null ? LockInfo.UNGROUPED : group;
     }
 
     private static ThreadFactory daemonThreads(String prefix) {
@@ -300,6 +345,7 @@ public final class LockRegistry implements AutoCloseable {
         private Duration idleTimeout = Duration.ofSeconds(10);
         private Duration lossCheckInterval = Duration.ofSeconds(1);
         private final List<LockLossListener> listeners = new ArrayList<>();
+        private LockObserver observer = LockObserver.NONE;
 
         private Builder(DataSource dataSource) {
             this.dataSource = dataSource;
@@ -381,6 +427,15 @@ public final class LockRegistry implements AutoCloseable {
         /** Adds a listener told of every lost lock. */
         public Builder lossListener(LockLossListener listener) {
             listeners.add(Objects.requireNonNull(listener, "listener"));
+            return this;
+        }
+
+        /**
+         * Sets the observer told of every acquisition and critical section, for metrics and
+         * tracing; default none.
+         */
+        public Builder observer(LockObserver observer) {
+            this.observer = Objects.requireNonNull(observer, "observer");
             return this;
         }
 

@@ -11,6 +11,8 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
+import org.jspecify.annotations.Nullable;
+import org.postgresql.PGConnection;
 
 /**
  * A transaction-scoped advisory lock, from {@link LockRegistry#transactionLock}: taken with
@@ -40,18 +42,48 @@ public final class TransactionLock {
 
     private static final String SAVEPOINT = "pals_lock_wait";
 
+    private final LockInfo info;
     private final String name;
     private final LockKey key;
     private final LockMode mode;
+    private final LockEngine engine;
     private final Executor workers;
     private final ScheduledExecutorService timer;
 
-    TransactionLock(String name, LockKey key, LockMode mode, Executor workers, ScheduledExecutorService timer) {
-        this.name = name;
-        this.key = key;
-        this.mode = mode;
+    TransactionLock(LockInfo info, LockEngine engine, Executor workers, ScheduledExecutorService timer) {
+        this.info = info;
+        this.name = info.name();
+        this.key = info.key();
+        this.mode = info.mode();
+        this.engine = engine;
         this.workers = workers;
         this.timer = timer;
+    }
+
+    /** The lock as observers and the activity snapshot see it. */
+    public LockInfo info() {
+        return info;
+    }
+
+    /**
+     * Tells the registry that {@code connection}'s transaction now holds this lock, for whoever
+     * sees that transaction end (the Spring starter does, for {@code @AdvisoryLocked} methods):
+     * the registry cannot. Until the returned section is ended, the hold counts in
+     * {@link LockRegistry#heldLocks()}, shows in {@link LockRegistry#activity()} with its backend,
+     * and is a critical section to the registry's {@link LockObserver}s. End it once the
+     * transaction completes, with {@code null}; a second end does nothing. Call it once per
+     * acquisition that returned {@code true}.
+     */
+    public LockObserver.Section trackHold(Connection connection) {
+        return engine.transactionHeld(info, backendPid(connection));
+    }
+
+    private static @Nullable Integer backendPid(Connection connection) {
+        try {
+            return connection.unwrap(PGConnection.class).getBackendPID();
+        } catch (SQLException | RuntimeException notPgJdbc) {
+            return null;
+        }
     }
 
     /** The lock's name within the registry's namespace. */
@@ -77,6 +109,19 @@ public final class TransactionLock {
      * @throws LockException if the server failed
      */
     public boolean tryAcquire(Connection connection) {
+        LockObserver.Acquisition observed = engine.observer().acquisitionStarted(info, false);
+        boolean acquired;
+        try {
+            acquired = tryOnce(connection);
+        } catch (RuntimeException | Error e) {
+            observed.ended(LockObserver.Outcome.FAILED, e);
+            throw e;
+        }
+        observed.ended(acquired ? LockObserver.Outcome.ACQUIRED : LockObserver.Outcome.CONTENDED, null);
+        return acquired;
+    }
+
+    private boolean tryOnce(Connection connection) {
         requireTransaction(connection);
         String function = mode == LockMode.SHARED ? "pg_try_advisory_xact_lock_shared" : "pg_try_advisory_xact_lock";
         try (PreparedStatement statement = connection.prepareStatement("SELECT " + function + call())) {
@@ -108,6 +153,22 @@ public final class TransactionLock {
         if (timeout.isZero()) {
             return tryAcquire(connection);
         }
+        LockObserver.Acquisition observed = engine.observer().acquisitionStarted(info, true);
+        LockEngine.Waiter waiter = engine.waiting(info, null);
+        boolean acquired;
+        try {
+            acquired = waitFor(connection, timeout);
+        } catch (InterruptedException | RuntimeException | Error e) {
+            observed.ended(LockObserver.Outcome.FAILED, e);
+            throw e;
+        } finally {
+            engine.doneWaiting(waiter);
+        }
+        observed.ended(acquired ? LockObserver.Outcome.ACQUIRED : LockObserver.Outcome.TIMED_OUT, null);
+        return acquired;
+    }
+
+    private boolean waitFor(Connection connection, Duration timeout) throws InterruptedException {
         requireTransaction(connection);
         Wait wait = new Wait(connection, Timeouts.deadline(timeout));
         try {
