@@ -1,11 +1,12 @@
 package dev.pals;
 
 import java.lang.System.Logger.Level;
+import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 /**
- * An observer whose failures are logged and ignored: the registry calls observers where a
- * thrown exception would leave a key's state half changed.
+ * The registry's observers as one, each guarded: a failure is logged and ignored, since the
+ * registry calls observers where a thrown exception would leave a key's state half changed.
  */
 final class GuardedObserver implements LockObserver {
 
@@ -17,8 +18,30 @@ final class GuardedObserver implements LockObserver {
         this.delegate = delegate;
     }
 
-    static LockObserver of(LockObserver observer) {
-        return observer == NONE || observer instanceof GuardedObserver ? observer : new GuardedObserver(observer);
+    static LockObserver of(List<LockObserver> observers) {
+        List<LockObserver> guarded = observers.stream().filter(observer -> observer != NONE)
+                .<LockObserver>map(GuardedObserver::new).toList();
+        return switch (guarded.size()) {
+            case 0 -> NONE;
+            case 1 -> guarded.get(0);
+            default -> new Each(guarded);
+        };
+    }
+
+    /** Several observers, told in the order they were added. */
+    private record Each(List<LockObserver> observers) implements LockObserver {
+
+        @Override
+        public Acquisition acquisitionStarted(LockInfo lock, boolean mayWait) {
+            List<Acquisition> acquisitions = observers.stream().map(o -> o.acquisitionStarted(lock, mayWait)).toList();
+            return (outcome, failure) -> acquisitions.forEach(acquisition -> acquisition.ended(outcome, failure));
+        }
+
+        @Override
+        public Section sectionStarted(LockInfo lock) {
+            List<Section> sections = observers.stream().map(o -> o.sectionStarted(lock)).toList();
+            return (@Nullable LockLostException lost) -> sections.forEach(section -> section.ended(lost));
+        }
     }
 
     @Override

@@ -50,12 +50,12 @@ final class LockEngine {
     private final AtomicInteger heldCount = new AtomicInteger();
 
     LockEngine(DataSource dataSource, int maxConnections, Duration idleTimeout, Executor workers,
-            ScheduledExecutorService timer, List<LockLossListener> listeners, LockObserver observer) {
+            ScheduledExecutorService timer, List<LockLossListener> listeners, List<LockObserver> observers) {
         this.pool = new SessionPool(dataSource, maxConnections, idleTimeout, this::sessionLost);
         this.workers = workers;
         this.timer = timer;
         this.listeners = List.copyOf(listeners);
-        this.observer = GuardedObserver.of(observer);
+        this.observer = GuardedObserver.of(observers);
     }
 
     /**

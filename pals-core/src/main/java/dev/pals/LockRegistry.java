@@ -70,7 +70,7 @@ public final class LockRegistry implements AutoCloseable {
         this.housekeeper = new ScheduledThreadPoolExecutor(1, daemonThreads("pals-lock-housekeeper-"));
         this.housekeeper.setRemoveOnCancelPolicy(true);
         this.engine = new LockEngine(builder.dataSource, builder.maxConnections, builder.idleTimeout, workers,
-                housekeeper, builder.listeners, builder.observer);
+                housekeeper, builder.listeners, builder.observers);
         long interval = builder.lossCheckInterval.toNanos();
         this.housekeeper.scheduleWithFixedDelay(engine.pool()::housekeep, interval, interval, TimeUnit.NANOSECONDS);
     }
@@ -345,7 +345,7 @@ public final class LockRegistry implements AutoCloseable {
         private Duration idleTimeout = Duration.ofSeconds(10);
         private Duration lossCheckInterval = Duration.ofSeconds(1);
         private final List<LockLossListener> listeners = new ArrayList<>();
-        private LockObserver observer = LockObserver.NONE;
+        private final List<LockObserver> observers = new ArrayList<>();
 
         private Builder(DataSource dataSource) {
             this.dataSource = dataSource;
@@ -431,11 +431,11 @@ public final class LockRegistry implements AutoCloseable {
         }
 
         /**
-         * Sets the observer told of every acquisition and critical section, for metrics and
-         * tracing; default none.
+         * Adds an observer told of every acquisition and critical section, for metrics and
+         * tracing. Observers are told in the order they were added.
          */
         public Builder observer(LockObserver observer) {
-            this.observer = Objects.requireNonNull(observer, "observer");
+            observers.add(Objects.requireNonNull(observer, "observer"));
             return this;
         }
 

@@ -5,7 +5,7 @@ import dev.pals.AdvisoryLock;
 import dev.pals.LockKey;
 import dev.pals.LockLostException;
 import dev.pals.LockMode;
-import dev.pals.LockOptions;
+import dev.pals.LockObserver;
 import dev.pals.LockRegistry;
 import dev.pals.TransactionLock;
 import dev.pals.spring.LockScope;
@@ -86,7 +86,7 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
 
     private @Nullable Object inSession(MethodInvocation invocation, LockedMethod locked, String name)
             throws Throwable {
-        AdvisoryLock lock = registry().lock(name, LockOptions.exclusive().withMode(locked.mode()));
+        AdvisoryLock lock = registry().lock(name, locked.options());
         LockKey key = lock.key();
         if (passesThrough(key, locked, name)) {
             return invocation.proceed();
@@ -128,22 +128,24 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
                     + "and die with it; run it in a transaction of that DataSource's transaction manager (JDBC or "
                     + "JPA), or use scope = SESSION");
         }
-        TransactionLock lock = registry().transactionLock(name, locked.mode());
+        TransactionLock lock = registry().transactionLock(name, locked.options());
         if (passesThrough(lock.key(), locked, name)) {
             return invocation.proceed();
         }
         Connection connection = DataSourceUtils.getConnection(serviceDataSource);
-        boolean acquired;
+        LockObserver.Section hold;
         try {
-            acquired = locked.blocking() ? lock.tryAcquire(connection, locked.timeout()) : lock.tryAcquire(connection);
+            boolean acquired = locked.blocking() ? lock.tryAcquire(connection, locked.timeout())
+                    : lock.tryAcquire(connection);
+            if (!acquired) {
+                return contended(locked, name);
+            }
+            hold = lock.trackHold(connection);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new AcquireFailureException(name, locked.mode(), AcquireFailureException.Reason.INTERRUPTED, null, e);
         } finally {
             DataSourceUtils.releaseConnection(connection, serviceDataSource);
-        }
-        if (!acquired) {
-            return contended(locked, name);
         }
         // held until the transaction ends, so later calls in it on the same name pass through
         CallChain.enter(lock.key(), new CallChain.Entry(name, locked.mode(), null));
@@ -151,6 +153,7 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
             @Override
             public void afterCompletion(int status) {
                 CallChain.leave(lock.key());
+                hold.ended(null);
             }
         });
         return invocation.proceed();

@@ -5,6 +5,7 @@ import dev.pals.spring.LockLostEvent;
 import dev.pals.spring.LockScope;
 import java.lang.reflect.Method;
 import java.time.Duration;
+import java.util.Set;
 import javax.sql.DataSource;
 import org.aopalliance.aop.Advice;
 import org.springframework.aop.ClassFilter;
@@ -38,6 +39,7 @@ public final class AdvisoryLockedAdvisor extends AbstractPointcutAdvisor
     private static final String TRANSACTION_ADVISOR = "org.springframework.transaction.config.internalTransactionAdvisor";
 
     private final LockScope scope;
+    private final transient LockedMethods lockedMethods;
     private final transient AdvisoryLockInterceptor interceptor;
     private final transient Pointcut pointcut;
     private transient @Nullable BeanFactory beanFactory;
@@ -45,6 +47,7 @@ public final class AdvisoryLockedAdvisor extends AbstractPointcutAdvisor
     private AdvisoryLockedAdvisor(LockScope scope, LockedMethods lockedMethods, AdvisoryLockInterceptor interceptor,
             ObjectProvider<LockRegistry> registry) {
         this.scope = scope;
+        this.lockedMethods = lockedMethods;
         this.interceptor = interceptor;
         this.pointcut = new LockedMethodPointcut(scope, lockedMethods, registry);
     }
@@ -62,6 +65,15 @@ public final class AdvisoryLockedAdvisor extends AbstractPointcutAdvisor
         LockedMethods lockedMethods = new LockedMethods(defaultTimeout);
         return new AdvisoryLockedAdvisor(scope, lockedMethods,
                 new AdvisoryLockInterceptor(lockedMethods, registry, dataSource, interruptOnLoss), registry);
+    }
+
+    /**
+     * The constant lock names of the {@code @AdvisoryLocked} methods of the beans proxied so far
+     * (every singleton, once the context has started), in either scope; for the actuator
+     * endpoint, which names the keys it finds in {@code pg_locks} with them.
+     */
+    public Set<String> constantLockNames() {
+        return lockedMethods.constantNames();
     }
 
     @Override

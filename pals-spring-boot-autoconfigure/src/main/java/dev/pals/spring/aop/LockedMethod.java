@@ -1,6 +1,7 @@
 package dev.pals.spring.aop;
 
 import dev.pals.LockMode;
+import dev.pals.LockOptions;
 import dev.pals.spring.LockScope;
 import dev.pals.spring.OnContention;
 import java.time.Duration;
@@ -10,10 +11,15 @@ import java.time.Duration;
  *
  * @param description the method, as error messages name it
  * @param name the lock's name or name template
+ * @param options the mode and the group, the same for every call
  * @param timeout how long a blocking call waits; {@code Duration.ZERO} when it does not block
  */
-record LockedMethod(String description, LockNameTemplate name, LockMode mode, boolean blocking, Duration timeout,
-        LockScope scope, OnContention onContention, ReturnKind returnKind) {
+record LockedMethod(String description, LockNameTemplate name, LockOptions options, boolean blocking,
+        Duration timeout, LockScope scope, OnContention onContention, ReturnKind returnKind) {
+
+    LockMode mode() {
+        return options.mode();
+    }
 
     /** What the method returns, for skipping and for async holds. */
     enum ReturnKind {

@@ -1,5 +1,6 @@
 package dev.pals.spring.aop;
 
+import dev.pals.LockOptions;
 import dev.pals.LockRegistry;
 import dev.pals.spring.AdvisoryLocked;
 import dev.pals.spring.LockScope;
@@ -9,6 +10,8 @@ import java.lang.reflect.Modifier;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Future;
@@ -57,6 +60,15 @@ final class LockedMethods {
             any |= locked != null && locked.scope() == scope;
         }
         return any;
+    }
+
+    /** The names of the locked methods seen so far whose name is a constant. */
+    Set<String> constantNames() {
+        Set<String> names = new TreeSet<>();
+        for (Optional<LockedMethod> locked : cache.values()) {
+            locked.filter(method -> method.name().isConstant()).ifPresent(method -> names.add(method.name().source()));
+        }
+        return names;
     }
 
     /** The checked annotation of {@code method} as called on {@code targetClass}, or {@code null}. */
@@ -118,8 +130,13 @@ final class LockedMethods {
             throw invalid(description, "scope = TRANSACTION cannot hold a lock until a CompletionStage completes: "
                     + "the transaction ends with the call; use scope = SESSION");
         }
-        return new LockedMethod(description, name, locked.mode(), locked.blocking(), timeout, locked.scope(),
-                locked.onContention(), returnKind);
+        String group = locked.group().isEmpty() ? name.source() : locked.group();
+        if (group.isBlank()) {
+            throw invalid(description, "group = \"" + group + "\" is blank; leave it out to report under the name "
+                    + "template, or give a short constant such as \"account\"");
+        }
+        return new LockedMethod(description, name, LockOptions.exclusive().withMode(locked.mode()).withGroup(group),
+                locked.blocking(), timeout, locked.scope(), locked.onContention(), returnKind);
     }
 
     private Duration timeout(String description, String text) {

@@ -2,6 +2,7 @@ package dev.pals.spring.autoconfigure;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import dev.pals.LockObserver;
 import dev.pals.LockRegistry;
 import dev.pals.spring.LockLostEvent;
 import dev.pals.spring.LockScope;
@@ -119,7 +120,8 @@ public final class PalsAutoConfiguration {
                     service == null ? null : service.getUsername()));
             config.setPassword(firstText(settings.getPassword(), environment.getProperty("spring.datasource.password"),
                     service == null ? null : service.getPassword()));
-            config.setMaximumPoolSize(settings.getMaximumPoolSize());
+            // one beyond the registry's, so that the health check and the endpoint never wait behind held locks
+            config.setMaximumPoolSize(settings.getMaximumPoolSize() + 1);
             if (config.getMinimumIdle() < 0) {
                 // frugal: the registry keeps what it uses; idle lock connections are not needed
                 config.setMinimumIdle(0);
@@ -163,7 +165,7 @@ public final class PalsAutoConfiguration {
 
         @Bean(destroyMethod = "close")
         LockRegistry lockRegistry(LockConnectionPool pool, PalsProperties properties, Environment environment,
-                ApplicationEventPublisher events) {
+                ApplicationEventPublisher events, ObjectProvider<LockObserver> observers) {
             String namespace = properties.getNamespace();
             if (!StringUtils.hasText(namespace)) {
                 namespace = environment.getProperty("spring.application.name");
@@ -175,6 +177,7 @@ public final class PalsAutoConfiguration {
                     .idleTimeout(properties.getIdleTimeout())
                     .lossCheckInterval(properties.getLossCheckInterval())
                     .lossListener((lock, cause) -> events.publishEvent(new LockLostEvent(pool, lock, cause)));
+            observers.orderedStream().forEach(builder::observer);
             return builder.acquireTimeout(properties.getAcquireTimeout()).build();
         }
 

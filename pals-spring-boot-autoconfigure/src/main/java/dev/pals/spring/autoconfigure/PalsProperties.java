@@ -148,8 +148,10 @@ public class PalsProperties {
         private @Nullable String password;
 
         /**
-         * Most connections the lock pool opens. All held locks share them; each concurrent wait
-         * in the server needs one of its own, and one is always kept for tries and releases.
+         * Most connections the lock registry holds at once. All held locks share them; each
+         * concurrent wait in the server needs one of its own, and one is always kept for tries
+         * and releases. The lock pool allows one more, for the health check and the advisorylocks
+         * endpoint, so that they never wait behind held locks.
          */
         private int maximumPoolSize = 4;
 

@@ -73,7 +73,7 @@ class PalsAutoConfigurationTest extends StarterTestSupport {
                 "pals.datasource.maximum-pool-size=3").run(context -> {
                     HikariDataSource pool = (HikariDataSource) context.getBean(LockConnectionPool.class).getDataSource();
                     assertThat(pool.getConnectionTimeout()).isEqualTo(7000);
-                    assertThat(pool.getMaximumPoolSize()).isEqualTo(3);
+                    assertThat(pool.getMaximumPoolSize()).as("the registry's 3, and one for the health check").isEqualTo(4);
                 });
     }
 

@@ -1,0 +1,70 @@
+package dev.pals.spring.actuate;
+
+import dev.pals.LockRegistry;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import javax.sql.DataSource;
+import org.springframework.boot.health.contributor.AbstractHealthIndicator;
+import org.springframework.boot.health.contributor.Health;
+
+/**
+ * The health of the lock database, as the registry needs it: reachable through the lock pool, a
+ * primary (advisory locks on a standby exclude nobody on the primary), and keeping one session per
+ * connection (a pooler in transaction mode would hand locks to other clients). DOWN if any of
+ * these fails. Details: the registry's holds, waits and connections, and the locks lost in the
+ * last 15 minutes with the last one, which do not by themselves turn it DOWN: the registry has
+ * reported them to their holders, and it takes locks again once the database is back.
+ */
+public final class LockDatabaseHealthIndicator extends AbstractHealthIndicator {
+
+    private final LockRegistry registry;
+    private final DataSource lockDatabase;
+    private final RecentLockLosses losses;
+
+    public LockDatabaseHealthIndicator(LockRegistry registry, DataSource lockDatabase, RecentLockLosses losses) {
+        super("Lock database health check failed");
+        this.registry = registry;
+        this.lockDatabase = lockDatabase;
+        this.losses = losses;
+    }
+
+    @Override
+    protected void doHealthCheck(Health.Builder builder) {
+        builder.withDetail("heldLocks", registry.heldLocks())
+                .withDetail("waitingLocks", registry.waitingLocks())
+                .withDetail("openConnections", registry.openConnections())
+                .withDetails(losses.details());
+        int firstPid;
+        int secondPid;
+        boolean standby;
+        try (Connection connection = lockDatabase.getConnection(); Statement statement = connection.createStatement()) {
+            try (ResultSet row = statement.executeQuery("SELECT pg_backend_pid(), pg_is_in_recovery()")) {
+                row.next();
+                firstPid = row.getInt(1);
+                standby = row.getBoolean(2);
+            }
+            try (ResultSet row = statement.executeQuery("SELECT pg_backend_pid()")) {
+                row.next();
+                secondPid = row.getInt(1);
+            }
+        } catch (SQLException e) {
+            builder.down(e).withDetail("reachable", false);
+            return;
+        }
+        builder.withDetail("reachable", true);
+        if (standby) {
+            builder.down().withDetail("server", "a standby in recovery: advisory locks there do not exclude clients "
+                    + "of the primary; point pals.datasource.url at the primary");
+            return;
+        }
+        if (firstPid != secondPid) {
+            builder.down().withDetail("sessionAffinity", "lost: two statements on one connection ran on backends "
+                    + firstPid + " and " + secondPid + ", so a pooler in transaction mode is in between; use session "
+                    + "mode or connect to PostgreSQL directly");
+            return;
+        }
+        builder.up().withDetail("sessionAffinity", "kept");
+    }
+}

@@ -1,0 +1,68 @@
+package dev.pals.spring.actuate;
+
+import dev.pals.spring.LockLostEvent;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.locks.ReentrantLock;
+import org.springframework.context.ApplicationListener;
+
+/** Remembers the locks lost in the last {@link #WINDOW}, for the health details. */
+public final class RecentLockLosses implements ApplicationListener<LockLostEvent> {
+
+    /** How far back losses are counted. */
+    static final Duration WINDOW = Duration.ofMinutes(15);
+    /** Losses remembered at most; a storm of losses is counted up to this. */
+    private static final int CAPACITY = 100;
+
+    private final Clock clock;
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Deque<Loss> losses = new ArrayDeque<>();
+
+    public RecentLockLosses() {
+        this(Clock.systemUTC());
+    }
+
+    RecentLockLosses(Clock clock) {
+        this.clock = clock;
+    }
+
+    private record Loss(String lock, Instant at, String cause) {
+    }
+
+    @Override
+    public void onApplicationEvent(LockLostEvent event) {
+        Loss loss = new Loss(event.getLock().name(), clock.instant(), event.getCause().getMessage());
+        lock.lock();
+        try {
+            if (losses.size() == CAPACITY) {
+                losses.removeFirst();
+            }
+            losses.addLast(loss);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The count within the window, and the last loss if it is within it. */
+    Map<String, Object> details() {
+        Instant since = clock.instant().minus(WINDOW);
+        lock.lock();
+        try {
+            losses.removeIf(loss -> loss.at().isBefore(since));
+            Map<String, Object> details = new LinkedHashMap<>();
+            details.put("lostInLast15Minutes", losses.size());
+            Loss last = losses.peekLast();
+            if (last != null) {
+                details.put("lastLoss", Map.of("lock", last.lock(), "at", last.at(), "cause", last.cause()));
+            }
+            return details;
+        } finally {
+            lock.unlock();
+        }
+    }
+}

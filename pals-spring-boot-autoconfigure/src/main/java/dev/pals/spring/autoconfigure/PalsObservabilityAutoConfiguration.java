@@ -1,0 +1,48 @@
+package dev.pals.spring.autoconfigure;
+
+import dev.pals.LockRegistry;
+import dev.pals.spring.observability.LockMeters;
+import dev.pals.spring.observability.LockObservations;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.MeterBinder;
+import io.micrometer.observation.ObservationRegistry;
+import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+
+/**
+ * Micrometer for PALs, when the service has it: observations of every acquisition and critical
+ * section (spans when tracing is on, timers through Spring Boot's meter handler), and the
+ * registry's gauges and lost-lock counter.
+ */
+@AutoConfiguration(after = PalsAutoConfiguration.class, afterName = {
+        "org.springframework.boot.micrometer.observation.autoconfigure.ObservationAutoConfiguration",
+        "org.springframework.boot.micrometer.metrics.autoconfigure.MetricsAutoConfiguration",
+        "org.springframework.boot.micrometer.metrics.autoconfigure.CompositeMeterRegistryAutoConfiguration"})
+@ConditionalOnClass(name = {"dev.pals.LockRegistry", "io.micrometer.observation.ObservationRegistry"})
+public final class PalsObservabilityAutoConfiguration {
+
+    /** Observations need a registry to report to; Spring Boot makes one when Micrometer is set up. */
+    @Bean
+    @ConditionalOnBean(ObservationRegistry.class)
+    @ConditionalOnMissingBean
+    LockObservations palsLockObservations(ObservationRegistry observations) {
+        return new LockObservations(observations);
+    }
+
+    /** Gauges of the auto-configured registry, or the service's own. */
+    @Configuration(proxyBeanMethods = false)
+    @ConditionalOnClass(MeterBinder.class)
+    @ConditionalOnBean({LockRegistry.class, MeterRegistry.class})
+    static final class MetersConfiguration {
+
+        @Bean
+        @ConditionalOnMissingBean
+        LockMeters palsLockMeters(LockRegistry registry) {
+            return new LockMeters(registry);
+        }
+    }
+}

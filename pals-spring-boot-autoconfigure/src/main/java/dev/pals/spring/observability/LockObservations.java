@@ -1,0 +1,97 @@
+package dev.pals.spring.observability;
+
+import dev.pals.LockInfo;
+import dev.pals.LockLostException;
+import dev.pals.LockObserver;
+import io.micrometer.observation.Observation;
+import io.micrometer.observation.ObservationRegistry;
+import java.util.Locale;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Makes each acquisition and each critical section a Micrometer {@link Observation}, so that a
+ * trace shows the wait for a lock and the time it was held as spans of their own, and Spring
+ * Boot's meter handler turns them into timers:
+ *
+ * <ul>
+ * <li>{@value #ACQUIRE}: every acquisition, tagged with its outcome ({@code acquired},
+ * {@code contended}, {@code timed_out}, {@code failed}); {@value #ACQUIRE}{@code .active} counts
+ * the acquisitions in progress;</li>
+ * <li>{@value #HELD}: every critical section, from a holder's first hold to its last release;
+ * {@value #HELD}{@code .active} is the long task timer of the sections in progress. A lost lock
+ * ends its section with the {@link LockLostException} as the error.</li>
+ * </ul>
+ *
+ * <p>Low-cardinality tags: {@value #GROUP} (the lock's group, never its resolved name),
+ * {@value #MODE}, {@value #SCOPE}, and {@value #OUTCOME} on acquisitions. The lock's name and key
+ * are high-cardinality values: on spans, never on meters.
+ *
+ * <p>A section's observation starts on the acquiring thread, whose current observation becomes its
+ * parent, and may stop on another thread; it does not open a scope, since a lock may be released
+ * elsewhere than it was taken.
+ */
+public final class LockObservations implements LockObserver {
+
+    /** The observation of an acquisition. */
+    public static final String ACQUIRE = "pals.lock.acquire";
+    /** The observation of a critical section. */
+    public static final String HELD = "pals.lock.held";
+    /** The lock's group. */
+    public static final String GROUP = "pals.lock.group";
+    /** {@code exclusive} or {@code shared}. */
+    public static final String MODE = "pals.lock.mode";
+    /** {@code session} or {@code transaction}. */
+    public static final String SCOPE = "pals.lock.scope";
+    /** How an acquisition ended. */
+    public static final String OUTCOME = "pals.lock.outcome";
+    /** The lock's name: high cardinality. */
+    public static final String NAME = "pals.lock.name";
+    /** The lock's PostgreSQL key: high cardinality. */
+    public static final String KEY = "pals.lock.key";
+
+    private final ObservationRegistry registry;
+
+    public LockObservations(ObservationRegistry registry) {
+        this.registry = registry;
+    }
+
+    @Override
+    public Acquisition acquisitionStarted(LockInfo lock, boolean mayWait) {
+        if (registry.isNoop()) {
+            return Acquisition.NONE;
+        }
+        Observation observation = observation(ACQUIRE, (mayWait ? "wait for lock " : "try lock ") + lock.group(), lock)
+                .start();
+        return (outcome, failure) -> {
+            observation.lowCardinalityKeyValue(OUTCOME, outcome.name().toLowerCase(Locale.ROOT));
+            if (failure != null) {
+                observation.error(failure);
+            }
+            observation.stop();
+        };
+    }
+
+    @Override
+    public Section sectionStarted(LockInfo lock) {
+        if (registry.isNoop()) {
+            return Section.NONE;
+        }
+        Observation observation = observation(HELD, "hold lock " + lock.group(), lock).start();
+        return (@Nullable LockLostException lost) -> {
+            if (lost != null) {
+                observation.error(lost);
+            }
+            observation.stop();
+        };
+    }
+
+    private Observation observation(String name, String contextualName, LockInfo lock) {
+        return Observation.createNotStarted(name, registry)
+                .contextualName(contextualName)
+                .lowCardinalityKeyValue(GROUP, lock.group())
+                .lowCardinalityKeyValue(MODE, lock.mode().name().toLowerCase(Locale.ROOT))
+                .lowCardinalityKeyValue(SCOPE, lock.scope().name().toLowerCase(Locale.ROOT))
+                .highCardinalityKeyValue(NAME, lock.name())
+                .highCardinalityKeyValue(KEY, lock.key().toString());
+    }
+}

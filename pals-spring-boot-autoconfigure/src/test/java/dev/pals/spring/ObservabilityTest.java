@@ -1,0 +1,169 @@
+package dev.pals.spring;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import dev.pals.AcquireFailureException;
+import dev.pals.HeldLock;
+import dev.pals.LockInfo;
+import dev.pals.LockOptions;
+import dev.pals.LockRegistry;
+import dev.pals.spring.autoconfigure.PalsObservabilityAutoConfiguration;
+import dev.pals.spring.observability.LockMeters;
+import dev.pals.spring.observability.LockObservations;
+import io.micrometer.core.instrument.LongTaskTimer;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.observation.Observation;
+import io.micrometer.observation.ObservationHandler;
+import io.micrometer.observation.ObservationRegistry;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.Test;
+import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.micrometer.metrics.autoconfigure.CompositeMeterRegistryAutoConfiguration;
+import org.springframework.boot.micrometer.metrics.autoconfigure.MetricsAutoConfiguration;
+import org.springframework.boot.micrometer.metrics.autoconfigure.export.simple.SimpleMetricsExportAutoConfiguration;
+import org.springframework.boot.micrometer.observation.autoconfigure.ObservationAutoConfiguration;
+import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+
+/** Metrics and observations of real acquisitions, with Micrometer as Spring Boot sets it up. */
+class ObservabilityTest extends StarterTestSupport {
+
+    /** A service with the usual kinds of locked methods. */
+    static class Accounts {
+        @AdvisoryLocked(name = "'account:' + #id", group = "account", blocking = false)
+        public void credit(long id) {
+        }
+
+        @AdvisoryLocked(name = "'ledger:' + #id", blocking = false)
+        public void post(long id) {
+        }
+    }
+
+    /** Every observation started, as a tracer would see it. */
+    static class Spans implements ObservationHandler<Observation.Context> {
+        final List<Observation.Context> started = new CopyOnWriteArrayList<>();
+
+        @Override
+        public void onStart(Observation.Context context) {
+            started.add(context);
+        }
+
+        @Override
+        public boolean supportsContext(Observation.Context context) {
+            return true;
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    static class Fixture {
+        @Bean
+        Accounts accounts() {
+            return new Accounts();
+        }
+
+        @Bean
+        Spans spans() {
+            return new Spans();
+        }
+    }
+
+    private ApplicationContextRunner observed() {
+        return instance().withConfiguration(AutoConfigurations.of(ObservationAutoConfiguration.class,
+                        MetricsAutoConfiguration.class, CompositeMeterRegistryAutoConfiguration.class,
+                        SimpleMetricsExportAutoConfiguration.class, PalsObservabilityAutoConfiguration.class))
+                .withPropertyValues("pals.loss-check-interval=100ms")
+                .withUserConfiguration(Fixture.class);
+    }
+
+    @Test
+    void acquisitionsAreTimedByOutcomeAndTaggedWithTheGroupNeverTheResolvedName() {
+        observed().run(context -> {
+            Accounts accounts = context.getBean(Accounts.class);
+            accounts.credit(1);
+            accounts.credit(2);
+            try (HeldLock held = context.getBean(LockRegistry.class).lock("ledger:7").hold()) {
+                assertThatThrownBy(() -> accounts.post(7)).isInstanceOf(AcquireFailureException.class);
+            }
+
+            MeterRegistry meters = context.getBean(MeterRegistry.class);
+            assertThat(acquisitions(meters, "account", "acquired").count()).isEqualTo(2);
+            assertThat(acquisitions(meters, "'ledger:' + #id", "contended").count()).isEqualTo(1);
+            assertThat(acquisitions(meters, LockInfo.UNGROUPED, "acquired").count()).isEqualTo(1);
+            assertThat(meters.get(LockObservations.HELD).tag(LockObservations.GROUP, "account").timer().count())
+                    .isEqualTo(2);
+            assertThat(meters.getMeters()).flatExtracting(meter -> meter.getId().getTags())
+                    .noneMatch(tag -> tag.getValue().contains("account:1") || tag.getValue().contains("ledger:7"));
+        });
+    }
+
+    @Test
+    void holdsAreGaugedAndTheirSectionsCountedAsLongTasksWhileHeld() {
+        observed().run(context -> {
+            LockRegistry registry = context.getBean(LockRegistry.class);
+            MeterRegistry meters = context.getBean(MeterRegistry.class);
+            try (HeldLock held = registry.lock("report", LockOptions.exclusive().withGroup("reports")).hold()) {
+                assertThat(meters.get(LockMeters.HELD).gauge().value()).isEqualTo(1);
+                assertThat(meters.get(LockMeters.CONNECTIONS).gauge().value()).isEqualTo(1);
+                assertThat(activeSections(meters, "reports").activeTasks()).isEqualTo(1);
+            }
+            assertThat(meters.get(LockMeters.HELD).gauge().value()).isZero();
+            assertThat(meters.get(LockMeters.WAITING).gauge().value()).isZero();
+            assertThat(activeSections(meters, "reports").activeTasks()).isZero();
+        });
+    }
+
+    @Test
+    void aLostLockIsCounted() {
+        observed().run(context -> {
+            LockRegistry registry = context.getBean(LockRegistry.class);
+            registry.lock("fragile", LockOptions.exclusive().withGroup("jobs")).tryAcquire();
+            try (Connection connection = DB.connect(); PreparedStatement terminate = connection.prepareStatement(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE ?")) {
+                terminate.setString(1, namespace + "-locks@%");
+                terminate.execute();
+            }
+            MeterRegistry meters = context.getBean(MeterRegistry.class);
+            await().atMost(Duration.ofSeconds(30)).until(() -> meters.find(LockMeters.LOST).counter() != null);
+            assertThat(meters.get(LockMeters.LOST).tag(LockObservations.GROUP, "jobs").counter().count()).isEqualTo(1);
+            assertThat(meters.get(LockObservations.HELD).tag("error", "LockLostException").timer().count())
+                    .isEqualTo(1);
+        });
+    }
+
+    @Test
+    void theWaitAndTheSectionAreSpansOfTheCallersObservation() {
+        observed().run(context -> {
+            ObservationRegistry observations = context.getBean(ObservationRegistry.class);
+            Accounts accounts = context.getBean(Accounts.class);
+            Observation request = Observation.createNotStarted("request", observations);
+            request.observe(() -> accounts.credit(3));
+
+            List<Observation.Context> started = context.getBean(Spans.class).started;
+            assertThat(started).extracting(Observation.Context::getName)
+                    .containsExactly("request", LockObservations.ACQUIRE, LockObservations.HELD);
+            for (Observation.Context span : started.subList(1, 3)) {
+                assertThat(span.getParentObservation()).isSameAs(request);
+                assertThat(span.getHighCardinalityKeyValue(LockObservations.NAME).getValue()).isEqualTo("account:3");
+            }
+            assertThat(started.get(1).getContextualName()).isEqualTo("try lock account");
+            assertThat(started.get(2).getContextualName()).isEqualTo("hold lock account");
+        });
+    }
+
+    private static Timer acquisitions(MeterRegistry meters, String group, String outcome) {
+        return meters.get(LockObservations.ACQUIRE).tag(LockObservations.GROUP, group)
+                .tag(LockObservations.OUTCOME, outcome).timer();
+    }
+
+    private static LongTaskTimer activeSections(MeterRegistry meters, String group) {
+        return meters.get(LockObservations.HELD + ".active").tag(LockObservations.GROUP, group).longTaskTimer();
+    }
+}
