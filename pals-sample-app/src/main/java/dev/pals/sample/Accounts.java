@@ -2,6 +2,7 @@ package dev.pals.sample;
 
 import dev.pals.AdvisoryLock;
 import dev.pals.HeldLock;
+import dev.pals.LockOptions;
 import dev.pals.LockRegistry;
 import dev.pals.spring.AdvisoryLocked;
 import dev.pals.spring.LockScope;
@@ -37,7 +38,7 @@ public class Accounts {
      * so it is released exactly when the new balance is committed.
      */
     @Transactional
-    @AdvisoryLocked(name = "'account:' + #id", scope = LockScope.TRANSACTION, timeout = "10s")
+    @AdvisoryLocked(name = "'account:' + #id", group = "account", scope = LockScope.TRANSACTION, timeout = "10s")
     public long deposit(long id, long amount) {
         waits.entered();
         long balance = balance(id) + amount;
@@ -50,7 +51,7 @@ public class Accounts {
      * Produces a statement, which takes a while; a second request for the same account, on any
      * instance, is refused at once rather than queued.
      */
-    @AdvisoryLocked(name = "'statement:' + #id", blocking = false)
+    @AdvisoryLocked(name = "'statement:' + #id", group = "statement", blocking = false)
     public String statement(long id) throws InterruptedException {
         TimeUnit.MILLISECONDS.sleep(300);
         return "Statement of account " + id + ": balance " + balance(id) + ", produced by instance " + instance.name();
@@ -62,7 +63,7 @@ public class Accounts {
      * no deposit interleaves.
      */
     public long addInterest(long id) {
-        AdvisoryLock lock = locks.lock("account:" + id);
+        AdvisoryLock lock = locks.lock("account:" + id, LockOptions.exclusive().withGroup("account"));
         try (HeldLock held = lock.hold(Duration.ofSeconds(5))) {
             long balance = balance(id);
             long interest = balance / 100;

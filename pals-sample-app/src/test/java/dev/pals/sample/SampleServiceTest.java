@@ -3,7 +3,9 @@ package dev.pals.sample;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.pals.HeldLock;
 import dev.pals.LockKey;
+import dev.pals.LockRegistry;
 import dev.pals.testing.TestDatabase;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -109,6 +111,25 @@ class SampleServiceTest {
         assertThat(balance(4)).isEqualTo(before + before / 100);
     }
 
+    @Test
+    void actuatorShowsWhoHoldsALockWithHealthAndMetrics() throws Exception {
+        try (HeldLock held = one.getBean(LockRegistry.class).lock("maintenance").hold()) {
+            LockKey key = LockKey.of("pals-sample", "maintenance");
+
+            String mine = get(one, "/actuator/advisorylocks").body();
+            assertThat(mine).contains("\"name\":\"maintenance\"").contains("\"scope\":\"session\"");
+            String theirs = get(two, "/actuator/advisorylocks").body();
+            assertThat(theirs).contains("\"key\":\"" + key + "\"").contains("\"thisInstance\":false");
+        }
+        HttpResponse<String> health = get(one, "/actuator/health");
+        assertThat(health.statusCode()).isEqualTo(200);
+        assertThat(health.body()).contains("\"advisoryLocks\":{\"details\"")
+                .contains("\"sessionAffinity\":\"kept\"},\"status\":\"UP\"");
+        await().atMost(Duration.ofSeconds(30))
+                .until(() -> get(one, "/actuator/metrics/pals.lock.acquire").statusCode() == 200);
+        assertThat(get(one, "/actuator/metrics/pals.lock.acquire").body()).contains("report-job");
+    }
+
     private static ConfigurableApplicationContext start(String name, String database) {
         return new SpringApplicationBuilder(SampleApplication.class).run("--server.port=0",
                 "--spring.datasource.url=" + database, "--spring.datasource.username=" + DB.user(),
@@ -125,6 +146,16 @@ class SampleServiceTest {
         try {
             return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
                     .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static HttpResponse<String> get(ConfigurableApplicationContext instance, String path) {
+        int port = instance.getEnvironment().getRequiredProperty("local.server.port", Integer.class);
+        try {
+            return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).GET().build(),
+                    HttpResponse.BodyHandlers.ofString());
         } catch (Exception e) {
             throw new IllegalStateException(e);
         }
