@@ -7,6 +7,8 @@ import org.jspecify.annotations.Nullable;
 /**
  * The registry's observers as one, each guarded: a failure is logged and ignored, since the
  * registry calls observers where a thrown exception would leave a key's state half changed.
+ * Linkage errors count as failures (an observer missing an optional class); only errors of the
+ * JVM itself go through.
  */
 final class GuardedObserver implements LockObserver {
 
@@ -49,14 +51,14 @@ final class GuardedObserver implements LockObserver {
         Acquisition acquisition;
         try {
             acquisition = delegate.acquisitionStarted(lock, mayWait);
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | LinkageError | AssertionError e) {
             failed("acquisitionStarted", lock, e);
             return Acquisition.NONE;
         }
         return (outcome, failure) -> {
             try {
                 acquisition.ended(outcome, failure);
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | LinkageError | AssertionError e) {
                 failed("Acquisition.ended", lock, e);
             }
         };
@@ -67,20 +69,20 @@ final class GuardedObserver implements LockObserver {
         Section section;
         try {
             section = delegate.sectionStarted(lock);
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | LinkageError | AssertionError e) {
             failed("sectionStarted", lock, e);
             return Section.NONE;
         }
         return (@Nullable LockLostException lost) -> {
             try {
                 section.ended(lost);
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | LinkageError | AssertionError e) {
                 failed("Section.ended", lock, e);
             }
         };
     }
 
-    private static void failed(String call, LockInfo lock, RuntimeException e) {
+    private static void failed(String call, LockInfo lock, Throwable e) {
         LOG.log(Level.WARNING, "LockObserver." + call + " failed for lock '" + lock.name() + "'; ignored", e);
     }
 }

@@ -68,10 +68,13 @@ final class LockEngine {
         final Instant since = Instant.now();
         /** The handle of a session-scoped acquisition, to find its wait in the server; null for transaction locks. */
         final @Nullable Holder holder;
+        /** The backend of a transaction lock's wait: the caller's connection. */
+        final @Nullable Integer backendPid;
 
-        Waiter(LockInfo info, @Nullable Holder holder) {
+        Waiter(LockInfo info, @Nullable Holder holder, @Nullable Integer backendPid) {
             this.info = info;
             this.holder = holder;
+            this.backendPid = backendPid;
         }
     }
 
@@ -107,9 +110,14 @@ final class LockEngine {
         };
     }
 
-    /** Counts an acquisition that may wait as waiting until {@link #doneWaiting}. */
-    Waiter waiting(LockInfo info, @Nullable Holder holder) {
-        Waiter waiter = new Waiter(info, holder);
+    /**
+     * Counts an acquisition that may wait as waiting until {@link #doneWaiting}.
+     *
+     * @param holder the handle of a session-scoped acquisition, whose backend is its wait's in the server
+     * @param backendPid the backend of a transaction lock's wait
+     */
+    Waiter waiting(LockInfo info, @Nullable Holder holder, @Nullable Integer backendPid) {
+        Waiter waiter = new Waiter(info, holder, backendPid);
         waiters.add(waiter);
         return waiter;
     }
@@ -153,7 +161,7 @@ final class LockEngine {
         }
         for (Waiter waiter : waiters) {
             activity.add(new LockActivity(waiter.info, LockActivity.State.WAITING, waiter.owner, waiter.since, 0,
-                    waiter.holder == null ? null : inServer.get(waiter.holder)));
+                    waiter.holder == null ? waiter.backendPid : inServer.get(waiter.holder)));
         }
         return activity;
     }
@@ -172,7 +180,7 @@ final class LockEngine {
      */
     boolean acquire(Holder holder, boolean mayWait, long deadline) throws InterruptedException {
         LockObserver.Acquisition observed = observer.acquisitionStarted(holder.info, mayWait);
-        Waiter waiter = mayWait ? waiting(holder.info, holder) : null;
+        Waiter waiter = mayWait ? waiting(holder.info, holder, null) : null;
         boolean acquired;
         try {
             acquired = admit(holder, mayWait, deadline);
@@ -257,8 +265,8 @@ final class LockEngine {
                     state.phase = KeyState.Phase.HELD;
                     state.session = session;
                     state.holders.add(holder);
-                    granted(holder);
                     state.changed.signalAll();
+                    granted(holder);
                 } else {
                     if (session != null) {
                         session.held.remove(state);

@@ -7,8 +7,9 @@ import org.jspecify.annotations.Nullable;
  * ({@link LockRegistry.Builder#observer}). The Spring Boot starter plugs Micrometer in here.
  *
  * <p>Calls run on the registry's hot path, some while it holds a per-key lock of its own: keep
- * them quick and non-blocking, no I/O. An exception an observer throws is logged and ignored.
- * The default methods observe nothing.
+ * them quick and non-blocking, no I/O, and do not call back into the registry (its
+ * {@link LockRegistry#activity()} takes those per-key locks). An exception or linkage error an
+ * observer throws is logged and ignored. The default methods observe nothing.
  */
 public interface LockObserver {
 

@@ -196,10 +196,10 @@ public final class LockRegistry implements AutoCloseable {
      * locks that may wait and is not answered yet: who, since when, on which backend. Taken key by
      * key without stopping the registry, so it is no atomic snapshot. Transaction-scoped holds
      * appear while tracked with {@link TransactionLock#trackHold}: the registry cannot see their
-     * transactions end.
+     * transactions end. Safe to call once the registry is closed, when it holds nothing.
      */
     public List<LockActivity> activity() {
-        return engine().activity();
+        return engine.activity();
     }
 
     /**

@@ -81,7 +81,7 @@ public final class TransactionLock {
     private static @Nullable Integer backendPid(Connection connection) {
         try {
             return connection.unwrap(PGConnection.class).getBackendPID();
-        } catch (SQLException | RuntimeException notPgJdbc) {
+        } catch (SQLException | RuntimeException | LinkageError notPgJdbc) {
             return null;
         }
     }
@@ -154,7 +154,7 @@ public final class TransactionLock {
             return tryAcquire(connection);
         }
         LockObserver.Acquisition observed = engine.observer().acquisitionStarted(info, true);
-        LockEngine.Waiter waiter = engine.waiting(info, null);
+        LockEngine.Waiter waiter = engine.waiting(info, null, backendPid(connection));
         boolean acquired;
         try {
             acquired = waitFor(connection, timeout);

@@ -134,6 +134,9 @@ class LockObserverTest extends LockTestSupport {
 
                     @Override
                     public Section sectionStarted(LockInfo lock) {
+                        if (lock.name().equals("missing-class")) {
+                            throw new NoClassDefFoundError("an optional tracing class");
+                        }
                         return lost -> {
                             throw new IllegalStateException("observer bug");
                         };
@@ -142,6 +145,9 @@ class LockObserverTest extends LockTestSupport {
         AdvisoryLock lock = registry.lock("sturdy");
         assertThat(lock.tryAcquire()).isTrue();
         assertThat(lock.release()).isTrue();
+        AdvisoryLock linkage = registry.lock("missing-class");
+        assertThat(linkage.tryAcquire()).isTrue();
+        assertThat(linkage.release()).isTrue();
         assertThat(registry.heldLocks()).isZero();
     }
 

@@ -130,7 +130,7 @@ class ActuatorTest extends StarterTestSupport {
                         relay.close();
 
                         await().atMost(Duration.ofSeconds(30))
-                                .until(() -> context.getBean(LockRegistry.class).heldLocks() == 0);
+                                .until(() -> health.health().getDetails().get("lostInLast15Minutes").equals(1));
                         Health down = health.health();
                         assertThat(down.getStatus()).isEqualTo(Status.DOWN);
                         assertThat(down.getDetails()).containsEntry("reachable", false)

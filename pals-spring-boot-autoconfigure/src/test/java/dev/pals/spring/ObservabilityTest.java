@@ -139,6 +139,17 @@ class ObservabilityTest extends StarterTestSupport {
     }
 
     @Test
+    void springBootsSwitchTurnsTheObservationsOffAndKeepsTheGauges() {
+        observed().withPropertyValues("management.observations.enable.pals=false").run(context -> {
+            context.getBean(Accounts.class).credit(4);
+            MeterRegistry meters = context.getBean(MeterRegistry.class);
+            assertThat(meters.find(LockObservations.ACQUIRE).meters()).isEmpty();
+            assertThat(context.getBean(Spans.class).started).isEmpty();
+            assertThat(meters.get(LockMeters.HELD).gauge().value()).isZero();
+        });
+    }
+
+    @Test
     void theWaitAndTheSectionAreSpansOfTheCallersObservation() {
         observed().run(context -> {
             ObservationRegistry observations = context.getBean(ObservationRegistry.class);

@@ -64,16 +64,26 @@ public final class TcpRelay implements AutoCloseable {
 
     private void accept() {
         while (!listener.isClosed()) {
+            Socket client;
             try {
-                Socket client = listener.accept();
-                Socket server = new Socket();
-                sockets.add(client);
-                sockets.add(server);
+                client = listener.accept();
+            } catch (IOException closed) {
+                return;
+            }
+            Socket server = new Socket();
+            sockets.add(client);
+            sockets.add(server);
+            try {
+                if (listener.isClosed()) {
+                    throw new IOException("relay closed");
+                }
                 server.connect(target);
                 pump(client, server);
                 pump(server, client);
             } catch (IOException e) {
                 // closed, or the server refused: the client sees its connection fail
+                closeQuietly(client);
+                closeQuietly(server);
             }
         }
     }

@@ -97,7 +97,8 @@ public final class AdvisoryLocksEndpoint {
             locks.add(new ClusterLockDescriptor(row.key().toString(), names.get(row.key()),
                     row.shared() ? "shared" : "exclusive", row.granted() ? "held" : "waiting", row.pid(),
                     ownBackends.contains(row.pid()), row.applicationName(), row.clientAddress(), row.sessionStart(),
-                    row.granted() ? heldSince.get(new HeldBy(row.key(), row.pid())) : null, row.waitingSince()));
+                    row.transactionStart(), row.granted() ? heldSince.get(new HeldBy(row.key(), row.pid())) : null,
+                    row.waitingSince()));
         }
         return new ClusterDescriptor(locks, rows.size() > CLUSTER_LIMIT, null);
     }
@@ -154,13 +155,18 @@ public final class AdvisoryLocksEndpoint {
      *
      * @param name the key's name, when this instance knows it
      * @param state {@code held} or {@code waiting}
-     * @param thisInstance whether the backend is one of this instance's lock sessions
-     * @param sessionStart when the backend's session began: a bound on how long it has held
+     * @param thisInstance whether this instance holds or waits on the backend: one of its lock
+     *     sessions, or the connection of one of its transaction-scoped locks
+     * @param sessionStart when the backend's session began: a bound on how long a session lock has
+     *     been held
+     * @param transactionStart when the backend's current transaction began, if it is in one: a
+     *     bound on how long a transaction-scoped lock has been held
      * @param heldSince when this instance took the lock, for its own holds
      * @param waitingSince when the wait began (PostgreSQL 14 and later)
      */
     public record ClusterLockDescriptor(String key, @Nullable String name, String mode, String state, int backendPid,
             boolean thisInstance, @Nullable String applicationName, @Nullable String clientAddress,
-            @Nullable Instant sessionStart, @Nullable Instant heldSince, @Nullable Instant waitingSince) {
+            @Nullable Instant sessionStart, @Nullable Instant transactionStart, @Nullable Instant heldSince,
+            @Nullable Instant waitingSince) {
     }
 }
