@@ -10,6 +10,7 @@ import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnSingleCandidate;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 
@@ -33,10 +34,11 @@ public final class PalsObservabilityAutoConfiguration {
         return new LockObservations(observations);
     }
 
-    /** Gauges of the auto-configured registry, or the service's own. */
+    /** Gauges of the auto-configured registry, or the service's own when it has just one. */
     @Configuration(proxyBeanMethods = false)
     @ConditionalOnClass(MeterBinder.class)
-    @ConditionalOnBean({LockRegistry.class, MeterRegistry.class})
+    @ConditionalOnBean(MeterRegistry.class)
+    @ConditionalOnSingleCandidate(LockRegistry.class)
     static final class MetersConfiguration {
 
         @Bean
