@@ -27,6 +27,7 @@ public record LockInfo(String name, LockKey key, LockMode mode, Scope scope, Str
         TRANSACTION
     }
 
+    /** Checks that no component is null. */
     public LockInfo {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(key, "key");

@@ -24,11 +24,6 @@ final class ServerWait implements Runnable {
     final CompletableFuture<Boolean> result = new CompletableFuture<>();
     private final Cancellation cancellation;
 
-    /** The handle this wait acquires for. */
-    Holder holder() {
-        return holder;
-    }
-
     ServerWait(SessionPool pool, Session session, KeyState keyState, Holder holder, long deadline,
             ScheduledExecutorService timer) {
         this.pool = pool;
@@ -41,6 +36,11 @@ final class ServerWait implements Runnable {
 
     Session session() {
         return session;
+    }
+
+    /** The handle this wait acquires for. */
+    Holder holder() {
+        return holder;
     }
 
     @Override

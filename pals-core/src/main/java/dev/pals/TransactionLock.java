@@ -60,22 +60,30 @@ public final class TransactionLock {
         this.timer = timer;
     }
 
-    /** The lock as observers and the activity snapshot see it. */
-    public LockInfo info() {
-        return info;
+    /** The group this lock reports under in metrics and traces. */
+    public String group() {
+        return info.group();
     }
 
     /**
      * Tells the registry that {@code connection}'s transaction now holds this lock, for whoever
      * sees that transaction end (the Spring starter does, for {@code @AdvisoryLocked} methods):
-     * the registry cannot. Until the returned section is ended, the hold counts in
+     * the registry cannot. Until the returned hold is ended, it counts in
      * {@link LockRegistry#heldLocks()}, shows in {@link LockRegistry#activity()} with its backend,
-     * and is a critical section to the registry's {@link LockObserver}s. End it once the
-     * transaction completes, with {@code null}; a second end does nothing. Call it once per
-     * acquisition that returned {@code true}.
+     * and is a critical section to the registry's {@link LockObserver}s. Call it once per
+     * acquisition that returned {@code true}, and end the hold once the transaction completes.
      */
-    public LockObserver.Section trackHold(Connection connection) {
-        return engine.transactionHeld(info, backendPid(connection));
+    public TrackedHold trackHold(Connection connection) {
+        LockObserver.Section section = engine.transactionHeld(info, backendPid(connection));
+        return () -> section.ended(null);
+    }
+
+    /** A transaction's hold tracked by {@link #trackHold}. */
+    @FunctionalInterface
+    public interface TrackedHold {
+
+        /** The transaction ended, so PostgreSQL released the lock. A second call does nothing. */
+        void end();
     }
 
     private static @Nullable Integer backendPid(Connection connection) {

@@ -155,20 +155,20 @@ class LockObserverTest extends LockTestSupport {
     void transactionLocksAreObservedInTheTransactionScopeAndTrackedHoldsShowInActivity() throws Exception {
         LockRegistry registry = observed();
         TransactionLock lock = registry.transactionLock("account:1", LockOptions.exclusive().withGroup("account"));
-        assertThat(lock.info().group()).isEqualTo("account");
+        assertThat(lock.group()).isEqualTo("account");
         try (Connection mine = DB.connect(); Connection other = DB.connect()) {
             mine.setAutoCommit(false);
             other.setAutoCommit(false);
             assertThat(lock.tryAcquire(mine)).isTrue();
-            LockObserver.Section hold = lock.trackHold(mine);
+            TransactionLock.TrackedHold hold = lock.trackHold(mine);
             assertThat(registry.activity()).singleElement().satisfies(activity -> {
                 assertThat(activity.lock().scope()).isEqualTo(LockInfo.Scope.TRANSACTION);
                 assertThat(activity.backendPid()).isEqualTo(pidOf(mine));
             });
             assertThat(lock.tryAcquire(other, Duration.ofMillis(50))).isFalse();
             mine.rollback();
-            hold.ended(null);
-            hold.ended(null);
+            hold.end();
+            hold.end();
             other.rollback();
         }
         assertThat(registry.heldLocks()).isZero();

@@ -28,12 +28,15 @@ import org.junit.jupiter.api.Test;
 import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.jdbc.core.JdbcTemplate;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
 
 /** Two instances of the sample service on an external database, as in production. */
 class SampleServiceTest {
 
     private static final TestDatabase DB = TestDatabase.get();
     private static final HttpClient HTTP = HttpClient.newHttpClient();
+    private static final JsonMapper JSON = JsonMapper.builder().build();
 
     private static ConfigurableApplicationContext one;
     private static ConfigurableApplicationContext two;
@@ -112,21 +115,38 @@ class SampleServiceTest {
     }
 
     @Test
-    void actuatorShowsWhoHoldsALockWithHealthAndMetrics() throws Exception {
-        try (HeldLock held = one.getBean(LockRegistry.class).lock("maintenance").hold()) {
-            LockKey key = LockKey.of("pals-sample", "maintenance");
+    void theLockEndpointOfAnotherInstanceShowsWhoHoldsALock() {
+        LockRegistry registry = one.getBean(LockRegistry.class);
+        try (HeldLock held = registry.lock("maintenance").hold()) {
+            JsonNode mine = json(get(one, "/actuator/advisorylocks"));
+            int pid = mine.at("/instance/held/0/backendPid").asInt();
+            assertThat(mine.at("/instance/held/0/name").asString()).isEqualTo("maintenance");
 
-            String mine = get(one, "/actuator/advisorylocks").body();
-            assertThat(mine).contains("\"name\":\"maintenance\"").contains("\"scope\":\"session\"");
-            String theirs = get(two, "/actuator/advisorylocks").body();
-            assertThat(theirs).contains("\"key\":\"" + key + "\"").contains("\"thisInstance\":false");
+            JsonNode theirs = json(get(two, "/actuator/advisorylocks"));
+            String key = LockKey.of("pals-sample", "maintenance").toString();
+            assertThat(theirs.at("/cluster/locks")).filteredOn(row -> row.get("key").asString().equals(key))
+                    .singleElement().satisfies(row -> {
+                        assertThat(row.get("state").asString()).isEqualTo("held");
+                        assertThat(row.get("backendPid").asInt()).isEqualTo(pid);
+                        assertThat(row.get("thisInstance").asBoolean()).isFalse();
+                    });
         }
-        HttpResponse<String> health = get(one, "/actuator/health");
-        assertThat(health.statusCode()).isEqualTo(200);
-        assertThat(health.body()).contains("\"advisoryLocks\":{\"details\"")
-                .contains("\"sessionAffinity\":\"kept\"},\"status\":\"UP\"");
-        await().atMost(Duration.ofSeconds(30))
-                .until(() -> get(one, "/actuator/metrics/pals.lock.acquire").body().contains("report-job"));
+    }
+
+    @Test
+    void healthShowsTheLockDatabaseUp() {
+        JsonNode health = json(get(one, "/actuator/health"));
+        assertThat(health.at("/components/advisoryLocks/status").asString()).isEqualTo("UP");
+        assertThat(health.at("/components/advisoryLocks/details/sessionAffinity").asString()).isEqualTo("kept");
+    }
+
+    @Test
+    void metricsCountTheScheduledJobsAcquisitions() {
+        await().atMost(Duration.ofSeconds(30)).until(() -> get(one,
+                "/actuator/metrics/pals.lock.acquire?tag=pals.lock.group:report-job").statusCode() == 200);
+        JsonNode acquisitions = json(get(one, "/actuator/metrics/pals.lock.acquire?tag=pals.lock.group:report-job"));
+        assertThat(acquisitions.at("/measurements/0/statistic").asString()).isEqualTo("COUNT");
+        assertThat(acquisitions.at("/measurements/0/value").asDouble()).isPositive();
     }
 
     private static ConfigurableApplicationContext start(String name, String database) {
@@ -158,6 +178,11 @@ class SampleServiceTest {
         } catch (Exception e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    private static JsonNode json(HttpResponse<String> response) {
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+        return JSON.readTree(response.body());
     }
 
     private static boolean held(LockKey key) throws Exception {

@@ -1,6 +1,7 @@
 package dev.pals.spring;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.pals.AdvisoryLock;
@@ -27,6 +28,7 @@ import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.context.ApplicationContext;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.transaction.annotation.Transactional;
 
 /** The advisorylocks endpoint and the health contributor, against a real server. */
 class ActuatorTest extends StarterTestSupport {
@@ -38,11 +40,25 @@ class ActuatorTest extends StarterTestSupport {
         }
     }
 
+    /** A service whose lock lives in its transaction. */
+    static class Ledger {
+        @Transactional
+        @AdvisoryLocked(name = "'ledger:' + #id", group = "ledger", scope = LockScope.TRANSACTION)
+        public void post(long id, Runnable inTransaction) {
+            inTransaction.run();
+        }
+    }
+
     @Configuration(proxyBeanMethods = false)
     static class Fixture {
         @Bean
         Reports reports() {
             return new Reports();
+        }
+
+        @Bean
+        Ledger ledger() {
+            return new Ledger();
         }
     }
 
@@ -62,6 +78,8 @@ class ActuatorTest extends StarterTestSupport {
             Instant before = Instant.now();
             try (HeldLock own = mine.lock("account:5", LockOptions.exclusive().withGroup("account")).hold();
                     HeldLock report = theirs.lock("nightly-report").hold()) {
+                assertThat(row(endpoint(one), "nightly-report", "held").thisInstance())
+                        .as("named from the constant of an @AdvisoryLocked method, not from a lock of its own").isFalse();
                 AdvisoryLock waiter = mine.lock("nightly-report");
                 CompletableFuture<Boolean> waiting = waiter.acquireAsync(Duration.ofSeconds(30));
                 await().atMost(Duration.ofSeconds(30)).until(() -> mine.waitingLocks() == 1
@@ -116,27 +134,61 @@ class ActuatorTest extends StarterTestSupport {
     }
 
     @Test
-    void healthIsUpWithSessionAffinityAndGoesDownWhenTheLockServerIsGoneWithTheLossInItsDetails() {
+    void aTransactionScopedLockShowsUntilItsTransactionEnds() {
+        withActuator(instance()).run(context -> {
+            LockRegistry registry = context.getBean(LockRegistry.class);
+            Ledger ledger = context.getBean(Ledger.class);
+            ledger.post(9, () -> {
+                AdvisoryLocksDescriptor locks = endpoint(context);
+                assertThat(locks.instance().held()).singleElement().satisfies(held -> {
+                    assertThat(held.name()).isEqualTo("ledger:9");
+                    assertThat(held.scope()).isEqualTo("transaction");
+                    assertThat(held.group()).isEqualTo("ledger");
+                    assertThat(held.backendPid()).isNotNull();
+                });
+                ClusterLockDescriptor row = row(locks, "ledger:9", "held");
+                assertThat(row.thisInstance()).isTrue();
+                assertThat(row.transactionStart()).isNotNull();
+                assertThat(registry.heldLocks()).isEqualTo(1);
+            });
+            assertThat(registry.heldLocks()).isZero();
+            assertThatThrownBy(() -> ledger.post(9, () -> {
+                assertThat(registry.heldLocks()).isEqualTo(1);
+                throw new IllegalStateException("rolled back");
+            })).hasMessage("rolled back");
+            assertThat(registry.heldLocks()).isZero();
+            assertThat(endpoint(context).instance().held()).isEmpty();
+        });
+    }
+
+    @Test
+    void healthIsUpWithSessionAffinityKept() {
+        withActuator(instance()).run(context -> {
+            Health up = context.getBean("advisoryLocksHealthIndicator", HealthIndicator.class).health();
+            assertThat(up.getStatus()).isEqualTo(Status.UP);
+            assertThat(up.getDetails()).containsEntry("sessionAffinity", "kept").containsEntry("reachable", true)
+                    .containsEntry("lostInLast15Minutes", 0).containsEntry("heldLocks", 0);
+        });
+    }
+
+    @Test
+    void healthGoesDownWhenTheLockServerIsGoneAndNamesTheLostLock() {
         try (TcpRelay relay = TcpRelay.to(DB.url())) {
             withActuator(instance()).withPropertyValues("pals.datasource.url=" + relay.jdbcUrl(),
                     "pals.datasource.hikari.connection-timeout=500").run(context -> {
                         HealthIndicator health = context.getBean("advisoryLocksHealthIndicator", HealthIndicator.class);
-                        Health up = health.health();
-                        assertThat(up.getStatus()).isEqualTo(Status.UP);
-                        assertThat(up.getDetails()).containsEntry("sessionAffinity", "kept")
-                                .containsEntry("reachable", true).containsEntry("lostInLast15Minutes", 0);
+                        assertThat(context.getBean(LockRegistry.class).lock("job").tryAcquire()).isTrue();
+                        assertThat(health.health().getStatus()).isEqualTo(Status.UP);
 
-                        context.getBean(LockRegistry.class).lock("job").tryAcquire();
                         relay.close();
 
                         await().atMost(Duration.ofSeconds(30))
                                 .until(() -> health.health().getDetails().get("lostInLast15Minutes").equals(1));
                         Health down = health.health();
                         assertThat(down.getStatus()).isEqualTo(Status.DOWN);
-                        assertThat(down.getDetails()).containsEntry("reachable", false)
-                                .containsEntry("lostInLast15Minutes", 1).containsKey("error");
-                        assertThat(down.getDetails().get("lastLoss")).asInstanceOf(
-                                InstanceOfAssertFactories.MAP).containsEntry("lock", "job");
+                        assertThat(down.getDetails()).containsEntry("reachable", false).containsKey("error");
+                        assertThat(down.getDetails().get("lastLoss")).asInstanceOf(InstanceOfAssertFactories.MAP)
+                                .containsEntry("lock", "job").containsKeys("at", "cause");
                     });
         }
     }

@@ -22,7 +22,9 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.micrometer.metrics.autoconfigure.CompositeMeterRegistryAutoConfiguration;
@@ -44,6 +46,14 @@ class ObservabilityTest extends StarterTestSupport {
 
         @AdvisoryLocked(name = "'ledger:' + #id", blocking = false)
         public void post(long id) {
+        }
+
+        @AdvisoryLocked(name = "'transfer:' + #id", group = "transfer", timeout = "30s")
+        public void transfer(long id) {
+        }
+
+        @AdvisoryLocked(name = "'audit:' + #id", group = "audit", timeout = "100ms")
+        public void audit(long id) {
         }
     }
 
@@ -105,7 +115,7 @@ class ObservabilityTest extends StarterTestSupport {
     }
 
     @Test
-    void holdsAreGaugedAndTheirSectionsCountedAsLongTasksWhileHeld() {
+    void aHoldIsGaugedAndItsSectionIsAnActiveLongTaskWhileHeld() {
         observed().run(context -> {
             LockRegistry registry = context.getBean(LockRegistry.class);
             MeterRegistry meters = context.getBean(MeterRegistry.class);
@@ -117,6 +127,50 @@ class ObservabilityTest extends StarterTestSupport {
             assertThat(meters.get(LockMeters.HELD).gauge().value()).isZero();
             assertThat(meters.get(LockMeters.WAITING).gauge().value()).isZero();
             assertThat(activeSections(meters, "reports").activeTasks()).isZero();
+        });
+    }
+
+    @Test
+    void aWaitingCallIsGaugedAndCountedAsAnActiveAcquisitionUntilItGetsTheLock() {
+        observed().run(context -> {
+            LockRegistry registry = context.getBean(LockRegistry.class);
+            MeterRegistry meters = context.getBean(MeterRegistry.class);
+            CompletableFuture<Void> call;
+            try (HeldLock held = registry.lock("transfer:1").hold()) {
+                call = CompletableFuture.runAsync(() -> context.getBean(Accounts.class).transfer(1));
+                await().atMost(Duration.ofSeconds(30)).until(() -> meters.get(LockMeters.WAITING).gauge().value() == 1);
+                assertThat(meters.get(LockObservations.ACQUIRE + ".active").tag(LockObservations.GROUP, "transfer")
+                        .longTaskTimer().activeTasks()).isEqualTo(1);
+            }
+            call.get(30, TimeUnit.SECONDS);
+            assertThat(meters.get(LockMeters.WAITING).gauge().value()).isZero();
+            assertThat(acquisitions(meters, "transfer", "acquired").count()).isEqualTo(1);
+        });
+    }
+
+    @Test
+    void aWaitThatRunsOutIsTimedAsTimedOut() {
+        observed().run(context -> {
+            try (HeldLock held = context.getBean(LockRegistry.class).lock("audit:1").hold()) {
+                assertThatThrownBy(() -> context.getBean(Accounts.class).audit(1))
+                        .isInstanceOf(AcquireFailureException.class);
+            }
+            assertThat(acquisitions(context.getBean(MeterRegistry.class), "audit", "timed_out").count()).isEqualTo(1);
+        });
+    }
+
+    @Test
+    void anInterruptedWaitIsTimedAsFailedWithItsError() {
+        observed().run(context -> {
+            try (HeldLock held = context.getBean(LockRegistry.class).lock("transfer:2").hold()) {
+                Thread.currentThread().interrupt();
+                assertThatThrownBy(() -> context.getBean(Accounts.class).transfer(2))
+                        .isInstanceOf(AcquireFailureException.class);
+                assertThat(Thread.interrupted()).isTrue();
+            }
+            assertThat(context.getBean(MeterRegistry.class).get(LockObservations.ACQUIRE)
+                    .tag(LockObservations.GROUP, "transfer").tag(LockObservations.OUTCOME, "failed")
+                    .tag("error", "InterruptedException").timer().count()).isEqualTo(1);
         });
     }
 

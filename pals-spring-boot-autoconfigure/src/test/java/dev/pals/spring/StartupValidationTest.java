@@ -25,6 +25,7 @@ class StartupValidationTest extends StarterTestSupport {
             {PrivateMethod.class, "PrivateMethod.run()", "private"},
             {PlainFuture.class, "PlainFuture.run()", "return a CompletionStage"},
             {TooLongTimeout.class, "TooLongTimeout.run()", "24 days"},
+            {BlankGroup.class, "BlankGroup.run()", "group"},
         };
     }
 
@@ -135,6 +136,12 @@ class StartupValidationTest extends StarterTestSupport {
 
     static class TooLongTimeout {
         @AdvisoryLocked(name = "job", timeout = "30d")
+        public void run() {
+        }
+    }
+
+    static class BlankGroup {
+        @AdvisoryLocked(name = "job", group = " ")
         public void run() {
         }
     }

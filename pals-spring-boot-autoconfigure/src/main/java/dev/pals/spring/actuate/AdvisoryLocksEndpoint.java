@@ -16,6 +16,7 @@ import java.util.Set;
 import java.util.function.Supplier;
 import javax.sql.DataSource;
 import org.jspecify.annotations.Nullable;
+import org.springframework.boot.actuate.endpoint.OperationResponseBody;
 import org.springframework.boot.actuate.endpoint.annotation.Endpoint;
 import org.springframework.boot.actuate.endpoint.annotation.ReadOperation;
 
@@ -40,6 +41,9 @@ public final class AdvisoryLocksEndpoint {
     private final Supplier<Collection<String>> knownNames;
 
     /**
+     * An endpoint on {@code registry}'s locks and the lock database's.
+     *
+     * @param registry the registry whose holds and waits are this instance's
      * @param lockDatabase a DataSource on the lock database, for the cluster view
      * @param knownNames names to translate keys with, in the registry's namespace
      */
@@ -50,6 +54,11 @@ public final class AdvisoryLocksEndpoint {
         this.knownNames = knownNames;
     }
 
+    /**
+     * This instance's locks now, and the lock database's. The cluster view is read with one
+     * query through the lock pool; if it fails, {@code cluster.error} says why and the instance
+     * view is still there.
+     */
     @ReadOperation
     public AdvisoryLocksDescriptor advisoryLocks() {
         List<LockActivity> activity = registry.activity();
@@ -96,8 +105,9 @@ public final class AdvisoryLocksEndpoint {
         for (ClusterLocks.Row row : rows.subList(0, Math.min(rows.size(), CLUSTER_LIMIT))) {
             locks.add(new ClusterLockDescriptor(row.key().toString(), names.get(row.key()),
                     row.shared() ? "shared" : "exclusive", row.granted() ? "held" : "waiting", row.pid(),
-                    ownBackends.contains(row.pid()), row.applicationName(), row.clientAddress(), row.sessionStart(),
-                    row.transactionStart(), row.granted() ? heldSince.get(new HeldBy(row.key(), row.pid())) : null,
+                    row.pid() != null && ownBackends.contains(row.pid()), row.applicationName(), row.clientAddress(),
+                    row.sessionStart(), row.transactionStart(),
+                    row.granted() && row.pid() != null ? heldSince.get(new HeldBy(row.key(), row.pid())) : null,
                     row.waitingSince()));
         }
         return new ClusterDescriptor(locks, rows.size() > CLUSTER_LIMIT, null);
@@ -107,18 +117,23 @@ public final class AdvisoryLocksEndpoint {
     }
 
     /**
-     * What the endpoint returns.
+     * What the endpoint returns, written by the actuator's own JSON mapper whatever the service's
+     * Jackson settings.
      *
      * @param namespace the namespace this instance's names are qualified with, or {@code null}
+     * @param instance this instance's holds and waits
+     * @param cluster every advisory lock of the lock database
      */
     public record AdvisoryLocksDescriptor(@Nullable String namespace, InstanceDescriptor instance,
-            ClusterDescriptor cluster) {
+            ClusterDescriptor cluster) implements OperationResponseBody {
     }
 
     /**
      * This instance's locks.
      *
      * @param openConnections lock-pool connections its registry has out
+     * @param held holds now, one per handle (and per tracked transaction)
+     * @param waiting acquisitions that may wait and are not answered yet
      */
     public record InstanceDescriptor(int openConnections, List<LockDescriptor> held, List<LockDescriptor> waiting) {
     }
@@ -126,8 +141,14 @@ public final class AdvisoryLocksEndpoint {
     /**
      * One hold or waiting acquisition of this instance.
      *
-     * @param owner the thread that holds or waits
+     * @param name the lock's name, or its key's text for a lock taken by key
+     * @param key the PostgreSQL key, as in {@code pg_locks}
+     * @param mode {@code exclusive} or {@code shared}
+     * @param scope {@code session} or {@code transaction}
+     * @param group the group it reports under in metrics
+     * @param owner the thread that took the hold or waits (a registry thread for {@code acquireAsync})
      * @param since when the hold was taken or the wait began
+     * @param holdCount how many times the handle holds it; 0 while waiting
      * @param backendPid the PostgreSQL backend holding or waiting in the server, if any
      */
     public record LockDescriptor(String name, String key, String mode, String scope, String group, String owner,
@@ -144,6 +165,7 @@ public final class AdvisoryLocksEndpoint {
     /**
      * The lock database's advisory locks.
      *
+     * @param locks one row per session holding or waiting for a key, holders first
      * @param truncated whether there were more than the {@value #CLUSTER_LIMIT} shown
      * @param error why the database could not be read, or {@code null}
      */
@@ -151,10 +173,17 @@ public final class AdvisoryLocksEndpoint {
     }
 
     /**
-     * One row of {@code pg_locks}: a session holding or waiting for a key.
+     * One row of {@code pg_locks}: a session holding or waiting for a key. PostgreSQL shows the
+     * application name, client address and start times of other roles' sessions only to a role
+     * with {@code pg_read_all_stats}; without it they are {@code null} for those sessions.
      *
+     * @param key the PostgreSQL key: a {@code bigint}, or {@code (int,int)} for a pair
      * @param name the key's name, when this instance knows it
+     * @param mode {@code exclusive} or {@code shared}
      * @param state {@code held} or {@code waiting}
+     * @param backendPid the session's backend, or {@code null} for a prepared transaction
+     * @param applicationName the session's {@code application_name}
+     * @param clientAddress the session's client address; {@code null} over a Unix socket
      * @param thisInstance whether this instance holds or waits on the backend: one of its lock
      *     sessions, or the connection of one of its transaction-scoped locks
      * @param sessionStart when the backend's session began: a bound on how long a session lock has
@@ -164,7 +193,8 @@ public final class AdvisoryLocksEndpoint {
      * @param heldSince when this instance took the lock, for its own holds
      * @param waitingSince when the wait began (PostgreSQL 14 and later)
      */
-    public record ClusterLockDescriptor(String key, @Nullable String name, String mode, String state, int backendPid,
+    public record ClusterLockDescriptor(String key, @Nullable String name, String mode, String state,
+            @Nullable Integer backendPid,
             boolean thisInstance, @Nullable String applicationName, @Nullable String clientAddress,
             @Nullable Instant sessionStart, @Nullable Instant transactionStart, @Nullable Instant heldSince,
             @Nullable Instant waitingSince) {

@@ -1,33 +1,49 @@
 package dev.pals.spring.actuate;
 
 import dev.pals.LockRegistry;
+import dev.pals.spring.LockLostEvent;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Clock;
 import javax.sql.DataSource;
 import org.springframework.boot.health.contributor.AbstractHealthIndicator;
 import org.springframework.boot.health.contributor.Health;
+import org.springframework.context.ApplicationListener;
 
 /**
  * The health of the lock database, as the registry needs it: reachable through the lock pool, a
  * primary (advisory locks on a standby exclude nobody on the primary), and keeping one session per
  * connection (a pooler in transaction mode would hand locks to other clients). DOWN if any of
  * these fails. Details: the registry's holds, waits and connections, and the locks lost in the
- * last 15 minutes with the last one, which do not by themselves turn it DOWN: the registry has
- * reported them to their holders, and it takes locks again once the database is back.
+ * last 15 minutes (counted up to 100) with the last one, learnt from {@link LockLostEvent}s. Losses
+ * do not by themselves turn it DOWN: the registry has reported them to their holders, and it
+ * takes locks again once the database is back. A check waits at most the lock pool's connection
+ * timeout for a connection.
  */
-public final class LockDatabaseHealthIndicator extends AbstractHealthIndicator {
+public final class LockDatabaseHealthIndicator extends AbstractHealthIndicator
+        implements ApplicationListener<LockLostEvent> {
 
     private final LockRegistry registry;
     private final DataSource lockDatabase;
-    private final RecentLockLosses losses;
+    private final RecentLockLosses losses = new RecentLockLosses(Clock.systemUTC());
 
-    public LockDatabaseHealthIndicator(LockRegistry registry, DataSource lockDatabase, RecentLockLosses losses) {
+    /**
+     * A health check of the lock database.
+     *
+     * @param registry the registry whose holds, waits and connections the details show
+     * @param lockDatabase the lock pool, which the check borrows a connection from
+     */
+    public LockDatabaseHealthIndicator(LockRegistry registry, DataSource lockDatabase) {
         super("Lock database health check failed");
         this.registry = registry;
         this.lockDatabase = lockDatabase;
-        this.losses = losses;
+    }
+
+    @Override
+    public void onApplicationEvent(LockLostEvent event) {
+        losses.lost(event.getLock().name(), event.getCause());
     }
 
     @Override

@@ -1,6 +1,6 @@
 package dev.pals.spring.actuate;
 
-import dev.pals.spring.LockLostEvent;
+import dev.pals.LockLostException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -9,10 +9,9 @@ import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.locks.ReentrantLock;
-import org.springframework.context.ApplicationListener;
 
 /** Remembers the locks lost in the last {@link #WINDOW}, for the health details. */
-public final class RecentLockLosses implements ApplicationListener<LockLostEvent> {
+final class RecentLockLosses {
 
     /** How far back losses are counted. */
     static final Duration WINDOW = Duration.ofMinutes(15);
@@ -20,12 +19,8 @@ public final class RecentLockLosses implements ApplicationListener<LockLostEvent
     private static final int CAPACITY = 100;
 
     private final Clock clock;
-    private final ReentrantLock lock = new ReentrantLock();
+    private final ReentrantLock guard = new ReentrantLock();
     private final Deque<Loss> losses = new ArrayDeque<>();
-
-    public RecentLockLosses() {
-        this(Clock.systemUTC());
-    }
 
     RecentLockLosses(Clock clock) {
         this.clock = clock;
@@ -34,24 +29,23 @@ public final class RecentLockLosses implements ApplicationListener<LockLostEvent
     private record Loss(String lock, Instant at, String cause) {
     }
 
-    @Override
-    public void onApplicationEvent(LockLostEvent event) {
-        Loss loss = new Loss(event.getLock().name(), clock.instant(), event.getCause().getMessage());
-        lock.lock();
+    void lost(String lockName, LockLostException cause) {
+        Loss loss = new Loss(lockName, clock.instant(), cause.getMessage());
+        guard.lock();
         try {
             if (losses.size() == CAPACITY) {
                 losses.removeFirst();
             }
             losses.addLast(loss);
         } finally {
-            lock.unlock();
+            guard.unlock();
         }
     }
 
     /** The count within the window, and the last loss if it is within it. */
     Map<String, Object> details() {
         Instant since = clock.instant().minus(WINDOW);
-        lock.lock();
+        guard.lock();
         try {
             losses.removeIf(loss -> loss.at().isBefore(since));
             Map<String, Object> details = new LinkedHashMap<>();
@@ -62,7 +56,7 @@ public final class RecentLockLosses implements ApplicationListener<LockLostEvent
             }
             return details;
         } finally {
-            lock.unlock();
+            guard.unlock();
         }
     }
 }

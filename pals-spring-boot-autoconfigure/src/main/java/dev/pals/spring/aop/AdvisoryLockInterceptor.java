@@ -5,7 +5,6 @@ import dev.pals.AdvisoryLock;
 import dev.pals.LockKey;
 import dev.pals.LockLostException;
 import dev.pals.LockMode;
-import dev.pals.LockObserver;
 import dev.pals.LockRegistry;
 import dev.pals.TransactionLock;
 import dev.pals.spring.LockScope;
@@ -133,7 +132,7 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
             return invocation.proceed();
         }
         Connection connection = DataSourceUtils.getConnection(serviceDataSource);
-        LockObserver.Section hold;
+        TransactionLock.TrackedHold hold;
         try {
             boolean acquired = locked.blocking() ? lock.tryAcquire(connection, locked.timeout())
                     : lock.tryAcquire(connection);
@@ -153,7 +152,7 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
             @Override
             public void afterCompletion(int status) {
                 CallChain.leave(lock.key());
-                hold.ended(null);
+                hold.end();
             }
         });
         return invocation.proceed();

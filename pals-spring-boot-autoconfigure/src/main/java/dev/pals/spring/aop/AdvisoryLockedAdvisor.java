@@ -69,8 +69,8 @@ public final class AdvisoryLockedAdvisor extends AbstractPointcutAdvisor
 
     /**
      * The constant lock names of the {@code @AdvisoryLocked} methods of the beans proxied so far
-     * (every singleton, once the context has started), in either scope; for the actuator
-     * endpoint, which names the keys it finds in {@code pg_locks} with them.
+     * (every singleton, once the context has started), in either scope. Internal to the starter:
+     * the actuator endpoint names the keys it finds in {@code pg_locks} with them.
      */
     public Set<String> constantLockNames() {
         return lockedMethods.constantNames();

@@ -3,7 +3,6 @@ package dev.pals.spring.autoconfigure;
 import dev.pals.LockRegistry;
 import dev.pals.spring.actuate.AdvisoryLocksEndpoint;
 import dev.pals.spring.actuate.LockDatabaseHealthIndicator;
-import dev.pals.spring.actuate.RecentLockLosses;
 import dev.pals.spring.aop.AdvisoryLockedAdvisor;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.actuate.autoconfigure.endpoint.condition.ConditionalOnAvailableEndpoint;
@@ -49,15 +48,9 @@ public final class PalsActuatorAutoConfiguration {
     static final class HealthConfiguration {
 
         @Bean
-        RecentLockLosses palsRecentLockLosses() {
-            return new RecentLockLosses();
-        }
-
-        @Bean
         @ConditionalOnMissingBean(name = "advisoryLocksHealthIndicator")
-        LockDatabaseHealthIndicator advisoryLocksHealthIndicator(LockRegistry registry, LockConnectionPool pool,
-                RecentLockLosses losses) {
-            return new LockDatabaseHealthIndicator(registry, pool.getDataSource(), losses);
+        LockDatabaseHealthIndicator advisoryLocksHealthIndicator(LockRegistry registry, LockConnectionPool pool) {
+            return new LockDatabaseHealthIndicator(registry, pool.getDataSource());
         }
     }
 }

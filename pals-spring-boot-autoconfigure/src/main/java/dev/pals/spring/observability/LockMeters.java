@@ -37,6 +37,7 @@ public final class LockMeters implements MeterBinder, ApplicationListener<LockLo
     private final LockRegistry registry;
     private volatile @Nullable MeterRegistry meters;
 
+    /** Meters of {@code registry}. */
     public LockMeters(LockRegistry registry) {
         this.registry = registry;
     }

@@ -51,6 +51,7 @@ public final class LockObservations implements LockObserver {
 
     private final ObservationRegistry registry;
 
+    /** Observations reported to {@code registry}; none when it is a no-op registry. */
     public LockObservations(ObservationRegistry registry) {
         this.registry = registry;
     }
