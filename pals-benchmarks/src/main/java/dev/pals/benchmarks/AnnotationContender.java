@@ -1,6 +1,7 @@
 package dev.pals.benchmarks;
 
 import dev.pals.AcquireFailureException;
+import dev.pals.LockObserver;
 import dev.pals.spring.AdvisoryLocked;
 import org.jspecify.annotations.Nullable;
 import org.springframework.boot.SpringBootConfiguration;
@@ -12,21 +13,24 @@ import org.springframework.context.annotation.Bean;
 
 /**
  * This project through {@code @AdvisoryLocked} on a Spring bean, in a Boot application started
- * with the starter and nothing but the lock database configured.
+ * with the starter and nothing but the lock database configured; with or without the starter's
+ * Micrometer observations (Spring Boot's metrics are on the classpath either way).
  */
 final class AnnotationContender extends Contender {
 
     private final ConfigurableApplicationContext context;
     private final LockedService service;
 
-    AnnotationContender(BenchmarkDatabase database, String applicationName) {
+    AnnotationContender(BenchmarkDatabase database, String applicationName, boolean observed) {
         this.context = new SpringApplicationBuilder(Application.class)
                 .web(WebApplicationType.NONE)
                 .properties("spring.main.banner-mode=off", "logging.level.root=warn",
                         "spring.datasource.url=" + database.url,
                         "spring.datasource.username=" + database.user,
                         "spring.datasource.password=" + database.password,
-                        "pals.datasource.application-name=" + applicationName)
+                        "pals.datasource.application-name=" + applicationName,
+                        "spring.autoconfigure.exclude="
+                                + (observed ? "" : "dev.pals.spring.autoconfigure.PalsObservabilityAutoConfiguration"))
                 .run();
         this.service = context.getBean(LockedService.class);
     }
@@ -45,6 +49,11 @@ final class AnnotationContender extends Contender {
     @Override
     @Nullable Held tryHold(String name) {
         throw new UnsupportedOperationException("@AdvisoryLocked holds a lock for one call");
+    }
+
+    /** Whether the registry under the proxy reports to an observer, so that scenario 6 prices what it claims. */
+    boolean isObserved() {
+        return context.getBeanProvider(LockObserver.class).stream().findAny().isPresent();
     }
 
     @Override

@@ -90,13 +90,13 @@ public final class Comparison {
 
     private void uncontended(Report report) throws Throwable {
         Map<Kind, Double> micros = new EnumMap<>(Kind.class);
-        for (Kind kind : Kind.values()) {
+        for (Kind kind : Kind.compared()) {
             progress("Scenario 1, uncontended latency: " + kind.id);
             measure(kind, () -> micros.put(kind, jmh("s1", kind, 1, 0, Mode.SampleTime)
                     .getPrimaryResult().getStatistics().getPercentile(50)));
         }
-        progress("Scenarios 1 and 6, interleaved: floor, registry, annotation");
-        List<Kind> paired = List.of(Kind.FLOOR, Kind.REGISTRY, Kind.ANNOTATION);
+        progress("Scenarios 1 and 6, interleaved: floor, registry, annotation, annotation with Micrometer");
+        List<Kind> paired = List.of(Kind.FLOOR, Kind.REGISTRY, Kind.ANNOTATION, Kind.ANNOTATION_OBSERVED);
         Map<Kind, Samples> interleaved = new Interleaved(database, quick ? 500 : 5_000, quick ? 2_000 : 30_000)
                 .measure(paired);
         double floor = micros.get(Kind.FLOOR);
@@ -106,7 +106,7 @@ public final class Comparison {
                         + "project's second connection is the one-off check, at start, that the DataSource keeps one "
                         + "PostgreSQL session per connection (no transaction-mode pooler).",
                 "contender", "median latency", "ratio to floor", "connections");
-        for (Kind kind : Kind.values()) {
+        for (Kind kind : Kind.compared()) {
             if (failedRow(report, kind)) {
                 continue;
             }
@@ -133,20 +133,27 @@ public final class Comparison {
 
         double direct = interleaved.get(Kind.REGISTRY).medianMicros();
         double proxied = interleaved.get(Kind.ANNOTATION).medianMicros();
+        double observed = interleaved.get(Kind.ANNOTATION_OBSERVED).medianMicros();
         report.table("6. Annotation overhead",
                 "The same uncontended call through an `@AdvisoryLocked` proxy (its name a SpEL expression over a "
-                        + "parameter) and through `LockRegistry` directly, interleaved as above.",
-                "LockRegistry", "@AdvisoryLocked", "overhead per call");
-        report.row(Report.micros(direct), Report.micros(proxied), Report.micros(proxied - direct)
-                + String.format(Locale.ROOT, " (%+.1f%%)", 100 * (proxied - direct) / direct));
+                        + "parameter) and through `LockRegistry` directly, interleaved as above; and through the "
+                        + "proxy with the starter's Micrometer observations on (two per call, with Spring Boot's "
+                        + "meter handler and its simple registry).",
+                "LockRegistry", "@AdvisoryLocked", "overhead per call", "with Micrometer", "observations per call");
+        report.row(Report.micros(direct), Report.micros(proxied), percent(proxied - direct, direct),
+                Report.micros(observed), percent(observed - proxied, proxied));
         report.endTable();
+    }
+
+    private static String percent(double extra, double base) {
+        return Report.micros(extra) + String.format(Locale.ROOT, " (%+.1f%%)", 100 * extra / base);
     }
 
     // ---- scenario 2
 
     private void manyThreads(Report report) throws Throwable {
         Map<Kind, Double> perSecond = new EnumMap<>(Kind.class);
-        for (Kind kind : Kind.values()) {
+        for (Kind kind : Kind.compared()) {
             progress("Scenario 2, " + THREADS + " threads on distinct keys: " + kind.id);
             measure(kind, () -> perSecond.put(kind, jmh("s2", kind, THREADS, 0, Mode.Throughput)
                     .getPrimaryResult().getStatistics().getPercentile(50)));
@@ -167,7 +174,7 @@ public final class Comparison {
                         + "connection per thread, and with " + RegistryContender.CONNECTIONS + ", this project's "
                         + "default.",
                 "contender", "acquire + release per second", "ratio to floor", "connections");
-        for (Kind kind : Kind.values()) {
+        for (Kind kind : Kind.compared()) {
             if (!failedRow(report, kind)) {
                 report.row(kind.label, Report.count(perSecond.get(kind)), Report.ratio(perSecond.get(kind) / floor),
                         sampler.peak(ConnectionSampler.applicationName("s2", kind.id)));
@@ -220,7 +227,7 @@ public final class Comparison {
                         + "busy key into a queue. Lower is better.",
                 "contender", "median hand-off", "90th percentile", "ratio to floor");
         Map<Kind, Samples> samples = new EnumMap<>(Kind.class);
-        for (Kind kind : Kind.values()) {
+        for (Kind kind : Kind.compared()) {
             progress("Scenario 3, hand-off: " + kind.id);
             if (kind == Kind.ANNOTATION) {
                 report.row(kind.label, "as LockRegistry (same engine)", "", "");
@@ -253,7 +260,7 @@ public final class Comparison {
                         + "Heap is the difference of two readings after a full GC, before and while holding, and "
                         + "includes the harness's own list of held locks; it is a rough figure, not a profile.",
                 "contender", "acquire rate", "connections", "heap per held lock (rough)");
-        for (Kind kind : Kind.values()) {
+        for (Kind kind : Kind.compared()) {
             progress("Scenario 4, capacity: " + kind.id);
             switch (kind) {
                 case POOL_PER_LOCK -> report.row(kind.label, "n/a: a held lock costs a connection ("

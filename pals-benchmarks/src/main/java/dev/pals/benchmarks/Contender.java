@@ -2,6 +2,7 @@ package dev.pals.benchmarks;
 
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -17,6 +18,8 @@ abstract class Contender implements AutoCloseable {
         POOL_PER_LOCK("pool-per-lock", "pool-per-lock (PALs' design, written in the harness)", ""),
         REGISTRY("registry", "**this project: LockRegistry**", ""),
         ANNOTATION("annotation", "**this project: @AdvisoryLocked proxy**", ""),
+        /** The proxy with Micrometer's observations and meters on; measured in scenario 6 only. */
+        ANNOTATION_OBSERVED("annotation-observed", "this project: @AdvisoryLocked proxy with Micrometer", ""),
         SHEDLOCK("shedlock", "ShedLock 7 LockingTaskExecutor (JdbcTemplate, usingDbTime)",
                 "never waits; a taken lock skips the task"),
         SPRING_INTEGRATION("spring-integration", "Spring Integration 7 JdbcLockRegistry", "");
@@ -30,6 +33,11 @@ abstract class Contender implements AutoCloseable {
             this.id = id;
             this.label = label;
             this.cannotWait = cannotWait;
+        }
+
+        /** The contenders every scenario compares. */
+        static List<Kind> compared() {
+            return Arrays.stream(values()).filter(kind -> kind != ANNOTATION_OBSERVED).toList();
         }
 
         static Kind of(String id) {
@@ -64,7 +72,8 @@ abstract class Contender implements AutoCloseable {
             case FLOOR -> new FloorContender(database, applicationName);
             case POOL_PER_LOCK -> new PoolPerLockContender(database.pool(applicationName, poolSize));
             case REGISTRY -> new RegistryContender(database.pool(applicationName, RegistryContender.POOL_HEADROOM));
-            case ANNOTATION -> new AnnotationContender(database, applicationName);
+            case ANNOTATION -> new AnnotationContender(database, applicationName, false);
+            case ANNOTATION_OBSERVED -> new AnnotationContender(database, applicationName, true);
             case SHEDLOCK -> new ShedLockContender(database.pool(applicationName, poolSize));
             case SPRING_INTEGRATION -> new SpringIntegrationContender(database.pool(applicationName, poolSize));
         };

@@ -47,7 +47,7 @@ class ContenderTest {
     void eachContenderRefusesALockAnotherInstanceHolds(Kind kind) throws Throwable {
         String name = name();
         // a method-scoped proxy cannot hold past its call: the registry, sharing its keys, holds for it
-        Kind holderKind = kind == Kind.ANNOTATION ? Kind.REGISTRY : kind;
+        Kind holderKind = kind == Kind.ANNOTATION || kind == Kind.ANNOTATION_OBSERVED ? Kind.REGISTRY : kind;
         try (Contender holder = Contender.create(holderKind, database, "bench-test", 2);
                 Contender other = Contender.create(kind, database, "bench-test", 2)) {
             Held held = holder.tryHold(name);
@@ -55,6 +55,15 @@ class ContenderTest {
             assertThat(other.tryRun(name, () -> { })).isFalse();
             held.release();
             assertThat(other.tryRun(name, () -> { })).isTrue();
+        }
+    }
+
+    @Test
+    void onlyTheObservedProxyHasTheStartersObservations() throws Throwable {
+        try (Contender plain = Contender.create(Kind.ANNOTATION, database, "bench-test", 1);
+                Contender observed = Contender.create(Kind.ANNOTATION_OBSERVED, database, "bench-test", 1)) {
+            assertThat(((AnnotationContender) plain).isObserved()).isFalse();
+            assertThat(((AnnotationContender) observed).isObserved()).isTrue();
         }
     }
 
