@@ -2,6 +2,7 @@ package dev.pals;
 
 import java.lang.ref.Cleaner;
 import java.time.Duration;
+import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -190,6 +191,26 @@ public final class AdvisoryLock {
      */
     public boolean release() {
         return registry.engine().release(holder);
+    }
+
+    /**
+     * Releases one hold once {@code delay} has passed, on a registry thread; the caller returns at
+     * once. This is the "hold at least" of scheduled jobs: a job that finishes early keeps its lock
+     * for the rest of the interval, so that a node whose clock or schedule drifts does not run it
+     * again. The handle stays held meanwhile, and a loss meanwhile is reported to the registry's
+     * listeners as always.
+     *
+     * @return completes with what {@link #release()} returned, or exceptionally as it would throw:
+     *     {@link LockLostException} if the lock was lost meanwhile, {@link IllegalStateException}
+     *     if the registry was closed first (which released the lock)
+     * @throws IllegalArgumentException if the delay is negative
+     */
+    public CompletableFuture<Boolean> releaseAfter(Duration delay) {
+        Objects.requireNonNull(delay, "delay");
+        if (delay.isNegative()) {
+            throw new IllegalArgumentException("delay must not be negative, but was " + delay);
+        }
+        return registry.releaseAfter(this, delay);
     }
 
     /**

@@ -4,7 +4,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.SynchronousQueue;
@@ -60,6 +62,8 @@ public final class LockRegistry implements AutoCloseable {
     private final ScheduledThreadPoolExecutor housekeeper;
     private final LockEngine engine;
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** Releases scheduled by {@link AdvisoryLock#releaseAfter}, so that closing can answer them. */
+    private final Set<DelayedRelease> delayedReleases = ConcurrentHashMap.newKeySet();
 
     private LockRegistry(Builder builder) {
         this.namespace = builder.namespace;
@@ -220,6 +224,8 @@ public final class LockRegistry implements AutoCloseable {
         sessions.forEach(session -> engine.pool().retire(session, CLOSE_PATIENCE));
         housekeeper.shutdownNow();
         workers.shutdownNow();
+        // their locks went with the close; each answers as its release would now
+        delayedReleases.forEach(DelayedRelease::run);
     }
 
     LockEngine engine() {
@@ -232,6 +238,46 @@ public final class LockRegistry implements AutoCloseable {
     /** What any use of a closed registry, or of its handles, throws. */
     static IllegalStateException closedError(@Nullable Throwable cause) {
         return new IllegalStateException("This LockRegistry is closed; build a new one to take locks", cause);
+    }
+
+    CompletableFuture<Boolean> releaseAfter(AdvisoryLock lock, Duration delay) {
+        DelayedRelease release = new DelayedRelease(lock);
+        delayedReleases.add(release);
+        try {
+            housekeeper.schedule(() -> {
+                try {
+                    workers.execute(release);
+                } catch (RejectedExecutionException closing) {
+                    release.run();
+                }
+            }, delay.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (RejectedExecutionException closing) {
+            release.run();
+        }
+        return release.result;
+    }
+
+    /** One release of {@link AdvisoryLock#releaseAfter}; runs once, whoever gets to it. */
+    private final class DelayedRelease implements Runnable {
+
+        private final AdvisoryLock lock;
+        final CompletableFuture<Boolean> result = new CompletableFuture<>();
+
+        DelayedRelease(AdvisoryLock lock) {
+            this.lock = lock;
+        }
+
+        @Override
+        public void run() {
+            if (!delayedReleases.remove(this)) {
+                return;
+            }
+            try {
+                result.complete(lock.release());
+            } catch (RuntimeException | Error e) {
+                result.completeExceptionally(e);
+            }
+        }
     }
 
     CompletableFuture<Boolean> acquireAsync(AdvisoryLock lock, Duration timeout) {

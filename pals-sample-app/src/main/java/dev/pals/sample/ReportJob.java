@@ -28,7 +28,8 @@ public class ReportJob {
     }
 
     @Scheduled(cron = "* * * * * *")
-    @AdvisoryLocked(name = "report-job", blocking = false, onContention = OnContention.SKIP)
+    // a run that ends early keeps the lock for half the tick, so an instance whose scheduler fires late skips it
+    @AdvisoryLocked(name = "report-job", blocking = false, onContention = OnContention.SKIP, holdAtLeast = "500ms")
     public void run() throws InterruptedException {
         long tick = Instant.now().getEpochSecond();
         // check, then act: only exclusive while the lock is held

@@ -79,6 +79,16 @@ public @interface AdvisoryLocked {
     OnContention onContention() default OnContention.THROW;
 
     /**
+     * The least time the lock is held, from its acquisition: a call that returns sooner keeps the
+     * lock for the rest, released on a registry thread without delaying the caller. This is
+     * ShedLock's {@code lockAtLeastFor}: a fast scheduled job does not run again on a node whose
+     * clock or schedule is a little late. A duration such as {@code "30s"} or {@code "PT1M"};
+     * empty (the default) releases as the call ends. Only for {@link LockScope#SESSION}: a
+     * transaction lock ends with its transaction.
+     */
+    String holdAtLeast() default "";
+
+    /**
      * The group this lock reports under in metrics and traces. Empty (the default) takes the
      * name as written, template included: {@code "'account:' + #id"} reports as that text, never
      * as {@code account:42}, so metric tags stay few.

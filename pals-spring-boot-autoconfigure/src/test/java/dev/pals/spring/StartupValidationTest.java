@@ -26,6 +26,9 @@ class StartupValidationTest extends StarterTestSupport {
             {PlainFuture.class, "PlainFuture.run()", "return a CompletionStage"},
             {TooLongTimeout.class, "TooLongTimeout.run()", "24 days"},
             {BlankGroup.class, "BlankGroup.run()", "group"},
+            {HoldAtLeastInTransaction.class, "HoldAtLeastInTransaction.run()", "use scope = SESSION"},
+            {UnparsableHoldAtLeast.class, "UnparsableHoldAtLeast.run()", "not a duration"},
+            {NegativeHoldAtLeast.class, "NegativeHoldAtLeast.run()", "negative"},
         };
     }
 
@@ -142,6 +145,24 @@ class StartupValidationTest extends StarterTestSupport {
 
     static class BlankGroup {
         @AdvisoryLocked(name = "job", group = " ")
+        public void run() {
+        }
+    }
+
+    static class HoldAtLeastInTransaction {
+        @AdvisoryLocked(name = "job", scope = LockScope.TRANSACTION, holdAtLeast = "30s")
+        public void run() {
+        }
+    }
+
+    static class UnparsableHoldAtLeast {
+        @AdvisoryLocked(name = "job", holdAtLeast = "a while")
+        public void run() {
+        }
+    }
+
+    static class NegativeHoldAtLeast {
+        @AdvisoryLocked(name = "job", holdAtLeast = "-1s")
         public void run() {
         }
     }

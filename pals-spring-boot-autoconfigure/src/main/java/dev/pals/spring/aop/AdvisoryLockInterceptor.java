@@ -7,9 +7,11 @@ import dev.pals.LockLostException;
 import dev.pals.LockMode;
 import dev.pals.LockRegistry;
 import dev.pals.TransactionLock;
+import dev.pals.spring.LockNotAcquiredEvent;
 import dev.pals.spring.LockScope;
 import dev.pals.spring.OnContention;
 import java.sql.Connection;
+import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -22,6 +24,7 @@ import org.apache.commons.logging.LogFactory;
 import org.jspecify.annotations.Nullable;
 import org.springframework.aop.support.AopUtils;
 import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.context.ApplicationEventPublisher;
 import org.springframework.jdbc.datasource.DataSourceUtils;
 import org.springframework.transaction.support.TransactionSynchronization;
 import org.springframework.transaction.support.TransactionSynchronizationManager;
@@ -40,6 +43,8 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
     private volatile @Nullable LockRegistry resolvedRegistry;
     private final ObjectProvider<DataSource> dataSource;
     private final boolean interruptOnLoss;
+    /** Where {@link LockNotAcquiredEvent}s go; set once the context is up. */
+    private volatile @Nullable ApplicationEventPublisher publisher;
     /** With interrupt-on-loss: the thread running each locked call, by the call's handle. */
     private final ConcurrentHashMap<AdvisoryLock, Runner> runners = new ConcurrentHashMap<>();
 
@@ -55,6 +60,10 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
         this.registry = registry;
         this.dataSource = dataSource;
         this.interruptOnLoss = interruptOnLoss;
+    }
+
+    void setPublisher(ApplicationEventPublisher publisher) {
+        this.publisher = publisher;
     }
 
     /**
@@ -91,8 +100,9 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
             return invocation.proceed();
         }
         if (!acquire(lock, locked)) {
-            return contended(locked, name);
+            return contended(invocation, locked, name);
         }
+        long acquiredAt = System.nanoTime();
         CallChain.enter(key, new CallChain.Entry(name, locked.mode(), lock));
         if (interruptOnLoss) {
             runners.put(lock, new Runner());
@@ -102,14 +112,14 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
             result = invocation.proceed();
         } catch (Throwable failure) {
             leave(lock, key);
-            throw releaseAfter(lock, failure);
+            throw releaseOnFailure(lock, locked, acquiredAt, failure);
         }
         leave(lock, key);
         if (result instanceof CompletionStage<?> stage) {
-            stage.whenComplete((value, failure) -> releaseAsync(lock, locked));
+            stage.whenComplete((value, failure) -> releaseAsync(lock, locked, acquiredAt));
             return result;
         }
-        lock.release();
+        release(lock, locked, acquiredAt);
         return result;
     }
 
@@ -137,7 +147,7 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
             boolean acquired = locked.blocking() ? lock.tryAcquire(connection, locked.timeout())
                     : lock.tryAcquire(connection);
             if (!acquired) {
-                return contended(locked, name);
+                return contended(invocation, locked, name);
             }
             hold = lock.trackHold(connection);
         } catch (InterruptedException e) {
@@ -194,8 +204,15 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
         }
     }
 
-    private static @Nullable Object contended(LockedMethod locked, String name) {
+    private @Nullable Object contended(MethodInvocation invocation, LockedMethod locked, String name) {
         boolean waited = locked.blocking() && !locked.timeout().isZero();
+        ApplicationEventPublisher events = publisher;
+        if (events != null) {
+            Object source = invocation.getThis();
+            events.publishEvent(new LockNotAcquiredEvent(source == null ? invocation.getMethod() : source,
+                    invocation.getMethod(), name, waited ? AcquireFailureException.Reason.TIMED_OUT
+                            : AcquireFailureException.Reason.CONTENDED, locked.onContention() == OnContention.SKIP));
+        }
         if (locked.onContention() == OnContention.SKIP) {
             if (LOG.isDebugEnabled()) {
                 LOG.debug("Skipped " + locked.description() + ": lock '" + name + "' is held elsewhere"
@@ -225,13 +242,34 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
     }
 
     /**
+     * Releases when the call ends, or schedules the release for the end of its hold-at-least. A
+     * lock lost during the call is reported to the caller now either way.
+     *
+     * @throws LockLostException if the lock was lost while the method ran
+     */
+    private static void release(AdvisoryLock lock, LockedMethod locked, long acquiredAt) {
+        Duration rest = locked.holdAtLeast().minusNanos(System.nanoTime() - acquiredAt);
+        if (rest.isNegative() || rest.isZero() || !lock.isHeld()) {
+            lock.release();
+            return;
+        }
+        lock.releaseAfter(rest).whenComplete((released, failure) -> {
+            if (failure != null) {
+                LOG.error("Releasing lock '" + lock.name() + "' at the end of the holdAtLeast of "
+                        + locked.description() + " failed: " + failure.getMessage(), failure);
+            }
+        });
+    }
+
+    /**
      * Releases after the method threw, and returns what to throw: a lost lock is the news the
      * caller must not miss, with the method's failure attached; any other release failure is
      * attached to the method's.
      */
-    private static Throwable releaseAfter(AdvisoryLock lock, Throwable failure) {
+    private static Throwable releaseOnFailure(AdvisoryLock lock, LockedMethod locked, long acquiredAt,
+            Throwable failure) {
         try {
-            lock.release();
+            release(lock, locked, acquiredAt);
         } catch (LockLostException lost) {
             lost.addSuppressed(failure);
             return lost;
@@ -242,9 +280,9 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
     }
 
     /** Releases when an async result completes; nobody is left to throw to, so a loss is logged. */
-    private static void releaseAsync(AdvisoryLock lock, LockedMethod locked) {
+    private static void releaseAsync(AdvisoryLock lock, LockedMethod locked, long acquiredAt) {
         try {
-            lock.release();
+            release(lock, locked, acquiredAt);
         } catch (RuntimeException e) {
             LOG.error("Releasing lock '" + lock.name() + "' after the async result of " + locked.description()
                     + " completed failed: " + e.getMessage(), e);

@@ -16,6 +16,8 @@ import org.jspecify.annotations.Nullable;
 import org.springframework.beans.factory.BeanFactory;
 import org.springframework.beans.factory.BeanFactoryAware;
 import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.context.ApplicationEventPublisher;
+import org.springframework.context.ApplicationEventPublisherAware;
 import org.springframework.context.ApplicationListener;
 import org.springframework.core.Ordered;
 
@@ -31,7 +33,7 @@ import org.springframework.core.Ordered;
  * locks in.
  */
 public final class AdvisoryLockedAdvisor extends AbstractPointcutAdvisor
-        implements BeanFactoryAware, ApplicationListener<LockLostEvent> {
+        implements BeanFactoryAware, ApplicationEventPublisherAware, ApplicationListener<LockLostEvent> {
 
     private static final long serialVersionUID = 1L;
 
@@ -79,6 +81,11 @@ public final class AdvisoryLockedAdvisor extends AbstractPointcutAdvisor
     @Override
     public void onApplicationEvent(LockLostEvent event) {
         interceptor.lost(event.getLock());
+    }
+
+    @Override
+    public void setApplicationEventPublisher(ApplicationEventPublisher publisher) {
+        interceptor.setPublisher(publisher);
     }
 
     @Override

@@ -13,9 +13,10 @@ import java.time.Duration;
  * @param name the lock's name or name template
  * @param options the mode and the group, the same for every call
  * @param timeout how long a blocking call waits; {@code Duration.ZERO} when it does not block
+ * @param holdAtLeast the least time the lock is held from its acquisition; {@code Duration.ZERO} for none
  */
 record LockedMethod(String description, LockNameTemplate name, LockOptions options, boolean blocking,
-        Duration timeout, LockScope scope, OnContention onContention, ReturnKind returnKind) {
+        Duration timeout, LockScope scope, OnContention onContention, ReturnKind returnKind, Duration holdAtLeast) {
 
     LockMode mode() {
         return options.mode();

@@ -135,8 +135,31 @@ final class LockedMethods {
             throw invalid(description, "group = \"" + group + "\" is blank; leave it out to report under the name "
                     + "template, or give a short constant such as \"account\"");
         }
+        Duration holdAtLeast = holdAtLeast(description, locked.holdAtLeast().trim());
+        if (locked.scope() == LockScope.TRANSACTION && !holdAtLeast.isZero()) {
+            throw invalid(description, "holdAtLeast = \"" + locked.holdAtLeast().trim() + "\" cannot keep a "
+                    + "TRANSACTION lock: PostgreSQL releases it when the transaction ends; use scope = SESSION");
+        }
         return new LockedMethod(description, name, LockOptions.exclusive().withMode(locked.mode()).withGroup(group),
-                locked.blocking(), timeout, locked.scope(), locked.onContention(), returnKind);
+                locked.blocking(), timeout, locked.scope(), locked.onContention(), returnKind, holdAtLeast);
+    }
+
+    private static Duration holdAtLeast(String description, String text) {
+        if (text.isEmpty()) {
+            return Duration.ZERO;
+        }
+        Duration holdAtLeast;
+        try {
+            holdAtLeast = DurationStyle.detectAndParse(text);
+        } catch (IllegalArgumentException e) {
+            throw invalid(description, "holdAtLeast = \"" + text + "\" is not a duration; write it as 30s, 5m or "
+                    + "PT1M");
+        }
+        if (holdAtLeast.isNegative()) {
+            throw invalid(description, "holdAtLeast = \"" + text + "\" is negative; leave it out to release as the "
+                    + "call ends");
+        }
+        return holdAtLeast;
     }
 
     private Duration timeout(String description, String text) {

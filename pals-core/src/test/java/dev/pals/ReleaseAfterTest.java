@@ -1,0 +1,53 @@
+package dev.pals;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/** {@link AdvisoryLock#releaseAfter}: the hold-at-least of scheduled jobs. */
+class ReleaseAfterTest extends LockTestSupport {
+
+    @Test
+    void theLockStaysHeldForTheDelayAndIsThenReleased() throws Exception {
+        LockRegistry registry = registry();
+        AdvisoryLock lock = registry.lock("nightly");
+        assertThat(lock.tryAcquire()).isTrue();
+        long start = System.nanoTime();
+
+        CompletableFuture<Boolean> released = lock.releaseAfter(Duration.ofMillis(300));
+
+        assertThat(lock.isHeld()).isTrue();
+        assertThat(grantedOnServer(lock.key())).isEqualTo(1);
+        assertThat(registry.lock("nightly").tryAcquire()).as("another handle during the delay").isFalse();
+        assertThat(released.get(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(System.nanoTime() - start).isGreaterThanOrEqualTo(Duration.ofMillis(300).toNanos());
+        assertThat(lock.isHeld()).isFalse();
+        assertThat(grantedOnServer(lock.key())).isZero();
+    }
+
+    @Test
+    void closingTheRegistryFirstAnswersWithTheClose() {
+        LockRegistry registry = registry();
+        AdvisoryLock lock = registry.lock("nightly");
+        assertThat(lock.tryAcquire()).isTrue();
+        CompletableFuture<Boolean> released = lock.releaseAfter(Duration.ofHours(1));
+
+        registry.close();
+
+        assertThatThrownBy(() -> released.get(30, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
+                .cause().isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+        assertThat(lock.isHeld()).isFalse();
+    }
+
+    @Test
+    void aNegativeDelayIsRefused() {
+        AdvisoryLock lock = registry().lock("nightly");
+        assertThatThrownBy(() -> lock.releaseAfter(Duration.ofSeconds(-1)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("negative");
+    }
+}
