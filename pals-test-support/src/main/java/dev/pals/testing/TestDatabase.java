@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.sql.Connection;
 import java.sql.DriverManager;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
@@ -47,6 +48,13 @@ public final class TestDatabase {
      */
     public static final String SERVER_SETTING_PREFIX = "pals.test.server.";
 
+    /**
+     * System property naming the PostgreSQL major the tests must run on: the Testcontainers image
+     * it selects, and a check of whichever server is used (embedded servers take their version from
+     * the binaries on the classpath).
+     */
+    public static final String MAJOR_PROPERTY = "pals.test.postgres.major";
+
     private static final ReentrantLock START = new ReentrantLock();
     private static @Nullable TestDatabase shared;
 
@@ -76,6 +84,32 @@ public final class TestDatabase {
     }
 
     private static TestDatabase start() {
+        TestDatabase database = startServer();
+        String major = System.getProperty(MAJOR_PROPERTY);
+        if (major != null && !major.isBlank()) {
+            database.requireMajor(Integer.parseInt(major.trim()));
+        }
+        return database;
+    }
+
+    /** Proves the suite runs on the PostgreSQL major it was asked for, so a version matrix cannot pass on another. */
+    private void requireMajor(int major) {
+        int actual;
+        try (Connection connection = connect(); Statement statement = connection.createStatement();
+                ResultSet row = statement.executeQuery("SELECT current_setting('server_version_num')::int / 10000")) {
+            row.next();
+            actual = row.getInt(1);
+        } catch (SQLException e) {
+            throw new IllegalStateException("Could not read the test server's version", e);
+        }
+        if (actual != major) {
+            throw new IllegalStateException(MAJOR_PROPERTY + "=" + major + " asks for PostgreSQL " + major + ", but the "
+                    + kind + " is PostgreSQL " + actual + "; unset " + URL_VARIABLE + " so that the tests start the "
+                    + "version themselves, or put that version's embedded binaries on the test classpath");
+        }
+    }
+
+    private static TestDatabase startServer() {
         String external = System.getenv(URL_VARIABLE);
         if (external != null && !external.isBlank()) {
             String user = System.getenv().getOrDefault(USER_VARIABLE, "postgres");
@@ -85,7 +119,8 @@ public final class TestDatabase {
         if (dockerAvailable()) {
             List<String> command = new ArrayList<>(List.of("postgres"));
             serverSettings().forEach((name, value) -> command.addAll(List.of("-c", name + "=" + value)));
-            PostgreSQLContainer container = new PostgreSQLContainer("postgres:17-alpine")
+            String major = System.getProperty(MAJOR_PROPERTY, "17").trim();
+            PostgreSQLContainer container = new PostgreSQLContainer("postgres:" + major + "-alpine")
                     .withCommand(command.toArray(String[]::new));
             container.start();
             Runtime.getRuntime().addShutdownHook(new Thread(container::stop, "pals-test-db-stop"));
