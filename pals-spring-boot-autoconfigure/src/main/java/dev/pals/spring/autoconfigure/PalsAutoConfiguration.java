@@ -7,6 +7,7 @@ import dev.pals.LockRegistry;
 import dev.pals.spring.LockLostEvent;
 import dev.pals.spring.LockScope;
 import dev.pals.spring.aop.AdvisoryLockedAdvisor;
+import dev.pals.spring.leader.Leadership;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.time.Duration;
@@ -18,6 +19,7 @@ import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.boot.context.properties.bind.BindHandler;
 import org.springframework.boot.context.properties.bind.Bindable;
@@ -84,6 +86,19 @@ public final class PalsAutoConfiguration {
                     + "or timeout = \"forever\" on the methods that must wait without limit");
         }
         return timeout;
+    }
+
+    /** A leader election, when the service names its lock; without a lock database start-up fails and says so. */
+    @Bean
+    @ConditionalOnProperty(name = "pals.leader.name")
+    Leadership palsLeadership(LockRegistry registry, PalsProperties properties, ApplicationEventPublisher events) {
+        PalsProperties.Leader leader = properties.getLeader();
+        String name = leader.getName();
+        if (name == null || name.isBlank()) {
+            throw new InvalidConfigurationPropertyValueException("pals.leader.name", name,
+                    "It must not be blank; name the lock the leader holds, such as billing-leader");
+        }
+        return new Leadership(registry, name.trim(), leader.getRetryInterval(), events);
     }
 
     /** The lock pool and registry, unless the service defines its own registry. */

@@ -55,6 +55,8 @@ public class PalsProperties {
 
     private final Datasource datasource = new Datasource();
 
+    private final Leader leader = new Leader();
+
     public boolean isEnabled() {
         return enabled;
     }
@@ -114,6 +116,10 @@ public class PalsProperties {
         this.interruptOnLoss = interruptOnLoss;
     }
 
+    public Leader getLeader() {
+        return leader;
+    }
+
     public Datasource getDatasource() {
         return datasource;
     }
@@ -129,6 +135,40 @@ public class PalsProperties {
      * The lock pool: a small HikariCP pool of its own, kept apart from the service's DataSource
      * because its connections stay out for as long as locks are held.
      */
+    /** Leader election: one instance of the service leads while it holds one lock. */
+    public static class Leader {
+
+        /**
+         * Name of the lock the leader holds, in the namespace; setting it starts a leader election
+         * with the application and publishes LeadershipGrantedEvent and LeadershipRevokedEvent.
+         */
+        private @Nullable String name;
+
+        /**
+         * How often an instance that does not lead tries to take the leader lock.
+         */
+        private Duration retryInterval = Duration.ofSeconds(5);
+
+        public @Nullable String getName() {
+            return name;
+        }
+
+        public void setName(@Nullable String name) {
+            this.name = name;
+        }
+
+        public Duration getRetryInterval() {
+            return retryInterval;
+        }
+
+        public void setRetryInterval(Duration retryInterval) {
+            if (retryInterval.isNegative() || retryInterval.isZero()) {
+                throw new IllegalArgumentException("must be positive, but was " + retryInterval);
+            }
+            this.retryInterval = retryInterval;
+        }
+    }
+
     public static class Datasource {
 
         /**
