@@ -119,8 +119,14 @@ class SampleServiceTest {
         LockRegistry registry = one.getBean(LockRegistry.class);
         try (HeldLock held = registry.lock("maintenance").hold()) {
             JsonNode mine = json(get(one, "/actuator/advisorylocks"));
-            int pid = mine.at("/instance/held/0/backendPid").asInt();
-            assertThat(mine.at("/instance/held/0/name").asString()).isEqualTo("maintenance");
+            JsonNode hold = null;
+            for (JsonNode each : mine.at("/instance/held")) {
+                if (each.get("name").asString().equals("maintenance")) {
+                    hold = each;
+                }
+            }
+            assertThat(hold).as("this instance's hold on 'maintenance' in " + mine).isNotNull();
+            int pid = hold.get("backendPid").asInt();
 
             JsonNode theirs = json(get(two, "/actuator/advisorylocks"));
             String key = LockKey.of("pals-sample", "maintenance").toString();
@@ -131,6 +137,16 @@ class SampleServiceTest {
                         assertThat(row.get("thisInstance").asBoolean()).isFalse();
                     });
         }
+    }
+
+    @Test
+    void exactlyOneInstanceLeads() {
+        await().atMost(Duration.ofSeconds(30)).until(() -> leads(one) || leads(two));
+        assertThat(leads(one)).isNotEqualTo(leads(two));
+    }
+
+    private static boolean leads(ConfigurableApplicationContext instance) {
+        return json(get(instance, "/leader")).get("leader").asBoolean();
     }
 
     @Test
