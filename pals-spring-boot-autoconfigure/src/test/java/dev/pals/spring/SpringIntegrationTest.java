@@ -1,0 +1,93 @@
+package dev.pals.spring;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.pals.spring.autoconfigure.PalsIntegrationAutoConfiguration;
+import dev.pals.spring.integration.AdvisoryLockRegistry;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Lock;
+import org.junit.jupiter.api.Test;
+import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+import org.springframework.integration.leader.DefaultCandidate;
+import org.springframework.integration.support.leader.LockRegistryLeaderInitiator;
+import org.springframework.integration.support.locks.LockRegistry;
+
+/** Spring Integration's lock registry contract, and its leader initiator, on advisory locks. */
+class SpringIntegrationTest extends StarterTestSupport {
+
+    private ApplicationContextRunner service() {
+        return instance().withConfiguration(AutoConfigurations.of(PalsIntegrationAutoConfiguration.class));
+    }
+
+    @Test
+    void theRegistryIsSpringIntegrationsLockRegistry() {
+        service().run(context -> assertThat(context.getBean(LockRegistry.class))
+                .isInstanceOf(AdvisoryLockRegistry.class));
+    }
+
+    @Test
+    void aLockExcludesAnotherInstanceAndIsReentrantForItsThread() {
+        twoInstances(service(), (one, two) -> {
+            Lock mine = one.getBean(LockRegistry.class).obtain("orders");
+            Lock theirs = two.getBean(LockRegistry.class).obtain("orders");
+            assertThat(one.getBean(LockRegistry.class).obtain("orders")).isSameAs(mine);
+
+            assertThat(mine.tryLock()).isTrue();
+            assertThat(mine.tryLock()).as("re-entry").isTrue();
+            assertThat(theirs.tryLock(100, TimeUnit.MILLISECONDS)).isFalse();
+            assertThat(CompletableFuture.supplyAsync(mine::tryLock).get(30, TimeUnit.SECONDS))
+                    .as("another thread of the same instance").isFalse();
+            mine.unlock();
+            assertThat(theirs.tryLock()).as("still held once").isFalse();
+            mine.unlock();
+            assertThat(theirs.tryLock()).isTrue();
+            theirs.unlock();
+        });
+    }
+
+    @Test
+    void executeLockedRunsUnderTheLock() {
+        service().run(context -> {
+            LockRegistry<?> locks = context.getBean(LockRegistry.class);
+            String result = locks.executeLocked("report", () -> {
+                assertThat(CompletableFuture.supplyAsync(() -> locks.obtain("report").tryLock()).get())
+                        .as("taken while the task runs").isFalse();
+                return "done";
+            });
+            assertThat(result).isEqualTo("done");
+        });
+    }
+
+    @Test
+    void springIntegrationsLeaderInitiatorElectsOneLeader() {
+        twoInstances(service(), (one, two) -> {
+            LockRegistryLeaderInitiator first = initiator(one.getBean(LockRegistry.class));
+            LockRegistryLeaderInitiator second = initiator(two.getBean(LockRegistry.class));
+            try {
+                first.start();
+                await().atMost(Duration.ofSeconds(30)).until(() -> first.getContext().isLeader());
+                second.start();
+                assertThat(second.getContext().isLeader()).isFalse();
+
+                first.stop();
+
+                await().atMost(Duration.ofSeconds(30)).until(() -> second.getContext().isLeader());
+            } finally {
+                first.stop();
+                second.stop();
+            }
+        });
+    }
+
+    private static LockRegistryLeaderInitiator initiator(LockRegistry<?> locks) {
+        LockRegistryLeaderInitiator initiator = new LockRegistryLeaderInitiator(locks,
+                new DefaultCandidate("node", "cluster-role"));
+        initiator.setHeartBeatMillis(100);
+        initiator.setBusyWaitMillis(50);
+        return initiator;
+    }
+}
