@@ -200,15 +200,15 @@ public final class AdvisoryLock {
      * again. The handle stays held meanwhile, and a loss meanwhile is reported to the registry's
      * listeners as always.
      *
-     * @return completes with what {@link #release()} returned, or exceptionally as it would throw:
-     *     {@link LockLostException} if the lock was lost meanwhile, {@link IllegalStateException}
-     *     if the registry was closed first (which released the lock)
-     * @throws IllegalArgumentException if the delay is negative
+     * @return completes with what {@link #release()} returned, or exceptionally as it would throw
+     *     ({@link LockLostException} if the lock was lost meanwhile); with {@code true} if the
+     *     registry was closed first, which released the lock
+     * @throws IllegalArgumentException if the delay is negative or longer than about 24 days
      */
     public CompletableFuture<Boolean> releaseAfter(Duration delay) {
         Objects.requireNonNull(delay, "delay");
-        if (delay.isNegative()) {
-            throw new IllegalArgumentException("delay must not be negative, but was " + delay);
+        if (delay.isNegative() || delay.compareTo(Timeouts.LONGEST) > 0) {
+            throw new IllegalArgumentException("delay must be between 0 and " + Timeouts.LONGEST + ", but was " + delay);
         }
         return registry.releaseAfter(this, delay);
     }

@@ -29,6 +29,7 @@ import org.jspecify.annotations.Nullable;
  * and use transaction-scoped locks for work that writes to the database.
  *
  * <p>Thread-safe. The election runs on a daemon thread of its own, which also calls the listener.
+ * Closing the registry ends the election: a leader is told it is revoked.
  */
 public final class LeaderElection implements AutoCloseable {
 
@@ -37,12 +38,13 @@ public final class LeaderElection implements AutoCloseable {
 
     private static final System.Logger LOG = System.getLogger(LeaderElection.class.getName());
 
+    private final LockRegistry registry;
     private final AdvisoryLock lock;
     private final long retryNanos;
     private final LeadershipListener listener;
     private final ScheduledThreadPoolExecutor thread;
     private volatile @Nullable Thread electionThread;
-    /** Guards the leader flag against a close racing a round; no I/O but the election's own. */
+    /** Guards {@code closed} and {@code rounds} against a close racing the start. */
     private final ReentrantLock state = new ReentrantLock();
     private volatile boolean leader;
     private boolean closed;
@@ -50,6 +52,7 @@ public final class LeaderElection implements AutoCloseable {
     private @Nullable ScheduledFuture<?> rounds;
 
     private LeaderElection(Builder builder) {
+        this.registry = builder.registry;
         this.lock = builder.registry.lock(builder.name, LockOptions.exclusive().withBlocking(false)
                 .withGroup(builder.group == null ? "leader:" + builder.name : builder.group));
         this.retryNanos = builder.retryInterval.toNanos();
@@ -126,6 +129,15 @@ public final class LeaderElection implements AutoCloseable {
     /** One round on the election's thread: a leader checks its lock, a follower tries when its interval is up. */
     private void round() {
         try {
+            if (registry.isClosed()) {
+                // the registry released everything; nothing to lead with any more
+                if (leader) {
+                    leader = false;
+                    revoked(null);
+                }
+                thread.shutdown();
+                return;
+            }
             if (leader) {
                 if (!lock.isHeld()) {
                     leader = false;
@@ -160,20 +172,22 @@ public final class LeaderElection implements AutoCloseable {
         }
     }
 
+    /** Tells revoked before releasing, so that the next leader starts only after this one was told. */
     private void stepDown() {
         if (!leader) {
             return;
         }
         leader = false;
-        LockLostException lost = null;
+        if (!lock.isHeld()) {
+            revoked(lostCause());
+            return;
+        }
+        revoked(null);
         try {
             lock.release();
-        } catch (LockLostException e) {
-            lost = e;
         } catch (RuntimeException e) {
             LOG.log(Level.WARNING, () -> "Releasing the leader lock '" + name() + "' failed: " + e.getMessage());
         }
-        revoked(lost);
     }
 
     private void revoked(@Nullable LockLostException lost) {
@@ -183,7 +197,7 @@ public final class LeaderElection implements AutoCloseable {
     private void notify(Runnable call, String what) {
         try {
             call.run();
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | LinkageError | AssertionError e) {
             LOG.log(Level.WARNING, "A LeadershipListener failed on " + what + " of '" + name() + "'; ignored", e);
         }
     }

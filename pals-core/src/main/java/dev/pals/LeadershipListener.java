@@ -4,8 +4,8 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * Told when a {@link LeaderElection} makes this instance the leader, and when it stops being one.
- * Called on the election's own thread, one call at a time, granted and revoked alternating; an
- * exception a listener throws is logged and ignored.
+ * Called on the election's own thread, granted and revoked alternating; an exception or linkage
+ * error a listener throws is logged and ignored.
  */
 public interface LeadershipListener {
 
@@ -16,7 +16,7 @@ public interface LeadershipListener {
      * This instance is no longer the leader.
      *
      * @param lost why the lock was lost (its session ended, so another instance may lead already),
-     *     or {@code null} if the election was closed or its leadership yielded
+     *     or {@code null} if the election or its registry was closed
      */
     void revoked(LeaderElection election, @Nullable LockLostException lost);
 }

@@ -224,8 +224,13 @@ public final class LockRegistry implements AutoCloseable {
         sessions.forEach(session -> engine.pool().retire(session, CLOSE_PATIENCE));
         housekeeper.shutdownNow();
         workers.shutdownNow();
-        // their locks went with the close; each answers as its release would now
-        delayedReleases.forEach(DelayedRelease::run);
+        // their locks went with the close, which released them
+        delayedReleases.forEach(DelayedRelease::releasedByClose);
+    }
+
+    /** Whether {@link #close()} has begun. */
+    boolean isClosed() {
+        return closed.get();
     }
 
     LockEngine engine() {
@@ -265,6 +270,12 @@ public final class LockRegistry implements AutoCloseable {
 
         DelayedRelease(AdvisoryLock lock) {
             this.lock = lock;
+        }
+
+        void releasedByClose() {
+            if (delayedReleases.remove(this)) {
+                result.complete(true);
+            }
         }
 
         @Override

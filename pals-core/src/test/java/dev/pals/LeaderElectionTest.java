@@ -42,10 +42,9 @@ class LeaderElectionTest extends LockTestSupport {
         }
     }
 
-    private LeaderElection elect(LockRegistry registry, Events events) {
-        LeaderElection election = LeaderElection.builder(registry, "leader").retryInterval(Duration.ofMillis(100))
-                .listener(events).start();
-        return election;
+    private static LeaderElection elect(LockRegistry registry, Events events) {
+        return LeaderElection.builder(registry, "leader").retryInterval(Duration.ofMillis(100)).listener(events)
+                .start();
     }
 
     @Test
@@ -90,6 +89,21 @@ class LeaderElectionTest extends LockTestSupport {
         } finally {
             ownPool.close();
         }
+    }
+
+    @Test
+    void closingTheRegistryRevokesItsLeader() {
+        Events events = new Events();
+        LockRegistry registry = registry();
+        LeaderElection election = elect(registry, events);
+        await().atMost(Duration.ofSeconds(30)).until(election::isLeader);
+
+        registry.close();
+
+        await().atMost(Duration.ofSeconds(30)).until(() -> events.seen.size() == 2);
+        assertThat(events.seen).containsExactly("granted", "revoked");
+        assertThat(election.isLeader()).isFalse();
+        election.close();
     }
 
     @Test

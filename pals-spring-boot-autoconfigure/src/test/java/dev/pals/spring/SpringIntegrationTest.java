@@ -3,8 +3,11 @@ package dev.pals.spring;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.pals.spring.autoconfigure.LockConnectionPool;
 import dev.pals.spring.autoconfigure.PalsIntegrationAutoConfiguration;
 import dev.pals.spring.integration.AdvisoryLockRegistry;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -20,7 +23,8 @@ import org.springframework.integration.support.locks.LockRegistry;
 class SpringIntegrationTest extends StarterTestSupport {
 
     private ApplicationContextRunner service() {
-        return instance().withConfiguration(AutoConfigurations.of(PalsIntegrationAutoConfiguration.class));
+        return instance().withConfiguration(AutoConfigurations.of(PalsIntegrationAutoConfiguration.class))
+                .withPropertyValues("pals.loss-check-interval=100ms");
     }
 
     @Test
@@ -54,7 +58,7 @@ class SpringIntegrationTest extends StarterTestSupport {
         service().run(context -> {
             LockRegistry<?> locks = context.getBean(LockRegistry.class);
             String result = locks.executeLocked("report", () -> {
-                assertThat(CompletableFuture.supplyAsync(() -> locks.obtain("report").tryLock()).get())
+                assertThat(CompletableFuture.supplyAsync(() -> locks.obtain("report").tryLock()).get(30, TimeUnit.SECONDS))
                         .as("taken while the task runs").isFalse();
                 return "done";
             });
@@ -81,6 +85,53 @@ class SpringIntegrationTest extends StarterTestSupport {
                 second.stop();
             }
         });
+    }
+
+    @Test
+    void aLeaderWhoseLockIsLostIsRevokedAndCanLeadAgain() {
+        twoInstances(service(), (one, two) -> {
+            LockRegistryLeaderInitiator first = initiator(one.getBean(LockRegistry.class));
+            LockRegistryLeaderInitiator second = initiator(two.getBean(LockRegistry.class));
+            try {
+                first.start();
+                await().atMost(Duration.ofSeconds(30)).until(() -> first.getContext().isLeader());
+                second.start();
+
+                terminate(one.getBean(LockConnectionPool.class).getApplicationName());
+
+                await().atMost(Duration.ofSeconds(30)).until(() -> second.getContext().isLeader());
+                await().atMost(Duration.ofSeconds(30)).until(() -> !first.getContext().isLeader());
+                second.stop();
+                await().atMost(Duration.ofSeconds(30)).until(() -> first.getContext().isLeader());
+            } finally {
+                first.stop();
+                second.stop();
+            }
+        });
+    }
+
+    @Test
+    void unusedLocksExpire() {
+        service().run(context -> {
+            AdvisoryLockRegistry locks = context.getBean(AdvisoryLockRegistry.class);
+            Lock used = locks.obtain("per-message-key");
+            assertThat(used.tryLock()).isTrue();
+            locks.expireUnusedOlderThan(0);
+            assertThat(locks.obtain("per-message-key")).as("held, so kept").isSameAs(used);
+            used.unlock();
+            await().atMost(Duration.ofSeconds(30)).until(() -> {
+                locks.expireUnusedOlderThan(0);
+                return locks.obtain("per-message-key") != used;
+            });
+        });
+    }
+
+    private static void terminate(String applicationName) throws Exception {
+        try (Connection connection = DB.connect(); PreparedStatement statement = connection.prepareStatement(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ?")) {
+            statement.setString(1, applicationName);
+            statement.execute();
+        }
     }
 
     private static LockRegistryLeaderInitiator initiator(LockRegistry<?> locks) {

@@ -131,10 +131,6 @@ public class PalsProperties {
         return duration;
     }
 
-    /**
-     * The lock pool: a small HikariCP pool of its own, kept apart from the service's DataSource
-     * because its connections stay out for as long as locks are held.
-     */
     /** Leader election: one instance of the service leads while it holds one lock. */
     public static class Leader {
 
@@ -169,6 +165,10 @@ public class PalsProperties {
         }
     }
 
+    /**
+     * The lock pool: a small HikariCP pool of its own, kept apart from the service's DataSource
+     * because its connections stay out for as long as locks are held.
+     */
     public static class Datasource {
 
         /**

@@ -16,8 +16,13 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 final class ThreadOwnedLock implements Lock {
 
+    /** {@code lock_timeout} is an int of milliseconds: a longer wait is a wait without limit. */
+    private static final Duration LONGEST = Duration.ofMillis(Integer.MAX_VALUE);
+
     private final AdvisoryLock advisory;
     private final ReentrantLock local = new ReentrantLock();
+    /** When it was last taken or let go, for {@link AdvisoryLockRegistry#expireUnusedOlderThan}. */
+    private volatile long lastUsedMillis = System.currentTimeMillis();
 
     ThreadOwnedLock(AdvisoryLock advisory) {
         this.advisory = advisory;
@@ -44,7 +49,7 @@ final class ThreadOwnedLock implements Lock {
     public void lockInterruptibly() throws InterruptedException {
         local.lockInterruptibly();
         if (!acquireFirst(LockRegistry.FOREVER)) {
-            throw new IllegalStateException("Lock '" + advisory.name() + "' was not granted by a wait without limit");
+            throw new IllegalStateException("Lock '" + advisory.name() + "' was not held on re-entry");
         }
     }
 
@@ -67,17 +72,27 @@ final class ThreadOwnedLock implements Lock {
         if (!local.tryLock(time, unit)) {
             return false;
         }
-        return acquireFirst(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
+        Duration left = Duration.ofNanos(Math.max(0, deadline - System.nanoTime()));
+        return acquireFirst(left.compareTo(LONGEST) > 0 ? LockRegistry.FOREVER : left);
     }
 
     /**
      * With the JVM's lock held by this thread: takes the advisory lock on first entry, or checks it
      * is still held on re-entry. Gives the JVM's hold back when it answers false or throws.
+     *
+     * @throws dev.pals.LockLostException on re-entry into a lock whose session ended: the holder
+     *     must unlock, which frees the handle to take the lock again (Spring Integration's leader
+     *     initiator does, and revokes)
      */
     private boolean acquireFirst(Duration timeout) throws InterruptedException {
         boolean acquired = false;
+        lastUsedMillis = System.currentTimeMillis();
         try {
             if (local.getHoldCount() > 1) {
+                if (!advisory.isHeld()) {
+                    // throws the loss, once; the handle is then free to take the lock again
+                    advisory.release();
+                }
                 acquired = advisory.isHeld();
             } else {
                 acquired = timeout.isZero() ? advisory.tryAcquire() : advisory.tryAcquire(timeout);
@@ -107,12 +122,18 @@ final class ThreadOwnedLock implements Lock {
             throw new IllegalMonitorStateException("Lock '" + advisory.name() + "' is not held by this thread");
         }
         try {
-            if (local.getHoldCount() == 1) {
+            if (local.getHoldCount() == 1 && advisory.isHeld()) {
                 advisory.release();
             }
         } finally {
+            lastUsedMillis = System.currentTimeMillis();
             local.unlock();
         }
+    }
+
+    /** Whether no thread holds or waits for it, and nobody has used it since {@code millis}. */
+    boolean unusedSince(long millis) {
+        return !local.isLocked() && !local.hasQueuedThreads() && lastUsedMillis < millis;
     }
 
     /** Not supported: a condition cannot span the instances the lock excludes. */
