@@ -29,6 +29,7 @@ class StartupValidationTest extends StarterTestSupport {
             {HoldAtLeastInTransaction.class, "HoldAtLeastInTransaction.run()", "use scope = SESSION"},
             {UnparsableHoldAtLeast.class, "UnparsableHoldAtLeast.run()", "not a duration"},
             {NegativeHoldAtLeast.class, "NegativeHoldAtLeast.run()", "negative"},
+            {TooLongHoldAtLeast.class, "TooLongHoldAtLeast.run()", "24 days"},
         };
     }
 
@@ -163,6 +164,12 @@ class StartupValidationTest extends StarterTestSupport {
 
     static class NegativeHoldAtLeast {
         @AdvisoryLocked(name = "job", holdAtLeast = "-1s")
+        public void run() {
+        }
+    }
+
+    static class TooLongHoldAtLeast {
+        @AdvisoryLocked(name = "job", holdAtLeast = "30d")
         public void run() {
         }
     }

@@ -148,18 +148,8 @@ final class LockedMethods {
         if (text.isEmpty()) {
             return Duration.ZERO;
         }
-        Duration holdAtLeast;
-        try {
-            holdAtLeast = DurationStyle.detectAndParse(text);
-        } catch (IllegalArgumentException e) {
-            throw invalid(description, "holdAtLeast = \"" + text + "\" is not a duration; write it as 30s, 5m or "
-                    + "PT1M");
-        }
-        if (holdAtLeast.isNegative()) {
-            throw invalid(description, "holdAtLeast = \"" + text + "\" is negative; leave it out to release as the "
-                    + "call ends");
-        }
-        return holdAtLeast;
+        return duration(description, "holdAtLeast", text, "30s, 5m or PT1M", "leave it out to release as the call ends",
+                "a shorter duration");
     }
 
     private Duration timeout(String description, String text) {
@@ -169,21 +159,27 @@ final class LockedMethods {
         if (text.equalsIgnoreCase("forever")) {
             return LockRegistry.FOREVER;
         }
-        Duration timeout;
+        return duration(description, "timeout", text, "500ms, 5s, PT1M or forever", "use 0s not to wait",
+                "a shorter duration or \"forever\"");
+    }
+
+    /** A duration attribute, refused when it is not one, negative, or longer than lock_timeout can wait. */
+    private static Duration duration(String description, String attribute, String text, String forms,
+            String ifNegative, String ifTooLong) {
+        Duration duration;
         try {
-            timeout = DurationStyle.detectAndParse(text);
+            duration = DurationStyle.detectAndParse(text);
         } catch (IllegalArgumentException e) {
-            throw invalid(description, "timeout = \"" + text + "\" is not a duration; write it as 500ms, 5s, PT1M "
-                    + "or forever");
+            throw invalid(description, attribute + " = \"" + text + "\" is not a duration; write it as " + forms);
         }
-        if (timeout.isNegative()) {
-            throw invalid(description, "timeout = \"" + text + "\" is negative; use 0s not to wait");
+        if (duration.isNegative()) {
+            throw invalid(description, attribute + " = \"" + text + "\" is negative; " + ifNegative);
         }
-        if (timeout.compareTo(LONGEST) > 0) {
-            throw invalid(description, "timeout = \"" + text + "\" is longer than PostgreSQL's lock_timeout can "
-                    + "wait (about 24 days); use a shorter duration or \"forever\"");
+        if (duration.compareTo(LONGEST) > 0) {
+            throw invalid(description, attribute + " = \"" + text + "\" is longer than PostgreSQL's lock_timeout "
+                    + "can wait (about 24 days); use " + ifTooLong);
         }
-        return timeout;
+        return duration;
     }
 
     /** Futures that are not stages, and reactive types (named, so that no reactive library is needed). */
