@@ -233,7 +233,7 @@ public final class AdvisoryLock {
     }
 
     /** Releases the lock of a handle that became unreachable; refers to no handle itself. */
-    private record Abandoned(LockEngine engine, Holder holder) implements Runnable {
+    private record Abandoned(Engine engine, Holder holder) implements Runnable {
         private static final System.Logger LOG = System.getLogger(AdvisoryLock.class.getName());
 
         @Override

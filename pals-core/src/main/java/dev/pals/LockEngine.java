@@ -17,7 +17,6 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import javax.sql.DataSource;
 import org.jspecify.annotations.Nullable;
 
@@ -26,7 +25,7 @@ import org.jspecify.annotations.Nullable;
  * then the server: a try on a session already out, and if the caller may wait, a
  * {@link ServerWait} on a session of its own.
  */
-final class LockEngine {
+final class LockEngine extends Engine {
 
     private static final System.Logger LOG = System.getLogger(LockEngine.class.getName());
 
@@ -39,43 +38,18 @@ final class LockEngine {
     private final Executor workers;
     private final ScheduledExecutorService timer;
     private final List<LockLossListener> listeners;
-    private final LockObserver observer;
     /** Waits in the server now, so that closing the registry can cancel them. */
     private final Set<ServerWait> waits = ConcurrentHashMap.newKeySet();
-    /** Acquisitions that may wait and are not answered yet, for the activity snapshot. */
-    private final Set<Waiter> waiters = ConcurrentHashMap.newKeySet();
     /** Transaction-scoped holds their callers track, for the activity snapshot. */
     private final Set<TransactionHold> transactionHolds = ConcurrentHashMap.newKeySet();
-    /** Holders with at least one hold, and tracked transaction holds. */
-    private final AtomicInteger heldCount = new AtomicInteger();
 
     LockEngine(DataSource dataSource, int maxConnections, Duration idleTimeout, Executor workers,
             ScheduledExecutorService timer, List<LockLossListener> listeners, List<LockObserver> observers) {
+        super(observers);
         this.pool = new SessionPool(dataSource, maxConnections, idleTimeout, this::sessionLost);
         this.workers = workers;
         this.timer = timer;
         this.listeners = List.copyOf(listeners);
-        this.observer = GuardedObserver.of(observers);
-    }
-
-    /**
-     * An acquisition that may wait, from its start until it is answered. Identity matters: two
-     * waiters for the same lock on the same thread are two entries.
-     */
-    static final class Waiter {
-        final LockInfo info;
-        final String owner = LockActivity.currentOwner();
-        final Instant since = Instant.now();
-        /** The handle of a session-scoped acquisition, to find its wait in the server; null for transaction locks. */
-        final @Nullable Holder holder;
-        /** The backend of a transaction lock's wait: the caller's connection. */
-        final @Nullable Integer backendPid;
-
-        Waiter(LockInfo info, @Nullable Holder holder, @Nullable Integer backendPid) {
-            this.info = info;
-            this.holder = holder;
-            this.backendPid = backendPid;
-        }
     }
 
     /** A transaction's hold on a lock, from its acquisition until its caller says the transaction ended. */
@@ -93,13 +67,9 @@ final class LockEngine {
         }
     }
 
-    LockObserver observer() {
-        return observer;
-    }
-
     /** Tracks a transaction's hold until the returned section is ended; ending it again does nothing. */
     LockObserver.Section transactionHeld(LockInfo info, @Nullable Integer backendPid) {
-        TransactionHold hold = new TransactionHold(info, backendPid, observer.sectionStarted(info));
+        TransactionHold hold = new TransactionHold(info, backendPid, observer().sectionStarted(info));
         transactionHolds.add(hold);
         heldCount.incrementAndGet();
         return lost -> {
@@ -110,31 +80,9 @@ final class LockEngine {
         };
     }
 
-    /**
-     * Counts an acquisition that may wait as waiting until {@link #doneWaiting}.
-     *
-     * @param holder the handle of a session-scoped acquisition, whose backend is its wait's in the server
-     * @param backendPid the backend of a transaction lock's wait
-     */
-    Waiter waiting(LockInfo info, @Nullable Holder holder, @Nullable Integer backendPid) {
-        Waiter waiter = new Waiter(info, holder, backendPid);
-        waiters.add(waiter);
-        return waiter;
-    }
-
-    void doneWaiting(Waiter waiter) {
-        waiters.remove(waiter);
-    }
-
-    int heldCount() {
-        return heldCount.get();
-    }
-
-    int waitingCount() {
-        return waiters.size();
-    }
 
     /** Every hold and waiting acquisition now; each key is read under its mutex, the whole is no atomic snapshot. */
+    @Override
     List<LockActivity> activity() {
         List<LockActivity> activity = new ArrayList<>();
         for (KeyState state : keys.values()) {
@@ -159,7 +107,7 @@ final class LockEngine {
         for (ServerWait wait : waits) {
             inServer.put(wait.holder(), wait.session().backendPid);
         }
-        for (Waiter waiter : waiters) {
+        for (Waiter waiter : waiters()) {
             activity.add(new LockActivity(waiter.info, LockActivity.State.WAITING, waiter.owner, waiter.since, 0,
                     waiter.holder == null ? waiter.backendPid : inServer.get(waiter.holder)));
         }
@@ -178,26 +126,8 @@ final class LockEngine {
      * @return whether the lock is now held
      * @throws InterruptedException if interrupted while waiting; nothing is then held
      */
-    boolean acquire(Holder holder, boolean mayWait, long deadline) throws InterruptedException {
-        LockObserver.Acquisition observed = observer.acquisitionStarted(holder.info, mayWait);
-        Waiter waiter = mayWait ? waiting(holder.info, holder, null) : null;
-        boolean acquired;
-        try {
-            acquired = admit(holder, mayWait, deadline);
-        } catch (InterruptedException | RuntimeException | Error e) {
-            observed.ended(LockObserver.Outcome.FAILED, e);
-            throw e;
-        } finally {
-            if (waiter != null) {
-                doneWaiting(waiter);
-            }
-        }
-        observed.ended(acquired ? LockObserver.Outcome.ACQUIRED
-                : mayWait ? LockObserver.Outcome.TIMED_OUT : LockObserver.Outcome.CONTENDED, null);
-        return acquired;
-    }
-
-    private boolean admit(Holder holder, boolean mayWait, long deadline) throws InterruptedException {
+    @Override
+    boolean admit(Holder holder, boolean mayWait, long deadline) throws InterruptedException {
         KeyState state = enter(holder.key);
         try {
             while (true) {
@@ -385,9 +315,28 @@ final class LockEngine {
         }
     }
 
-    /** Keys this registry tracks: held, or with an operation in flight. */
+    @Override
     int trackedKeys() {
         return keys.size();
+    }
+
+    @Override
+    int openConnections() {
+        return pool.openConnections();
+    }
+
+    @Override
+    void housekeep() {
+        pool.housekeep();
+    }
+
+    /** Cancels waits, forgets holders, and unlocks and returns every connection; a busy one is aborted after {@code patience}. */
+    @Override
+    void close(Duration patience) {
+        List<Session> sessions = pool.closeAndDrain();
+        abandonWaits();
+        forgetAll();
+        sessions.forEach(session -> pool.retire(session, patience));
     }
 
     /** Cancels every wait in the server, for a registry being closed. */
@@ -401,6 +350,7 @@ final class LockEngine {
      * @return whether it was held
      * @throws LockLostException if the lock was lost since it was acquired (reported once)
      */
+    @Override
     boolean release(Holder holder) {
         KeyState state = enter(holder.key);
         Session session;
@@ -494,17 +444,6 @@ final class LockEngine {
         }
     }
 
-    /** Releases every hold of {@code holder}, for a handle that became unreachable. */
-    void releaseAll(Holder holder) {
-        try {
-            while (holder.count > 0 && release(holder)) {
-                // one hold per call
-            }
-        } catch (RuntimeException e) {
-            LOG.log(Level.WARNING, () -> "Releasing abandoned lock '" + holder.name + "' failed: " + e.getMessage());
-        }
-    }
-
     /** Marks every lock of a dead session lost, and tells the listeners. */
     private void sessionLost(Session session, SQLException cause) {
         // the pairs as found: the owner may release or re-acquire before the listeners run
@@ -587,28 +526,6 @@ final class LockEngine {
             }
         }
         sections.forEach(section -> Holder.end(section, null));
-    }
-
-    /** Gives {@code holder} its first hold; called under the key's mutex, on the acquiring thread. */
-    private void granted(Holder holder) {
-        holder.count = 1;
-        holder.lost = null;
-        holder.releasedByClose = false;
-        holder.owner = LockActivity.currentOwner();
-        holder.since = Instant.now();
-        heldCount.incrementAndGet();
-        holder.section = observer.sectionStarted(holder.info);
-    }
-
-    /**
-     * Takes every hold of {@code holder} away; called under the key's mutex.
-     *
-     * @return its section, for the caller to end once the mutex is released
-     */
-    private LockObserver.@Nullable Section letGo(Holder holder) {
-        holder.count = 0;
-        heldCount.decrementAndGet();
-        return holder.takeSection();
     }
 
     /** Returns the key's state with its mutex held, counted as used. */

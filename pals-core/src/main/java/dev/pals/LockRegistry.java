@@ -60,7 +60,7 @@ public final class LockRegistry implements AutoCloseable {
     private final Duration acquireTimeout;
     private final ThreadPoolExecutor workers;
     private final ScheduledThreadPoolExecutor housekeeper;
-    private final LockEngine engine;
+    private final Engine engine;
     private final AtomicBoolean closed = new AtomicBoolean();
     /** Releases scheduled by {@link AdvisoryLock#releaseAfter}, so that closing can answer them. */
     private final Set<DelayedRelease> delayedReleases = ConcurrentHashMap.newKeySet();
@@ -73,15 +73,28 @@ public final class LockRegistry implements AutoCloseable {
                 daemonThreads("pals-lock-wait-"));
         this.housekeeper = new ScheduledThreadPoolExecutor(1, daemonThreads("pals-lock-housekeeper-"));
         this.housekeeper.setRemoveOnCancelPolicy(true);
-        this.engine = new LockEngine(builder.dataSource, builder.maxConnections, builder.idleTimeout, workers,
-                housekeeper, builder.listeners, builder.observers);
+        DataSource dataSource = builder.dataSource;
+        this.engine = dataSource == null ? new InMemoryEngine(builder.observers)
+                : new LockEngine(dataSource, builder.maxConnections, builder.idleTimeout, workers, housekeeper,
+                        builder.listeners, builder.observers);
         long interval = builder.lossCheckInterval.toNanos();
-        this.housekeeper.scheduleWithFixedDelay(engine.pool()::housekeep, interval, interval, TimeUnit.NANOSECONDS);
+        this.housekeeper.scheduleWithFixedDelay(engine::housekeep, interval, interval, TimeUnit.NANOSECONDS);
     }
 
     /** Starts a registry on {@code dataSource}, which must lead to a PostgreSQL primary. */
     public static Builder builder(DataSource dataSource) {
         return new Builder(Objects.requireNonNull(dataSource, "dataSource"));
+    }
+
+    /**
+     * Starts a registry that keeps its locks in this JVM, for unit tests that do not want a
+     * database. Its handles behave as on PostgreSQL (ownership, re-entry counts, shared and
+     * exclusive, timeouts, interrupts, observers, activity), but it excludes nothing beyond itself:
+     * two in-memory registries, like two processes, do not see each other's locks. The connection
+     * settings do not apply, locks are never lost, and {@link #transactionLock} is not supported.
+     */
+    public static Builder inMemory() {
+        return new Builder(null);
     }
 
     /** A handle on the exclusive lock {@code name} in this registry's namespace, with its defaults. */
@@ -139,10 +152,13 @@ public final class LockRegistry implements AutoCloseable {
      */
     public TransactionLock transactionLock(String name, LockOptions options) {
         Objects.requireNonNull(options, "options");
-        LockEngine engine = engine();
+        if (!(engine() instanceof LockEngine server)) {
+            throw new UnsupportedOperationException("Transaction-scoped lock '" + name + "' needs PostgreSQL, but this "
+                    + "registry keeps its locks in memory; test TRANSACTION scope against a database");
+        }
         LockKey key = LockKey.of(namespace, LockKey.requireText(name, "lock name"));
         return new TransactionLock(new LockInfo(name, key, options.mode(), LockInfo.Scope.TRANSACTION, group(options)),
-                engine, workers, housekeeper);
+                server, workers, housekeeper);
     }
 
     /**
@@ -176,7 +192,7 @@ public final class LockRegistry implements AutoCloseable {
 
     /** Connections out of the DataSource now, holding locks, waiting or idle. */
     public int openConnections() {
-        return engine.pool().openConnections();
+        return engine.openConnections();
     }
 
     /**
@@ -218,10 +234,7 @@ public final class LockRegistry implements AutoCloseable {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
-        List<Session> sessions = engine.pool().closeAndDrain();
-        engine.abandonWaits();
-        engine.forgetAll();
-        sessions.forEach(session -> engine.pool().retire(session, CLOSE_PATIENCE));
+        engine.close(CLOSE_PATIENCE);
         housekeeper.shutdownNow();
         workers.shutdownNow();
         // their locks went with the close, which released them
@@ -233,7 +246,7 @@ public final class LockRegistry implements AutoCloseable {
         return closed.get();
     }
 
-    LockEngine engine() {
+    Engine engine() {
         if (closed.get()) {
             throw closedError(null);
         }
@@ -394,7 +407,8 @@ public final class LockRegistry implements AutoCloseable {
     /** Settings of a {@link LockRegistry}; every setting has a default. */
     public static final class Builder {
 
-        private final DataSource dataSource;
+        /** Where locks are kept; {@code null} for this JVM. */
+        private final @Nullable DataSource dataSource;
         private @Nullable String namespace;
         private boolean blocking = true;
         private Duration acquireTimeout = Duration.ofSeconds(30);
@@ -404,7 +418,7 @@ public final class LockRegistry implements AutoCloseable {
         private final List<LockLossListener> listeners = new ArrayList<>();
         private final List<LockObserver> observers = new ArrayList<>();
 
-        private Builder(DataSource dataSource) {
+        private Builder(@Nullable DataSource dataSource) {
             this.dataSource = dataSource;
         }
 

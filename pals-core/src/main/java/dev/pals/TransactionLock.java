@@ -162,7 +162,7 @@ public final class TransactionLock {
             return tryAcquire(connection);
         }
         LockObserver.Acquisition observed = engine.observer().acquisitionStarted(info, true);
-        LockEngine.Waiter waiter = engine.waiting(info, null, backendPid(connection));
+        Engine.Waiter waiter = engine.waiting(info, null, backendPid(connection));
         boolean acquired;
         try {
             acquired = waitFor(connection, timeout);

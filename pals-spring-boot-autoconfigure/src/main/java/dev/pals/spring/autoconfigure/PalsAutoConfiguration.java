@@ -12,6 +12,8 @@ import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.time.Duration;
 import javax.sql.DataSource;
+import org.apache.commons.logging.Log;
+import org.apache.commons.logging.LogFactory;
 import org.jspecify.annotations.Nullable;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.config.BeanDefinition;
@@ -101,9 +103,39 @@ public final class PalsAutoConfiguration {
         return new Leadership(registry, name.trim(), leader.getRetryInterval(), events);
     }
 
-    /** The lock pool and registry, unless the service defines its own registry. */
+    /** Namespaces qualify names: {@code pals.namespace}, else the application's name, else none. */
+    private static @Nullable String namespace(PalsProperties properties, Environment environment) {
+        String namespace = properties.getNamespace();
+        if (!StringUtils.hasText(namespace)) {
+            namespace = environment.getProperty("spring.application.name");
+        }
+        return StringUtils.hasText(namespace) ? namespace : null;
+    }
+
+    /** A registry in this JVM, for tests without a database ({@code pals.in-memory=true}). */
     @Configuration(proxyBeanMethods = false)
     @ConditionalOnMissingBean(LockRegistry.class)
+    @ConditionalOnBooleanProperty("pals.in-memory")
+    static final class InMemoryRegistryConfiguration {
+
+        private static final Log LOG = LogFactory.getLog(InMemoryRegistryConfiguration.class);
+
+        @Bean(destroyMethod = "close")
+        LockRegistry lockRegistry(PalsProperties properties, Environment environment,
+                ObjectProvider<LockObserver> observers) {
+            LOG.warn("PALs keeps its locks in memory (pals.in-memory=true): instances of the service do not "
+                    + "exclude each other. Use it in tests only.");
+            LockRegistry.Builder builder = LockRegistry.inMemory().namespace(namespace(properties, environment))
+                    .blocking(properties.isBlocking());
+            observers.orderedStream().forEach(builder::observer);
+            return builder.acquireTimeout(properties.getAcquireTimeout()).build();
+        }
+    }
+
+    /** The lock pool and registry, unless the service defines its own registry or keeps locks in memory. */
+    @Configuration(proxyBeanMethods = false)
+    @ConditionalOnMissingBean(LockRegistry.class)
+    @ConditionalOnBooleanProperty(name = "pals.in-memory", havingValue = false, matchIfMissing = true)
     @Conditional(LockDatabaseCondition.class)
     static final class LockRegistryConfiguration {
 
@@ -181,12 +213,8 @@ public final class PalsAutoConfiguration {
         @Bean(destroyMethod = "close")
         LockRegistry lockRegistry(LockConnectionPool pool, PalsProperties properties, Environment environment,
                 ApplicationEventPublisher events, ObjectProvider<LockObserver> observers) {
-            String namespace = properties.getNamespace();
-            if (!StringUtils.hasText(namespace)) {
-                namespace = environment.getProperty("spring.application.name");
-            }
             LockRegistry.Builder builder = LockRegistry.builder(pool.getDataSource())
-                    .namespace(StringUtils.hasText(namespace) ? namespace : null)
+                    .namespace(namespace(properties, environment))
                     .blocking(properties.isBlocking())
                     .maxConnections(properties.getDatasource().getMaximumPoolSize())
                     .idleTimeout(properties.getIdleTimeout())

@@ -53,6 +53,13 @@ public class PalsProperties {
      */
     private boolean interruptOnLoss;
 
+    /**
+     * Whether to keep locks in this JVM instead of PostgreSQL, for tests of one instance without
+     * a database. Instances then do not exclude each other, and TRANSACTION scope is refused:
+     * never set it in production.
+     */
+    private boolean inMemory;
+
     private final Datasource datasource = new Datasource();
 
     private final Leader leader = new Leader();
@@ -106,6 +113,14 @@ public class PalsProperties {
 
     public void setIdleTimeout(Duration idleTimeout) {
         this.idleTimeout = requireNotNegative(idleTimeout);
+    }
+
+    public boolean isInMemory() {
+        return inMemory;
+    }
+
+    public void setInMemory(boolean inMemory) {
+        this.inMemory = inMemory;
     }
 
     public boolean isInterruptOnLoss() {

@@ -1,0 +1,168 @@
+package dev.pals;
+
+import java.lang.System.Logger.Level;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Where a registry keeps its locks, behind the handles: PostgreSQL ({@link LockEngine}) or this
+ * JVM ({@link InMemoryEngine}). Holds what both do alike: telling observers, counting holds and
+ * waits, and the ownership state of a handle's first hold and last release.
+ */
+abstract class Engine {
+
+    private static final System.Logger LOG = System.getLogger(Engine.class.getName());
+
+    private final LockObserver observer;
+    /** Acquisitions that may wait and are not answered yet, for the activity snapshot. */
+    private final Set<Waiter> waiters = ConcurrentHashMap.newKeySet();
+    /** Holders with at least one hold, and tracked transaction holds. */
+    final AtomicInteger heldCount = new AtomicInteger();
+
+    Engine(List<LockObserver> observers) {
+        this.observer = GuardedObserver.of(observers);
+    }
+
+    /**
+     * An acquisition that may wait, from its start until it is answered. Identity matters: two
+     * waiters for the same lock on the same thread are two entries.
+     */
+    static final class Waiter {
+        final LockInfo info;
+        final String owner = LockActivity.currentOwner();
+        final Instant since = Instant.now();
+        /** The handle of a session-scoped acquisition, to find its wait in the server; null for transaction locks. */
+        final @Nullable Holder holder;
+        /** The backend of a transaction lock's wait: the caller's connection. */
+        final @Nullable Integer backendPid;
+
+        Waiter(LockInfo info, @Nullable Holder holder, @Nullable Integer backendPid) {
+            this.info = info;
+            this.holder = holder;
+            this.backendPid = backendPid;
+        }
+    }
+
+    /**
+     * Takes the lock for {@code holder}, telling the observers how it went. Without
+     * {@code mayWait} it never waits for a holder.
+     *
+     * @param deadline in {@link System#nanoTime()} terms, {@link Long#MAX_VALUE} for none
+     * @return whether the lock is now held
+     * @throws InterruptedException if interrupted while waiting; nothing is then held
+     */
+    final boolean acquire(Holder holder, boolean mayWait, long deadline) throws InterruptedException {
+        LockObserver.Acquisition observed = observer.acquisitionStarted(holder.info, mayWait);
+        Waiter waiter = mayWait ? waiting(holder.info, holder, null) : null;
+        boolean acquired;
+        try {
+            acquired = admit(holder, mayWait, deadline);
+        } catch (InterruptedException | RuntimeException | Error e) {
+            observed.ended(LockObserver.Outcome.FAILED, e);
+            throw e;
+        } finally {
+            if (waiter != null) {
+                doneWaiting(waiter);
+            }
+        }
+        observed.ended(acquired ? LockObserver.Outcome.ACQUIRED
+                : mayWait ? LockObserver.Outcome.TIMED_OUT : LockObserver.Outcome.CONTENDED, null);
+        return acquired;
+    }
+
+    /** {@link #acquire} without the observers: where the locks are kept decides. */
+    abstract boolean admit(Holder holder, boolean mayWait, long deadline) throws InterruptedException;
+
+    /**
+     * Releases one hold of {@code holder}.
+     *
+     * @return whether it was held
+     * @throws LockLostException if the lock was lost since it was acquired (reported once)
+     */
+    abstract boolean release(Holder holder);
+
+    /** Every hold and waiting acquisition now. */
+    abstract List<LockActivity> activity();
+
+    /** Keys tracked: held, or with an operation in flight. */
+    abstract int trackedKeys();
+
+    /** Connections out of the DataSource now. */
+    abstract int openConnections();
+
+    /** Periodic upkeep: loss checks and idle connections. */
+    abstract void housekeep();
+
+    /** Releases everything and wakes every waiter, for a registry being closed. */
+    abstract void close(Duration patience);
+
+    /** Releases every hold of {@code holder}, for a handle that became unreachable. */
+    final void releaseAll(Holder holder) {
+        try {
+            while (holder.count > 0 && release(holder)) {
+                // one hold per call
+            }
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, () -> "Releasing abandoned lock '" + holder.name + "' failed: " + e.getMessage());
+        }
+    }
+
+    final LockObserver observer() {
+        return observer;
+    }
+
+    /**
+     * Counts an acquisition that may wait as waiting until {@link #doneWaiting}.
+     *
+     * @param holder the handle of a session-scoped acquisition, whose backend is its wait's in the server
+     * @param backendPid the backend of a transaction lock's wait
+     */
+    final Waiter waiting(LockInfo info, @Nullable Holder holder, @Nullable Integer backendPid) {
+        Waiter waiter = new Waiter(info, holder, backendPid);
+        waiters.add(waiter);
+        return waiter;
+    }
+
+    final void doneWaiting(Waiter waiter) {
+        waiters.remove(waiter);
+    }
+
+    final Set<Waiter> waiters() {
+        return waiters;
+    }
+
+    final int heldCount() {
+        return heldCount.get();
+    }
+
+    final int waitingCount() {
+        return waiters.size();
+    }
+
+    /** Gives {@code holder} its first hold; called under the key's lock, on the acquiring thread. */
+    final void granted(Holder holder) {
+        holder.count = 1;
+        holder.lost = null;
+        holder.releasedByClose = false;
+        holder.owner = LockActivity.currentOwner();
+        holder.since = Instant.now();
+        heldCount.incrementAndGet();
+        holder.section = observer.sectionStarted(holder.info);
+    }
+
+    /**
+     * Takes every hold of {@code holder} away; called under the key's lock.
+     *
+     * @return its section, for the caller to end once the lock is released
+     */
+    final LockObserver.@Nullable Section letGo(Holder holder) {
+        holder.count = 0;
+        heldCount.decrementAndGet();
+        return holder.takeSection();
+    }
+}

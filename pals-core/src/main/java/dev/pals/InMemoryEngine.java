@@ -1,0 +1,186 @@
+package dev.pals;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Locks kept in this JVM, for {@link LockRegistry#inMemory()}: one table under one lock, with the
+ * rules of PostgreSQL's advisory locks (shared holders together, an exclusive holder alone, a
+ * holder's re-entry counted) and the ownership of the handles. Waiters are woken in no particular
+ * order. Nothing here does I/O, so waiting on the table's condition is the only blocking.
+ */
+final class InMemoryEngine extends Engine {
+
+    private final ReentrantLock table = new ReentrantLock();
+    private final Condition changed = table.newCondition();
+    /** Guarded by {@link #table}. */
+    private final Map<LockKey, Entry> locks = new HashMap<>();
+    /** Guarded by {@link #table}. */
+    private boolean closed;
+
+    /** The holders of one key, all shared or one exclusive. */
+    private static final class Entry {
+        final LockMode mode;
+        final List<Holder> holders = new ArrayList<>(1);
+
+        Entry(LockMode mode) {
+            this.mode = mode;
+        }
+
+        boolean isHeldBy(Holder holder) {
+            for (Holder h : holders) {
+                if (h == holder) {
+                    return true;
+                }
+            }
+            return false;
+        }
+    }
+
+    InMemoryEngine(List<LockObserver> observers) {
+        super(observers);
+    }
+
+    @Override
+    boolean admit(Holder holder, boolean mayWait, long deadline) throws InterruptedException {
+        if (Thread.interrupted()) {
+            throw new InterruptedException("interrupted before acquiring lock '" + holder.name + "'");
+        }
+        table.lock();
+        try {
+            while (true) {
+                if (closed) {
+                    throw new IllegalStateException("This LockRegistry was closed while lock '" + holder.name
+                            + "' was being acquired; nothing is held");
+                }
+                Entry entry = locks.get(holder.key);
+                if (entry != null && entry.isHeldBy(holder)) {
+                    holder.count++;
+                    return true;
+                }
+                if (entry == null || (entry.mode == LockMode.SHARED && holder.mode == LockMode.SHARED)) {
+                    if (entry == null) {
+                        entry = new Entry(holder.mode);
+                        locks.put(holder.key, entry);
+                    }
+                    entry.holders.add(holder);
+                    granted(holder);
+                    return true;
+                }
+                if (!mayWait) {
+                    return false;
+                }
+                long nanos = Timeouts.remaining(deadline);
+                if (nanos == 0) {
+                    return false;
+                }
+                if (nanos == Long.MAX_VALUE) {
+                    changed.await();
+                } else {
+                    changed.awaitNanos(nanos);
+                }
+            }
+        } finally {
+            table.unlock();
+        }
+    }
+
+    @Override
+    boolean release(Holder holder) {
+        LockObserver.@Nullable Section section;
+        table.lock();
+        try {
+            Entry entry = locks.get(holder.key);
+            if (entry == null || !entry.isHeldBy(holder)) {
+                if (holder.releasedByClose) {
+                    holder.releasedByClose = false;
+                    throw new IllegalStateException("Lock '" + holder.name + "' was already released because its "
+                            + "LockRegistry was closed while it was held; release locks before closing the registry");
+                }
+                return false;
+            }
+            holder.count--;
+            if (holder.count > 0) {
+                return true;
+            }
+            entry.holders.removeIf(h -> h == holder);
+            section = letGo(holder);
+            if (entry.holders.isEmpty()) {
+                locks.remove(holder.key);
+            }
+            changed.signalAll();
+        } finally {
+            table.unlock();
+        }
+        Holder.end(section, null);
+        return true;
+    }
+
+    @Override
+    List<LockActivity> activity() {
+        List<LockActivity> activity = new ArrayList<>();
+        table.lock();
+        try {
+            for (Entry entry : locks.values()) {
+                for (Holder holder : entry.holders) {
+                    activity.add(new LockActivity(holder.info, LockActivity.State.HELD, holder.owner, holder.since,
+                            holder.count, null));
+                }
+            }
+        } finally {
+            table.unlock();
+        }
+        for (Waiter waiter : waiters()) {
+            activity.add(new LockActivity(waiter.info, LockActivity.State.WAITING, waiter.owner, waiter.since, 0,
+                    null));
+        }
+        return activity;
+    }
+
+    @Override
+    int trackedKeys() {
+        table.lock();
+        try {
+            return locks.size();
+        } finally {
+            table.unlock();
+        }
+    }
+
+    /** None: the locks live in this JVM. */
+    @Override
+    int openConnections() {
+        return 0;
+    }
+
+    /** Nothing to check: in-memory locks are never lost. */
+    @Override
+    void housekeep() {
+    }
+
+    @Override
+    void close(Duration patience) {
+        List<LockObserver.@Nullable Section> sections = new ArrayList<>();
+        table.lock();
+        try {
+            closed = true;
+            for (Entry entry : locks.values()) {
+                for (Holder holder : entry.holders) {
+                    sections.add(letGo(holder));
+                    holder.releasedByClose = true;
+                }
+            }
+            locks.clear();
+            changed.signalAll();
+        } finally {
+            table.unlock();
+        }
+        sections.forEach(section -> Holder.end(section, null));
+    }
+}
