@@ -7,8 +7,8 @@ import org.jspecify.annotations.Nullable;
 /**
  * The ownership state of one handle, kept apart from the {@link AdvisoryLock} object so that the
  * registry's tables never keep a handle reachable: an abandoned handle can then be found by the
- * {@link java.lang.ref.Cleaner} and its lock released. Mutable fields change under the key's
- * {@link KeyState#mutex}.
+ * {@link java.lang.ref.Cleaner} and its lock released. Mutable fields change under the engine's
+ * lock for the key: its {@link KeyState#mutex} on PostgreSQL, the table's lock in memory.
  */
 final class Holder {
 
@@ -18,15 +18,15 @@ final class Holder {
     final LockInfo info;
     final WeakReference<AdvisoryLock> handle;
 
-    /** Re-entrant hold count; 0 when not held. Written under the key's mutex. */
+    /** Re-entrant hold count; 0 when not held. Written under the engine's lock for the key. */
     volatile int count;
-    /** A loss not yet reported by {@code release()}. Written under the key's mutex. */
+    /** A loss not yet reported by {@code release()}. Written under the engine's lock for the key. */
     @Nullable LockLostException lost;
-    /** The registry closed while this was held. Written under the key's mutex. */
+    /** The registry closed while this was held. Written under the engine's lock for the key. */
     boolean releasedByClose;
-    /** The observed critical section while held, from the first hold. Written under the key's mutex. */
+    /** The observed critical section while held, from the first hold. Written under the engine's key lock. */
     LockObserver.@Nullable Section section;
-    /** The thread that took the first hold, and when. Written under the key's mutex. */
+    /** The thread that took the first hold, and when. Written under the engine's lock for the key. */
     String owner = "";
     Instant since = Instant.EPOCH;
 
@@ -45,7 +45,7 @@ final class Holder {
         }
     }
 
-    /** Takes the open section out, so that exactly one caller ends it. Called under the key's mutex. */
+    /** Takes the open section out, so that exactly one caller ends it. Called under the engine's lock for the key. */
     LockObserver.@Nullable Section takeSection() {
         LockObserver.Section open = section;
         section = null;

@@ -13,7 +13,9 @@ import org.jspecify.annotations.Nullable;
  * Locks kept in this JVM, for {@link LockRegistry#inMemory()}: one table under one lock, with the
  * rules of PostgreSQL's advisory locks (shared holders together, an exclusive holder alone, a
  * holder's re-entry counted) and the ownership of the handles. Waiters are woken in no particular
- * order. Nothing here does I/O, so waiting on the table's condition is the only blocking.
+ * order. Nothing here does I/O, so waiting on the table's condition is the only blocking; one
+ * lock for the whole table is simple, and tests hold few locks (observers run under it too, as
+ * under a key's lock in {@link LockEngine}, so a slow observer slows every key here).
  */
 final class InMemoryEngine extends Engine {
 

@@ -99,6 +99,10 @@ public final class LeaderElection implements AutoCloseable {
         } finally {
             state.unlock();
         }
+        if (thread.isShutdown()) {
+            // the registry closed first and the election ended itself, a leader told as it did
+            return;
+        }
         if (Thread.currentThread() == electionThread) {
             // a listener closing the election: this thread is the one that steps down
             stepDown();

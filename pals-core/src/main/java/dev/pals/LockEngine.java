@@ -80,7 +80,6 @@ final class LockEngine extends Engine {
         };
     }
 
-
     /** Every hold and waiting acquisition now; each key is read under its mutex, the whole is no atomic snapshot. */
     @Override
     List<LockActivity> activity() {
@@ -112,10 +111,6 @@ final class LockEngine extends Engine {
                     waiter.holder == null ? waiter.backendPid : inServer.get(waiter.holder)));
         }
         return activity;
-    }
-
-    SessionPool pool() {
-        return pool;
     }
 
     /**
@@ -340,7 +335,7 @@ final class LockEngine extends Engine {
     }
 
     /** Cancels every wait in the server, for a registry being closed. */
-    void abandonWaits() {
+    private void abandonWaits() {
         waits.forEach(ServerWait::abandon);
     }
 
@@ -507,7 +502,7 @@ final class LockEngine extends Engine {
     }
 
     /** Forgets every holder, for a registry being closed; the sessions are unlocked by the caller. */
-    void forgetAll() {
+    private void forgetAll() {
         List<LockObserver.@Nullable Section> sections = new ArrayList<>();
         for (KeyState state : List.copyOf(keys.values())) {
             state.mutex.lock();

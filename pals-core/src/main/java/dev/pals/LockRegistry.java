@@ -138,6 +138,7 @@ public final class LockRegistry implements AutoCloseable {
      * connection the caller owns and released when its transaction ends.
      *
      * @throws IllegalArgumentException if the name is null or blank
+     * @throws UnsupportedOperationException if this registry keeps its locks in memory
      */
     public TransactionLock transactionLock(String name, LockMode mode) {
         return transactionLock(name, LockOptions.exclusive().withMode(Objects.requireNonNull(mode, "mode")));
@@ -149,14 +150,15 @@ public final class LockRegistry implements AutoCloseable {
      * acquisition names its own wait.
      *
      * @throws IllegalArgumentException if the name is null or blank
+     * @throws UnsupportedOperationException if this registry keeps its locks in memory
      */
     public TransactionLock transactionLock(String name, LockOptions options) {
         Objects.requireNonNull(options, "options");
+        LockKey key = LockKey.of(namespace, LockKey.requireText(name, "lock name"));
         if (!(engine() instanceof LockEngine server)) {
             throw new UnsupportedOperationException("Transaction-scoped lock '" + name + "' needs PostgreSQL, but this "
                     + "registry keeps its locks in memory; test TRANSACTION scope against a database");
         }
-        LockKey key = LockKey.of(namespace, LockKey.requireText(name, "lock name"));
         return new TransactionLock(new LockInfo(name, key, options.mode(), LockInfo.Scope.TRANSACTION, group(options)),
                 server, workers, housekeeper);
     }

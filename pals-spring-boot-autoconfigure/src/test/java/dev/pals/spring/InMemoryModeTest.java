@@ -25,11 +25,23 @@ class InMemoryModeTest extends StarterTestSupport {
         }
     }
 
+    /** A lock that lives in a transaction, which memory cannot hold. */
+    static class Ledger {
+        @AdvisoryLocked(name = "ledger", scope = LockScope.TRANSACTION)
+        public void post() {
+        }
+    }
+
     @Configuration(proxyBeanMethods = false)
     static class Fixture {
         @Bean
         Reports reports() {
             return new Reports();
+        }
+
+        @Bean
+        Ledger ledger() {
+            return new Ledger();
         }
     }
 
@@ -59,5 +71,17 @@ class InMemoryModeTest extends StarterTestSupport {
             }
             assertThat(context.getBean(Reports.class).produce(7)).isEqualTo("report 7");
         });
+    }
+
+    @Test
+    void aTransactionScopedMethodSaysItNeedsADatabase() {
+        inMemory().run(context -> assertThatThrownBy(() -> context.getBean(Ledger.class).post())
+                .isInstanceOf(UnsupportedOperationException.class).hasMessageContaining("in memory"));
+    }
+
+    @Test
+    void theSwitchBindsAsAnyBooleanProperty() {
+        bareRunner().withPropertyValues("pals.in-memory=on").withUserConfiguration(Fixture.class)
+                .run(context -> assertThat(context.getBean(Reports.class).produce(1)).isEqualTo("report 1"));
     }
 }

@@ -1,8 +1,10 @@
 package dev.pals.spring;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import dev.pals.LockLostException;
 import dev.pals.spring.autoconfigure.LockConnectionPool;
 import dev.pals.spring.autoconfigure.PalsIntegrationAutoConfiguration;
 import dev.pals.spring.integration.AdvisoryLockRegistry;
@@ -107,6 +109,21 @@ class SpringIntegrationTest extends StarterTestSupport {
             } finally {
                 initiator.stop();
             }
+        });
+    }
+
+    @Test
+    void unlockingALockLostWhileHeldThrowsTheLoss() {
+        service().run(context -> {
+            Lock lock = context.getBean(LockRegistry.class).obtain("fragile");
+            lock.lock();
+            terminate(context.getBean(LockConnectionPool.class).getApplicationName());
+            dev.pals.LockRegistry registry = context.getBean(dev.pals.LockRegistry.class);
+            await().atMost(Duration.ofSeconds(30)).until(() -> registry.heldLocks() == 0);
+
+            assertThatThrownBy(lock::unlock).isInstanceOf(LockLostException.class);
+            assertThat(lock.tryLock()).as("free to take again").isTrue();
+            lock.unlock();
         });
     }
 

@@ -125,6 +125,8 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
 
     private @Nullable Object inTransaction(MethodInvocation invocation, LockedMethod locked, String name)
             throws Throwable {
+        // first, so that a registry that cannot take transaction locks says so before anything else
+        TransactionLock lock = registry().transactionLock(name, locked.options());
         if (!TransactionSynchronizationManager.isActualTransactionActive()) {
             throw new IllegalStateException("@AdvisoryLocked(scope = TRANSACTION) on " + locked.description()
                     + " was called without an active transaction; annotate it or a caller with @Transactional, "
@@ -137,7 +139,6 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
                     + "and die with it; run it in a transaction of that DataSource's transaction manager (JDBC or "
                     + "JPA), or use scope = SESSION");
         }
-        TransactionLock lock = registry().transactionLock(name, locked.options());
         if (passesThrough(lock.key(), locked, name)) {
             return invocation.proceed();
         }

@@ -176,8 +176,8 @@ final class LockedMethods {
             throw invalid(description, attribute + " = \"" + text + "\" is negative; " + ifNegative);
         }
         if (duration.compareTo(LONGEST) > 0) {
-            throw invalid(description, attribute + " = \"" + text + "\" is longer than PostgreSQL's lock_timeout "
-                    + "can wait (about 24 days); use " + ifTooLong);
+            throw invalid(description, attribute + " = \"" + text + "\" is longer than about 24 days, the most "
+                    + "PostgreSQL's lock_timeout can wait and a lock is kept past its call; use " + ifTooLong);
         }
         return duration;
     }

@@ -25,7 +25,8 @@ final class LockRegistryMissingFailureAnalyzer extends AbstractFailureAnalyzer<N
                 + "spring.datasource.url or the service's database connection details is set, or PALs is "
                 + "disabled with pals.enabled=false.",
                 "Set pals.datasource.url (or spring.datasource.url) to a PostgreSQL JDBC URL such as "
-                + "jdbc:postgresql://localhost:5432/app, enable PALs, or define a LockRegistry bean of your own.",
+                + "jdbc:postgresql://localhost:5432/app, enable PALs, or define a LockRegistry bean of your own. "
+                + "In a test that needs no PostgreSQL, set pals.in-memory=true.",
                 cause);
     }
 }

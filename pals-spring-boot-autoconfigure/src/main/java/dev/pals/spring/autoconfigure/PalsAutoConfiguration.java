@@ -115,7 +115,7 @@ public final class PalsAutoConfiguration {
     /** A registry in this JVM, for tests without a database ({@code pals.in-memory=true}). */
     @Configuration(proxyBeanMethods = false)
     @ConditionalOnMissingBean(LockRegistry.class)
-    @ConditionalOnBooleanProperty("pals.in-memory")
+    @Conditional(LockDatabaseCondition.InMemory.class)
     static final class InMemoryRegistryConfiguration {
 
         private static final Log LOG = LogFactory.getLog(InMemoryRegistryConfiguration.class);
@@ -135,7 +135,6 @@ public final class PalsAutoConfiguration {
     /** The lock pool and registry, unless the service defines its own registry or keeps locks in memory. */
     @Configuration(proxyBeanMethods = false)
     @ConditionalOnMissingBean(LockRegistry.class)
-    @ConditionalOnBooleanProperty(name = "pals.in-memory", havingValue = false, matchIfMissing = true)
     @Conditional(LockDatabaseCondition.class)
     static final class LockRegistryConfiguration {
 

@@ -122,7 +122,7 @@ final class ThreadOwnedLock implements Lock {
             throw new IllegalMonitorStateException("Lock '" + advisory.name() + "' is not held by this thread");
         }
         try {
-            if (local.getHoldCount() == 1 && advisory.isHeld()) {
+            if (local.getHoldCount() == 1) {
                 advisory.release();
             }
         } finally {
