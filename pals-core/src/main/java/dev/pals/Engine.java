@@ -57,17 +57,38 @@ abstract class Engine {
      * @throws InterruptedException if interrupted while waiting; nothing is then held
      */
     final boolean acquire(Holder holder, boolean mayWait, long deadline) throws InterruptedException {
-        LockObserver.Acquisition observed = observer.acquisitionStarted(holder.info, mayWait);
-        Waiter waiter = mayWait ? waiting(holder.info, holder, null) : null;
+        return observed(holder.info, mayWait, holder, null, () -> admit(holder, mayWait, deadline));
+    }
+
+    /** One acquisition, as {@link #observed} runs it. */
+    @FunctionalInterface
+    interface Attempt {
+        boolean run() throws InterruptedException;
+    }
+
+    /**
+     * Runs {@code attempt}, a handle's or a transaction lock's acquisition, telling the observers
+     * how it ended and counting it as waiting meanwhile when it may wait.
+     *
+     * @param holder the handle of a session-scoped acquisition, whose backend is its wait's in the server
+     * @param backendPid the backend of a transaction lock's wait
+     */
+    final boolean observed(LockInfo info, boolean mayWait, @Nullable Holder holder, @Nullable Integer backendPid,
+            Attempt attempt) throws InterruptedException {
+        LockObserver.Acquisition observed = observer.acquisitionStarted(info, mayWait);
+        Waiter waiter = mayWait ? new Waiter(info, holder, backendPid) : null;
+        if (waiter != null) {
+            waiters.add(waiter);
+        }
         boolean acquired;
         try {
-            acquired = admit(holder, mayWait, deadline);
+            acquired = attempt.run();
         } catch (InterruptedException | RuntimeException | Error e) {
             observed.ended(LockObserver.Outcome.FAILED, e);
             throw e;
         } finally {
             if (waiter != null) {
-                doneWaiting(waiter);
+                waiters.remove(waiter);
             }
         }
         observed.ended(acquired ? LockObserver.Outcome.ACQUIRED
@@ -114,22 +135,6 @@ abstract class Engine {
 
     final LockObserver observer() {
         return observer;
-    }
-
-    /**
-     * Counts an acquisition that may wait as waiting until {@link #doneWaiting}.
-     *
-     * @param holder the handle of a session-scoped acquisition, whose backend is its wait's in the server
-     * @param backendPid the backend of a transaction lock's wait
-     */
-    final Waiter waiting(LockInfo info, @Nullable Holder holder, @Nullable Integer backendPid) {
-        Waiter waiter = new Waiter(info, holder, backendPid);
-        waiters.add(waiter);
-        return waiter;
-    }
-
-    final void doneWaiting(Waiter waiter) {
-        waiters.remove(waiter);
     }
 
     final Set<Waiter> waiters() {

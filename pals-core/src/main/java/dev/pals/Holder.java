@@ -2,6 +2,7 @@ package dev.pals;
 
 import java.lang.ref.WeakReference;
 import java.time.Instant;
+import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -36,6 +37,34 @@ final class Holder {
         this.mode = info.mode();
         this.info = info;
         this.handle = new WeakReference<>(handle);
+    }
+
+    /**
+     * What {@code release()} answers for a holder that does not hold: a loss or a close it has not
+     * reported yet is thrown, once; otherwise {@code false}. Called under the engine's key lock.
+     */
+    boolean notHeld() {
+        LockLostException pending = lost;
+        if (pending != null) {
+            lost = null;
+            throw pending;
+        }
+        if (releasedByClose) {
+            releasedByClose = false;
+            throw new IllegalStateException("Lock '" + name + "' was already released because its LockRegistry "
+                    + "was closed while it was held; release locks before closing the registry");
+        }
+        return false;
+    }
+
+    /** Whether {@code holder} is among {@code holders}, by identity: two handles may be equal in nothing else. */
+    static boolean in(List<Holder> holders, Holder holder) {
+        for (Holder h : holders) {
+            if (h == holder) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Ends the section, if one is open; call without the mutex, with what {@link #takeSection} gave. */

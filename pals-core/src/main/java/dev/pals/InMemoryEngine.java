@@ -34,15 +34,6 @@ final class InMemoryEngine extends Engine {
         Entry(LockMode mode) {
             this.mode = mode;
         }
-
-        boolean isHeldBy(Holder holder) {
-            for (Holder h : holders) {
-                if (h == holder) {
-                    return true;
-                }
-            }
-            return false;
-        }
     }
 
     InMemoryEngine(List<LockObserver> observers) {
@@ -62,7 +53,7 @@ final class InMemoryEngine extends Engine {
                             + "' was being acquired; nothing is held");
                 }
                 Entry entry = locks.get(holder.key);
-                if (entry != null && entry.isHeldBy(holder)) {
+                if (entry != null && Holder.in(entry.holders, holder)) {
                     holder.count++;
                     return true;
                 }
@@ -99,13 +90,8 @@ final class InMemoryEngine extends Engine {
         table.lock();
         try {
             Entry entry = locks.get(holder.key);
-            if (entry == null || !entry.isHeldBy(holder)) {
-                if (holder.releasedByClose) {
-                    holder.releasedByClose = false;
-                    throw new IllegalStateException("Lock '" + holder.name + "' was already released because its "
-                            + "LockRegistry was closed while it was held; release locks before closing the registry");
-                }
-                return false;
+            if (entry == null || !Holder.in(entry.holders, holder)) {
+                return holder.notHeld();
             }
             holder.count--;
             if (holder.count > 0) {

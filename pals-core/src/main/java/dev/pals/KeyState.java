@@ -46,12 +46,7 @@ final class KeyState {
     }
 
     boolean isHeldBy(Holder holder) {
-        for (Holder h : holders) {
-            if (h == holder) {
-                return true;
-            }
-        }
-        return false;
+        return Holder.in(holders, holder);
     }
 
     void removeHolder(Holder holder) {

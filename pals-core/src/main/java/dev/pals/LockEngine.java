@@ -353,17 +353,7 @@ final class LockEngine extends Engine {
         LockObserver.Section section;
         try {
             if (!state.isHeldBy(holder)) {
-                LockLostException lost = holder.lost;
-                if (lost != null) {
-                    holder.lost = null;
-                    throw lost;
-                }
-                if (holder.releasedByClose) {
-                    holder.releasedByClose = false;
-                    throw new IllegalStateException("Lock '" + holder.name + "' was already released because its "
-                            + "LockRegistry was closed while it was held; release locks before closing the registry");
-                }
-                return false;
+                return holder.notHeld();
             }
             holder.count--;
             if (holder.count > 0) {

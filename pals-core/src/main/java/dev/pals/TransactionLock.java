@@ -117,16 +117,11 @@ public final class TransactionLock {
      * @throws LockException if the server failed
      */
     public boolean tryAcquire(Connection connection) {
-        LockObserver.Acquisition observed = engine.observer().acquisitionStarted(info, false);
-        boolean acquired;
         try {
-            acquired = tryOnce(connection);
-        } catch (RuntimeException | Error e) {
-            observed.ended(LockObserver.Outcome.FAILED, e);
-            throw e;
+            return engine.observed(info, false, null, null, () -> tryOnce(connection));
+        } catch (InterruptedException e) {
+            throw new AssertionError("a try without waiting is never interrupted", e);
         }
-        observed.ended(acquired ? LockObserver.Outcome.ACQUIRED : LockObserver.Outcome.CONTENDED, null);
-        return acquired;
     }
 
     private boolean tryOnce(Connection connection) {
@@ -161,19 +156,7 @@ public final class TransactionLock {
         if (timeout.isZero()) {
             return tryAcquire(connection);
         }
-        LockObserver.Acquisition observed = engine.observer().acquisitionStarted(info, true);
-        Engine.Waiter waiter = engine.waiting(info, null, backendPid(connection));
-        boolean acquired;
-        try {
-            acquired = waitFor(connection, timeout);
-        } catch (InterruptedException | RuntimeException | Error e) {
-            observed.ended(LockObserver.Outcome.FAILED, e);
-            throw e;
-        } finally {
-            engine.doneWaiting(waiter);
-        }
-        observed.ended(acquired ? LockObserver.Outcome.ACQUIRED : LockObserver.Outcome.TIMED_OUT, null);
-        return acquired;
+        return engine.observed(info, true, null, backendPid(connection), () -> waitFor(connection, timeout));
     }
 
     private boolean waitFor(Connection connection, Duration timeout) throws InterruptedException {

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
@@ -27,7 +26,7 @@ class FailureTest extends LockTestSupport {
         x.tryAcquire();
         y.tryAcquire();
 
-        terminateBackendsOf(dataSource.getPoolName());
+        DB.terminateSessions(dataSource.getPoolName());
 
         await().atMost(Duration.ofSeconds(30)).until(() -> !x.isHeld() && !y.isHeld());
         assertThat(lost).containsExactlyInAnyOrder("x", "y");
@@ -47,7 +46,7 @@ class FailureTest extends LockTestSupport {
 
         assertThatThrownBy(() -> {
             try (HeldLock held = lock.hold()) {
-                terminateBackendsOf(dataSource.getPoolName());
+                DB.terminateSessions(dataSource.getPoolName());
                 await().atMost(Duration.ofSeconds(30)).until(() -> !held.isHeld());
             }
         }).isInstanceOf(LockLostException.class);
@@ -61,7 +60,7 @@ class FailureTest extends LockTestSupport {
         AdvisoryLock lock = registry.lock("x");
         lock.tryAcquire();
 
-        terminateBackendsOf(dataSource.getPoolName());
+        DB.terminateSessions(dataSource.getPoolName());
 
         assertThatThrownBy(lock::release).isInstanceOf(LockLostException.class)
                 .hasMessageContaining("'x' was lost");
@@ -98,12 +97,4 @@ class FailureTest extends LockTestSupport {
         }
     }
 
-    private static void terminateBackendsOf(String poolName) throws SQLException {
-        try (Connection connection = DB.connect();
-                PreparedStatement statement = connection.prepareStatement(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ?")) {
-            statement.setString(1, poolName);
-            statement.execute();
-        }
-    }
 }

@@ -4,8 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.zaxxer.hikari.HikariDataSource;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -76,11 +74,7 @@ class LeaderElectionTest extends LockTestSupport {
                 LeaderElection one = elect(own, first)) {
             await().atMost(Duration.ofSeconds(30)).until(one::isLeader);
             try (LeaderElection two = elect(registry(), second)) {
-                try (Connection connection = DB.connect(); PreparedStatement terminate = connection.prepareStatement(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ?")) {
-                    terminate.setString(1, ownPool.getPoolName());
-                    terminate.execute();
-                }
+                DB.terminateSessions(ownPool.getPoolName());
 
                 await().atMost(Duration.ofSeconds(30)).until(() -> first.seen.contains("lost"));
                 assertThat(one.isLeader()).isFalse();

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
@@ -105,11 +104,7 @@ class LockObserverTest extends LockTestSupport {
                 .lossCheckInterval(Duration.ofMillis(100)));
         AdvisoryLock lock = registry.lock("fragile");
         assertThat(lock.tryAcquire()).isTrue();
-        try (Connection connection = DB.connect(); PreparedStatement terminate = connection.prepareStatement(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ?")) {
-            terminate.setString(1, dataSource.getPoolName());
-            terminate.execute();
-        }
+        DB.terminateSessions(dataSource.getPoolName());
         await().atMost(Duration.ofSeconds(10)).until(() -> recorder.events.contains("lost fragile"));
         assertThat(registry.heldLocks()).isZero();
         assertThatThrownBy(lock::release).isInstanceOf(LockLostException.class);

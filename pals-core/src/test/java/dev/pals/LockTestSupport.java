@@ -99,8 +99,7 @@ abstract class LockTestSupport {
     }
 
     private static int locksOnServer(LockKey key, boolean granted) throws SQLException {
-        return (int) observe("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted = ? "
-                + "AND classid = ? AND objid = ? AND objsubid = ?", granted, key.classId(), key.objId(), key.objSubId());
+        return DB.advisoryLocks(key.classId(), key.objId(), key.objSubId(), granted);
     }
 
     /** Until some session waits in the server for {@code key}: the proof that waiting is not polling. */

@@ -11,9 +11,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -202,16 +199,6 @@ class SampleServiceTest {
     }
 
     private static boolean held(LockKey key) throws Exception {
-        try (Connection connection = DB.connect();
-                PreparedStatement statement = connection.prepareStatement("SELECT count(*) FROM pg_locks WHERE "
-                        + "locktype = 'advisory' AND granted AND classid = ? AND objid = ? AND objsubid = ?")) {
-            statement.setLong(1, key.classId());
-            statement.setLong(2, key.objId());
-            statement.setInt(3, key.objSubId());
-            try (ResultSet rows = statement.executeQuery()) {
-                rows.next();
-                return rows.getInt(1) > 0;
-            }
-        }
+        return DB.advisoryLocks(key.classId(), key.objId(), key.objSubId(), true) > 0;
     }
 }

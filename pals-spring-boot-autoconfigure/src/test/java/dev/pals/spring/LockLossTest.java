@@ -8,8 +8,6 @@ import dev.pals.LockException;
 import dev.pals.LockLostException;
 import dev.pals.LockRegistry;
 import dev.pals.spring.aop.AdvisoryLocks;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -131,12 +129,7 @@ class LockLossTest extends StarterTestSupport {
     }
 
     private void terminateLockConnections() throws Exception {
-        try (Connection connection = DB.connect();
-                PreparedStatement statement = connection.prepareStatement("SELECT pg_terminate_backend(pid) "
-                        + "FROM pg_stat_activity WHERE application_name LIKE ?")) {
-            statement.setString(1, namespace + "-locks@%");
-            statement.execute();
-        }
+        DB.terminateSessions(namespace + "-locks@%");
     }
 
     @Configuration(proxyBeanMethods = false)

@@ -18,8 +18,6 @@ import io.micrometer.core.instrument.Timer;
 import io.micrometer.observation.Observation;
 import io.micrometer.observation.ObservationHandler;
 import io.micrometer.observation.ObservationRegistry;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -179,11 +177,7 @@ class ObservabilityTest extends StarterTestSupport {
         observed().run(context -> {
             LockRegistry registry = context.getBean(LockRegistry.class);
             registry.lock("fragile", LockOptions.exclusive().withGroup("jobs")).tryAcquire();
-            try (Connection connection = DB.connect(); PreparedStatement terminate = connection.prepareStatement(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE ?")) {
-                terminate.setString(1, namespace + "-locks@%");
-                terminate.execute();
-            }
+            DB.terminateSessions(namespace + "-locks@%");
             MeterRegistry meters = context.getBean(MeterRegistry.class);
             await().atMost(Duration.ofSeconds(30)).until(() -> meters.find(LockMeters.LOST).counter() != null);
             assertThat(meters.get(LockMeters.LOST).tag(LockObservations.GROUP, "jobs").counter().count()).isEqualTo(1);

@@ -8,9 +8,6 @@ import dev.pals.AcquireFailureException;
 import dev.pals.LockKey;
 import dev.pals.LockLostException;
 import dev.pals.LockRegistry;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -136,11 +133,7 @@ class ScheduledJobsTest extends StarterTestSupport {
                 }
             });
             assertThat(entered.await(30, TimeUnit.SECONDS)).isTrue();
-            try (Connection connection = DB.connect(); PreparedStatement terminate = connection.prepareStatement(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE ?")) {
-                terminate.setString(1, namespace + "-locks@%");
-                terminate.execute();
-            }
+            DB.terminateSessions(namespace + "-locks@%");
             await().atMost(Duration.ofSeconds(30)).until(() -> context.getBean(LockRegistry.class).heldLocks() == 0);
             proceed.countDown();
 
@@ -149,16 +142,6 @@ class ScheduledJobsTest extends StarterTestSupport {
     }
 
     private static boolean held(LockKey key) throws Exception {
-        try (Connection connection = DB.connect(); PreparedStatement statement = connection.prepareStatement(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                        + "AND classid = ? AND objid = ? AND objsubid = ?")) {
-            statement.setLong(1, key.classId());
-            statement.setLong(2, key.objId());
-            statement.setInt(3, key.objSubId());
-            try (ResultSet rows = statement.executeQuery()) {
-                rows.next();
-                return rows.getInt(1) > 0;
-            }
-        }
+        return DB.advisoryLocks(key.classId(), key.objId(), key.objSubId(), true) > 0;
     }
 }

@@ -8,8 +8,6 @@ import dev.pals.LockLostException;
 import dev.pals.spring.autoconfigure.LockConnectionPool;
 import dev.pals.spring.autoconfigure.PalsIntegrationAutoConfiguration;
 import dev.pals.spring.integration.AdvisoryLockRegistry;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -101,7 +99,7 @@ class SpringIntegrationTest extends StarterTestSupport {
                 initiator.start();
                 await().atMost(Duration.ofSeconds(30)).until(() -> initiator.getContext().isLeader());
 
-                terminate(context.getBean(LockConnectionPool.class).getApplicationName());
+                DB.terminateSessions(context.getBean(LockConnectionPool.class).getApplicationName());
 
                 await().atMost(Duration.ofSeconds(30))
                         .until(() -> events.equals(List.of("OnGrantedEvent", "OnRevokedEvent", "OnGrantedEvent")));
@@ -117,7 +115,7 @@ class SpringIntegrationTest extends StarterTestSupport {
         service().run(context -> {
             Lock lock = context.getBean(LockRegistry.class).obtain("fragile");
             lock.lock();
-            terminate(context.getBean(LockConnectionPool.class).getApplicationName());
+            DB.terminateSessions(context.getBean(LockConnectionPool.class).getApplicationName());
             dev.pals.LockRegistry registry = context.getBean(dev.pals.LockRegistry.class);
             await().atMost(Duration.ofSeconds(30)).until(() -> registry.heldLocks() == 0);
 
@@ -141,14 +139,6 @@ class SpringIntegrationTest extends StarterTestSupport {
                 return locks.obtain("per-message-key") != used;
             });
         });
-    }
-
-    private static void terminate(String applicationName) throws Exception {
-        try (Connection connection = DB.connect(); PreparedStatement statement = connection.prepareStatement(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ?")) {
-            statement.setString(1, applicationName);
-            statement.execute();
-        }
     }
 
     private static LockRegistryLeaderInitiator initiator(LockRegistry<?> locks) {

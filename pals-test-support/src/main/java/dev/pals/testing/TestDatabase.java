@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.sql.Connection;
 import java.sql.DriverManager;
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -189,6 +190,37 @@ public final class TestDatabase {
     /** A direct connection outside any pool, as the tests' own observer of the server. */
     public Connection connect() throws SQLException {
         return DriverManager.getConnection(url, user, password);
+    }
+
+    /**
+     * Ends the sessions whose {@code application_name} matches {@code applicationNameLike} (a LIKE
+     * pattern), as an administrator or a crash would: their clients find their connections broken.
+     */
+    public void terminateSessions(String applicationNameLike) throws SQLException {
+        try (Connection connection = connect(); PreparedStatement statement = connection.prepareStatement(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE ?")) {
+            statement.setString(1, applicationNameLike);
+            statement.execute();
+        }
+    }
+
+    /**
+     * Advisory locks on one key, granted or awaited, by any session: the key as {@code pg_locks}
+     * shows it ({@code LockKey.classId()}, {@code objId()}, {@code objSubId()}).
+     */
+    public int advisoryLocks(long classId, long objId, int objSubId, boolean granted) throws SQLException {
+        try (Connection connection = connect(); PreparedStatement statement = connection.prepareStatement(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted = ? "
+                        + "AND classid = ? AND objid = ? AND objsubid = ?")) {
+            statement.setBoolean(1, granted);
+            statement.setLong(2, classId);
+            statement.setLong(3, objId);
+            statement.setInt(4, objSubId);
+            try (ResultSet rows = statement.executeQuery()) {
+                rows.next();
+                return rows.getInt(1);
+            }
+        }
     }
 
     /** A small HikariCP pool on the default database. Close it when done. */
