@@ -8,6 +8,7 @@ import java.util.concurrent.locks.ReentrantLock;
 import org.jspecify.annotations.Nullable;
 import org.springframework.boot.EnvironmentPostProcessor;
 import org.springframework.boot.SpringApplication;
+import org.springframework.context.aot.AbstractAotProcessor;
 import org.springframework.core.env.ConfigurableEnvironment;
 import org.springframework.core.env.MapPropertySource;
 import org.springframework.util.StringUtils;
@@ -24,7 +25,9 @@ public final class EmbeddedPostgresEnvironment implements EnvironmentPostProcess
 
     @Override
     public void postProcessEnvironment(ConfigurableEnvironment environment, SpringApplication application) {
-        if (StringUtils.hasText(environment.getProperty("spring.datasource.url"))) {
+        // AOT processing, at build time, connects to nothing: the server would start for nothing
+        if (StringUtils.hasText(environment.getProperty("spring.datasource.url"))
+                || Boolean.getBoolean(AbstractAotProcessor.AOT_PROCESSING)) {
             return;
         }
         String url = start().getJdbcUrl("postgres", "postgres");

@@ -1,11 +1,13 @@
 package dev.pals.spring;
 
 import dev.pals.LockMode;
+import dev.pals.spring.aop.AdvisoryLockedReflectiveProcessor;
 import java.lang.annotation.Documented;
 import java.lang.annotation.ElementType;
 import java.lang.annotation.Retention;
 import java.lang.annotation.RetentionPolicy;
 import java.lang.annotation.Target;
+import org.springframework.aot.hint.annotation.Reflective;
 import org.springframework.core.annotation.AliasFor;
 
 /**
@@ -35,12 +37,16 @@ import org.springframework.core.annotation.AliasFor;
  * <p><b>Async.</b> A method returning a {@code CompletionStage} holds the lock until the
  * returned stage completes, normally, exceptionally or by cancellation.
  *
+ * <p><b>Native images.</b> Ahead-of-time processing registers for reflection what a locked method
+ * needs: the method, and the types of the parameters its name expression reads.
+ *
  * <p>On a class, applies to each of its public methods. Usable as a meta-annotation. Every
  * attribute is checked at start-up, which fails with the method named if one is wrong.
  */
 @Target({ElementType.METHOD, ElementType.TYPE, ElementType.ANNOTATION_TYPE})
 @Retention(RetentionPolicy.RUNTIME)
 @Documented
+@Reflective(AdvisoryLockedReflectiveProcessor.class)
 public @interface AdvisoryLocked {
 
     /** Alias for {@link #name()}. */

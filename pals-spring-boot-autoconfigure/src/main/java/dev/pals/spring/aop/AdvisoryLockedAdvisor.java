@@ -19,6 +19,7 @@ import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.context.ApplicationEventPublisher;
 import org.springframework.context.ApplicationEventPublisherAware;
 import org.springframework.context.ApplicationListener;
+import org.springframework.context.aot.AbstractAotProcessor;
 import org.springframework.core.Ordered;
 
 /**
@@ -130,8 +131,9 @@ public final class AdvisoryLockedAdvisor extends AbstractPointcutAdvisor
                 @Override
                 public boolean matches(Class<?> type) {
                     boolean locked = lockedMethods.inspect(type, scope);
-                    if (locked) {
-                        // fails start-up, through the failure analyzer, when there is no registry to lock with
+                    // fails start-up, through the failure analyzer, when there is no registry to lock with;
+                    // not at build time, where AOT processing only needs to know which classes are proxied
+                    if (locked && !Boolean.getBoolean(AbstractAotProcessor.AOT_PROCESSING)) {
                         registry.getObject();
                     }
                     return locked;

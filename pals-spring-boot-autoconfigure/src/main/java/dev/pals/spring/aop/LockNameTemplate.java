@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.UUID;
 import java.util.stream.Collectors;
 import org.jspecify.annotations.Nullable;
@@ -97,6 +98,30 @@ final class LockNameTemplate {
         return new LockNameTemplate(name, method, errorPrefix, expression, parameterNames);
     }
 
+    /**
+     * The positions of the parameters the expression reads, by name or by position, in order; none
+     * for a constant. Ahead-of-time processing registers their types, which SpEL reads reflectively.
+     */
+    Set<Integer> parametersRead() {
+        Set<Integer> read = new TreeSet<>();
+        if (expression != null) {
+            collectParameters(expression.getAST(), read);
+        }
+        return read;
+    }
+
+    private void collectParameters(SpelNode node, Set<Integer> read) {
+        if (node instanceof VariableReference variable) {
+            int index = parameterIndex(variable, method, parameterNames);
+            if (index >= 0) {
+                read.add(index);
+            }
+        }
+        for (int i = 0; i < node.getChildCount(); i++) {
+            collectParameters(node.getChild(i), read);
+        }
+    }
+
     /** Whether the name is the same for every call. */
     boolean isConstant() {
         return expression == null;
@@ -179,12 +204,8 @@ final class LockNameTemplate {
 
         private static @Nullable Shortcut at(@Nullable String prefix, VariableReference variable, Method method,
                 String @Nullable [] parameterNames) {
-            String name = variable.toStringAST().substring(1);
-            int index = parameterNames == null ? -1 : Arrays.asList(parameterNames).indexOf(name);
-            if (index < 0 && name.matches("[pa]\\d{1,3}")) {
-                index = Integer.parseInt(name.substring(1));
-            }
-            if (index < 0 || index >= method.getParameterCount() || !PLAIN.contains(method.getParameterTypes()[index])) {
+            int index = parameterIndex(variable, method, parameterNames);
+            if (index < 0 || !PLAIN.contains(method.getParameterTypes()[index])) {
                 return null;
             }
             return new Shortcut(prefix, index);
@@ -195,6 +216,16 @@ final class LockNameTemplate {
             // as SpEL: a null alone is null, and concatenated it reads "null"
             return prefix == null ? argument : prefix + argument;
         }
+    }
+
+    /** The position of the parameter a variable names ({@code #id}, {@code #p0}, {@code #a0}), or -1 for another. */
+    private static int parameterIndex(VariableReference variable, Method method, String @Nullable [] parameterNames) {
+        String name = variable.toStringAST().substring(1);
+        int index = parameterNames == null ? -1 : Arrays.asList(parameterNames).indexOf(name);
+        if (index < 0 && name.matches("[pa]\\d{1,3}")) {
+            index = Integer.parseInt(name.substring(1));
+        }
+        return index < method.getParameterCount() ? index : -1;
     }
 
     /** Rejects, anywhere in the tree, what could reach beyond the call's own arguments. */

@@ -9,6 +9,7 @@ import org.springframework.boot.jdbc.autoconfigure.JdbcConnectionDetails;
 import org.springframework.boot.context.properties.bind.Binder;
 import org.springframework.context.annotation.ConditionContext;
 import org.springframework.context.annotation.ConfigurationCondition;
+import org.springframework.context.aot.AbstractAotProcessor;
 import org.springframework.core.env.Environment;
 import org.springframework.core.type.AnnotatedTypeMetadata;
 import org.springframework.util.StringUtils;
@@ -17,7 +18,10 @@ import org.springframework.util.StringUtils;
  * Matches when there is a database to take locks on: {@code pals.datasource.url},
  * {@code spring.datasource.url}, or a service connection (such as Testcontainers'). Spring Boot's
  * own fallback to an embedded database does not count: without a URL there is no registry, and
- * the failure analyzer explains what to set if something needs it. Never matches with
+ * the failure analyzer explains what to set if something needs it. During AOT processing, which
+ * fixes conditions at build time, it matches without a URL: a service is built without its
+ * database and given one when it runs, where a missing URL then fails start-up and says what to
+ * set. Never matches with
  * {@code pals.in-memory} true, where {@link #inMemory} makes the registry instead: one binding
  * decides both, so exactly one of them applies.
  */
@@ -42,6 +46,9 @@ final class LockDatabaseCondition extends SpringBootCondition implements Configu
         Environment environment = context.getEnvironment();
         if (inMemory(environment)) {
             return ConditionOutcome.noMatch("pals.in-memory is true: locks are kept in this JVM");
+        }
+        if (Boolean.getBoolean(AbstractAotProcessor.AOT_PROCESSING)) {
+            return ConditionOutcome.match("AOT processing: the database is named when the service runs");
         }
         for (String property : new String[] {"pals.datasource.url", "spring.datasource.url"}) {
             if (StringUtils.hasText(environment.getProperty(property))) {

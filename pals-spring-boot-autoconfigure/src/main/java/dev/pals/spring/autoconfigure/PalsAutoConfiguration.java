@@ -35,6 +35,7 @@ import org.springframework.context.ApplicationEventPublisher;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Conditional;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.context.annotation.ImportRuntimeHints;
 import org.springframework.context.annotation.Role;
 import org.springframework.core.env.Environment;
 import org.springframework.util.StringUtils;
@@ -136,6 +137,7 @@ public final class PalsAutoConfiguration {
     @Configuration(proxyBeanMethods = false)
     @ConditionalOnMissingBean(LockRegistry.class)
     @Conditional(LockDatabaseCondition.class)
+    @ImportRuntimeHints(LockConnectionPoolRuntimeHints.class)
     static final class LockRegistryConfiguration {
 
         @Bean(destroyMethod = "close")

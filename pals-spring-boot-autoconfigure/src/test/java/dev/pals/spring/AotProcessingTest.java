@@ -1,0 +1,142 @@
+package dev.pals.spring;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.zaxxer.hikari.HikariConfig;
+import dev.pals.LockRegistry;
+import org.junit.jupiter.api.Test;
+import org.springframework.aot.generate.ClassNameGenerator;
+import org.springframework.aot.generate.DefaultGenerationContext;
+import org.springframework.aot.generate.InMemoryGeneratedFiles;
+import org.springframework.aot.hint.RuntimeHints;
+import org.springframework.aot.hint.predicate.ReflectionHintsPredicates;
+import org.springframework.aot.hint.predicate.RuntimeHintsPredicates;
+import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.context.aot.AbstractAotProcessor;
+import org.springframework.context.aot.ApplicationContextAotGenerator;
+import org.springframework.context.support.GenericApplicationContext;
+import org.springframework.javapoet.ClassName;
+
+/**
+ * Ahead-of-time processing of a service that uses the starter, as {@code process-aot} runs it at
+ * build time: what it generates, the hints a native image needs, and what it leaves alone.
+ */
+class AotProcessingTest extends StarterTestSupport {
+
+    /** An argument whose property a lock name reads. */
+    public static class Order {
+        private final String customerId;
+
+        public Order(String customerId) {
+            this.customerId = customerId;
+        }
+
+        public String getCustomerId() {
+            return customerId;
+        }
+    }
+
+    /** A record whose accessor a lock name calls. */
+    public record Invoice(long number) {
+    }
+
+    /** An argument no lock name reads. */
+    public static class Note {
+        public String getText() {
+            return "";
+        }
+    }
+
+    static class Orders {
+        @AdvisoryLocked(name = "'customer:' + #order.customerId")
+        public void ship(Order order, Note note) {
+        }
+
+        @AdvisoryLocked(name = "#root.methodName + ':' + #p0.number()")
+        public void bill(Invoice invoice) {
+        }
+
+        @AdvisoryLocked(name = "nightly-report", blocking = false)
+        public void report(Note note) {
+        }
+    }
+
+    @AdvisoryLocked(name = "'ledger:' + #id")
+    static class Ledger {
+        public void post(long id) {
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    static class Fixture {
+        @Bean
+        Orders orders() {
+            return new Orders();
+        }
+
+        @Bean
+        Ledger ledger() {
+            return new Ledger();
+        }
+    }
+
+    @Test
+    void lockedMethodsAndTheArgumentsTheirNamesReadAreRegisteredForReflection() throws Exception {
+        process(instance().withUserConfiguration(Fixture.class), (context, hints) -> {
+            ReflectionHintsPredicates reflection = RuntimeHintsPredicates.reflection();
+            assertThat(reflection.onMethodInvocation(Orders.class, "ship")).accepts(hints);
+            assertThat(reflection.onMethodInvocation(Orders.class, "report")).accepts(hints);
+            assertThat(reflection.onMethodInvocation(Ledger.class, "post")).accepts(hints);
+            assertThat(reflection.onMethodInvocation(Order.class, "getCustomerId")).accepts(hints);
+            assertThat(reflection.onMethodInvocation(Invoice.class, "number")).accepts(hints);
+            assertThat(reflection.onMethodInvocation(rootClass(), "getMethodName")).accepts(hints);
+            assertThat(reflection.onType(Note.class)).rejects(hints);
+        });
+    }
+
+    @Test
+    void theLockPoolsHikariConfigurationCanBeBoundAndCopiedInANativeImage() throws Exception {
+        process(instance(), (context, hints) -> {
+            ReflectionHintsPredicates reflection = RuntimeHintsPredicates.reflection();
+            assertThat(reflection.onMethodInvocation(HikariConfig.class, "setMaxLifetime")).accepts(hints);
+            assertThat(reflection.onFieldAccess(HikariConfig.class, "maxPoolSize")).accepts(hints);
+            assertThat(reflection.onFieldAccess(HikariConfig.class, "minIdle")).accepts(hints);
+        });
+    }
+
+    @Test
+    void withoutADatabaseUrlAtBuildTimeTheRegistryIsStillGeneratedAndNothingConnects() throws Exception {
+        process(bareRunner().withUserConfiguration(Fixture.class), (context, hints) -> {
+            assertThat(context.getBeanNamesForType(LockRegistry.class)).containsExactly("lockRegistry");
+            assertThat(context.getBeanFactory().getSingletonNames())
+                    .noneMatch(name -> name.equals("lockRegistry") || name.equals("palsLockConnectionPool"));
+        });
+    }
+
+    private static Class<?> rootClass() throws ClassNotFoundException {
+        return Class.forName("dev.pals.spring.aop.LockNameTemplate$Root");
+    }
+
+    /** Runs AOT processing of the context {@code runner} prepares, as the build does, and hands over the result. */
+    private static void process(ApplicationContextRunner runner, Processed then) throws Exception {
+        System.setProperty(AbstractAotProcessor.AOT_PROCESSING, "true");
+        try {
+            runner.prepare(prepared -> {
+                GenericApplicationContext context = (GenericApplicationContext) prepared.getSourceApplicationContext();
+                DefaultGenerationContext generation = new DefaultGenerationContext(
+                        new ClassNameGenerator(ClassName.get(AotProcessingTest.class)), new InMemoryGeneratedFiles());
+                new ApplicationContextAotGenerator().processAheadOfTime(context, generation);
+                then.accept(context, generation.getRuntimeHints());
+            });
+        } finally {
+            System.clearProperty(AbstractAotProcessor.AOT_PROCESSING);
+        }
+    }
+
+    @FunctionalInterface
+    private interface Processed {
+        void accept(GenericApplicationContext context, RuntimeHints hints) throws Exception;
+    }
+}
