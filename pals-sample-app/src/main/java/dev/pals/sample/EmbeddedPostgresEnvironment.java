@@ -41,8 +41,8 @@ public final class EmbeddedPostgresEnvironment implements EnvironmentPostProcess
         START.lock();
         try {
             if (server == null) {
-                // stopped after Spring Boot has closed every context, not by a hook of its own that would race
-                // them, so that no service loses its connections (and its locks) while still stopping
+                // stopped by Spring Boot's shutdown hook after it has closed the contexts it started, not by a
+                // hook of its own that would race them, so that no service loses its connections while stopping
                 EmbeddedPostgres started = EmbeddedPostgres.builder().setRegisterShutdownHook(false).start();
                 SpringApplication.getShutdownHandlers().add(() -> close(started));
                 server = started;

@@ -40,7 +40,8 @@ import org.springframework.core.annotation.AliasFor;
  * <p><b>Native images.</b> Ahead-of-time processing registers for reflection what a locked method
  * needs: the method, and the types of the parameters its name expression reads.
  *
- * <p>On a class, applies to each of its public methods. Usable as a meta-annotation. Every
+ * <p>On a class, applies to each of its public instance methods but {@code equals},
+ * {@code hashCode} and {@code toString}. Usable as a meta-annotation. Every
  * attribute is checked at start-up, which fails with the method named if one is wrong.
  */
 @Target({ElementType.METHOD, ElementType.TYPE, ElementType.ANNOTATION_TYPE})

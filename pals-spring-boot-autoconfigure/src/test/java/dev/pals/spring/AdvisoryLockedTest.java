@@ -181,6 +181,14 @@ class AdvisoryLockedTest extends StarterTestSupport {
     }
 
     @Test
+    void annotationOnAClassLeavesItsPublicStaticMethodsAloneInsteadOfFailingStartUp() {
+        instance().withUserConfiguration(LockedServices.Fixture.class).run(context -> {
+            assertThat(context).hasNotFailed();
+            assertThat(ClassLocked.create().second()).isEqualTo("second");
+        });
+    }
+
+    @Test
     void metaAnnotationLocksLikeTheAnnotation() {
         twoInstances((one, two) -> {
             CountDownLatch release = holdUsing((entered, exit) -> one.getBean(MetaLocked.class).run(entered, exit));

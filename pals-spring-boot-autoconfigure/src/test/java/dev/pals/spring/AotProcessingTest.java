@@ -4,13 +4,21 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.zaxxer.hikari.HikariConfig;
 import dev.pals.LockRegistry;
+import dev.pals.spring.autoconfigure.PalsAutoConfiguration;
+import java.lang.annotation.ElementType;
+import java.lang.annotation.Retention;
+import java.lang.annotation.RetentionPolicy;
+import java.lang.annotation.Target;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.parallel.ResourceLock;
+import org.junit.jupiter.api.parallel.Resources;
 import org.springframework.aot.generate.ClassNameGenerator;
 import org.springframework.aot.generate.DefaultGenerationContext;
 import org.springframework.aot.generate.InMemoryGeneratedFiles;
 import org.springframework.aot.hint.RuntimeHints;
 import org.springframework.aot.hint.predicate.ReflectionHintsPredicates;
 import org.springframework.aot.hint.predicate.RuntimeHintsPredicates;
+import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
@@ -23,13 +31,14 @@ import org.springframework.javapoet.ClassName;
  * Ahead-of-time processing of a service that uses the starter, as {@code process-aot} runs it at
  * build time: what it generates, the hints a native image needs, and what it leaves alone.
  */
+@ResourceLock(Resources.SYSTEM_PROPERTIES)
 class AotProcessingTest extends StarterTestSupport {
 
     /** An argument whose property a lock name reads. */
-    public static class Order {
+    static class Order {
         private final String customerId;
 
-        public Order(String customerId) {
+        Order(String customerId) {
             this.customerId = customerId;
         }
 
@@ -39,14 +48,27 @@ class AotProcessingTest extends StarterTestSupport {
     }
 
     /** A record whose accessor a lock name calls. */
-    public record Invoice(long number) {
+    record Invoice(long number) {
+    }
+
+    /** An argument whose getter a lock name reads through an array. */
+    static class Batch {
+        public String getLabel() {
+            return "";
+        }
     }
 
     /** An argument no lock name reads. */
-    public static class Note {
+    static class Note {
         public String getText() {
             return "";
         }
+    }
+
+    @Target(ElementType.METHOD)
+    @Retention(RetentionPolicy.RUNTIME)
+    @AdvisoryLocked(name = "'batch:' + #p0[0].label")
+    @interface BatchLock {
     }
 
     static class Orders {
@@ -60,6 +82,10 @@ class AotProcessingTest extends StarterTestSupport {
 
         @AdvisoryLocked(name = "nightly-report", blocking = false)
         public void report(Note note) {
+        }
+
+        @BatchLock
+        public void close(Batch[] batches) {
         }
     }
 
@@ -91,6 +117,8 @@ class AotProcessingTest extends StarterTestSupport {
             assertThat(reflection.onMethodInvocation(Ledger.class, "post")).accepts(hints);
             assertThat(reflection.onMethodInvocation(Order.class, "getCustomerId")).accepts(hints);
             assertThat(reflection.onMethodInvocation(Invoice.class, "number")).accepts(hints);
+            assertThat(reflection.onMethodInvocation(Orders.class, "close")).accepts(hints);
+            assertThat(reflection.onMethodInvocation(Batch.class, "getLabel")).accepts(hints);
             assertThat(reflection.onMethodInvocation(rootClass(), "getMethodName")).accepts(hints);
             assertThat(reflection.onType(Note.class)).rejects(hints);
         });
@@ -98,7 +126,11 @@ class AotProcessingTest extends StarterTestSupport {
 
     @Test
     void theLockPoolsHikariConfigurationCanBeBoundAndCopiedInANativeImage() throws Exception {
-        process(instance(), (context, hints) -> {
+        // without Spring Boot's DataSource, whose own binding would register HikariConfig's setters too
+        ApplicationContextRunner locksOnly = new ApplicationContextRunner()
+                .withConfiguration(AutoConfigurations.of(PalsAutoConfiguration.class))
+                .withPropertyValues("pals.datasource.url=" + DB.url());
+        process(locksOnly, (context, hints) -> {
             ReflectionHintsPredicates reflection = RuntimeHintsPredicates.reflection();
             assertThat(reflection.onMethodInvocation(HikariConfig.class, "setMaxLifetime")).accepts(hints);
             assertThat(reflection.onFieldAccess(HikariConfig.class, "maxPoolSize")).accepts(hints);
@@ -116,12 +148,12 @@ class AotProcessingTest extends StarterTestSupport {
     }
 
     @Test
-    void aServiceBuiltWithoutADatabaseUrlThatRunsWithoutOneFailsSayingWhatToSet() {
-        // the conditions as AOT processing fixed them at build time, then a run without a URL
+    void aLockPoolWithoutADatabaseUrlWhichOnlyAotProcessingMakesFailsStartUpSayingWhatToSet() {
+        // the registry's condition as AOT processing fixes it, in a run without a URL
         System.setProperty(AbstractAotProcessor.AOT_PROCESSING, "true");
         try {
             bareRunner().run(context -> assertThat(context).getFailure()
-                    .hasStackTraceContaining("none is named; set spring.datasource.url or pals.datasource.url"));
+                    .hasStackTraceContaining("none is named: set spring.datasource.url or pals.datasource.url"));
         } finally {
             System.clearProperty(AbstractAotProcessor.AOT_PROCESSING);
         }

@@ -155,6 +155,11 @@ final class LockedServices {
             return "second";
         }
 
+        /** No proxy can lock a static method, so the class's annotation must leave it alone. */
+        public static ClassLocked create() {
+            return new ClassLocked();
+        }
+
         @Override
         public String toString() {
             return "class-locked";

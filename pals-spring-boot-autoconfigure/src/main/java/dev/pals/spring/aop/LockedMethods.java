@@ -82,16 +82,27 @@ final class LockedMethods {
         if (specific.isBridge() || specific.isSynthetic() || specific.getDeclaringClass() == Object.class) {
             return null;
         }
-        MergedAnnotation<AdvisoryLocked> annotation = MergedAnnotations
-                .from(specific, SearchStrategy.TYPE_HIERARCHY).get(AdvisoryLocked.class);
-        if (!annotation.isPresent() && Modifier.isPublic(specific.getModifiers()) && targetClass != null
-                && !isObjectMethod(specific)) {
-            annotation = MergedAnnotations.from(targetClass, SearchStrategy.TYPE_HIERARCHY).get(AdvisoryLocked.class);
-        }
+        MergedAnnotation<AdvisoryLocked> annotation = annotation(specific, targetClass);
         if (!annotation.isPresent()) {
             return null;
         }
         return check(annotation.synthesize(), specific);
+    }
+
+    /**
+     * The annotation that locks {@code method} as called on {@code targetClass}: its own, else, for
+     * a public instance method other than {@code equals}, {@code hashCode} and {@code toString},
+     * its class's. Also what ahead-of-time processing registers hints for.
+     */
+    static MergedAnnotation<AdvisoryLocked> annotation(Method method, @Nullable Class<?> targetClass) {
+        MergedAnnotation<AdvisoryLocked> annotation = MergedAnnotations
+                .from(method, SearchStrategy.TYPE_HIERARCHY).get(AdvisoryLocked.class);
+        int modifiers = method.getModifiers();
+        if (!annotation.isPresent() && Modifier.isPublic(modifiers) && !Modifier.isStatic(modifiers)
+                && targetClass != null && !isObjectMethod(method)) {
+            annotation = MergedAnnotations.from(targetClass, SearchStrategy.TYPE_HIERARCHY).get(AdvisoryLocked.class);
+        }
+        return annotation;
     }
 
     /** A class-level lock must not make logging or collections take it through toString, equals or hashCode. */

@@ -21,9 +21,8 @@ import org.springframework.util.StringUtils;
  * the failure analyzer explains what to set if something needs it. During AOT processing, which
  * fixes conditions at build time, it matches without a URL: a service is built without its
  * database and given one when it runs, where a missing URL then fails start-up and says what to
- * set. Never matches with
- * {@code pals.in-memory} true, where {@link #inMemory} makes the registry instead: one binding
- * decides both, so exactly one of them applies.
+ * set. Never matches with {@code pals.in-memory} true, where {@link #inMemory} makes the registry
+ * instead: one binding decides both, so exactly one of them applies.
  */
 final class LockDatabaseCondition extends SpringBootCondition implements ConfigurationCondition {
 

@@ -157,9 +157,10 @@ public final class PalsAutoConfiguration {
             }
             if (!StringUtils.hasText(url)) {
                 // only where AOT processing generated the registry, which it does without knowing the URL
-                throw new InvalidConfigurationPropertyValueException(property, url, "PALs takes its locks in a "
-                        + "PostgreSQL database and none is named; set spring.datasource.url or pals.datasource.url "
-                        + "to a jdbc:postgresql://host:5432/database URL");
+                throw new IllegalStateException("PALs takes its locks in a PostgreSQL database and none is named: "
+                        + "set spring.datasource.url or pals.datasource.url to a jdbc:postgresql://host:5432/database "
+                        + "URL, or give the service a service connection. This service was AOT-processed, which makes "
+                        + "the lock registry without knowing the URL; without AOT it would have no registry instead.");
             }
             if (!url.startsWith("jdbc:postgresql:")) {
                 throw new InvalidConfigurationPropertyValueException(property, withoutSecrets(url), "PALs takes PostgreSQL advisory "
