@@ -9,6 +9,7 @@ import java.lang.annotation.ElementType;
 import java.lang.annotation.Retention;
 import java.lang.annotation.RetentionPolicy;
 import java.lang.annotation.Target;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.parallel.ResourceLock;
 import org.junit.jupiter.api.parallel.Resources;
@@ -58,6 +59,13 @@ class AotProcessingTest extends StarterTestSupport {
         }
     }
 
+    /** An argument whose getter a lock name reads through a list. */
+    static class Parcel {
+        public String getTracking() {
+            return "";
+        }
+    }
+
     /** An argument no lock name reads. */
     static class Note {
         public String getText() {
@@ -86,6 +94,10 @@ class AotProcessingTest extends StarterTestSupport {
 
         @BatchLock
         public void close(Batch[] batches) {
+        }
+
+        @AdvisoryLocked(name = "'parcel:' + #parcels[0].tracking")
+        public void send(List<Parcel> parcels) {
         }
     }
 
@@ -119,6 +131,7 @@ class AotProcessingTest extends StarterTestSupport {
             assertThat(reflection.onMethodInvocation(Invoice.class, "number")).accepts(hints);
             assertThat(reflection.onMethodInvocation(Orders.class, "close")).accepts(hints);
             assertThat(reflection.onMethodInvocation(Batch.class, "getLabel")).accepts(hints);
+            assertThat(reflection.onMethodInvocation(Parcel.class, "getTracking")).accepts(hints);
             assertThat(reflection.onMethodInvocation(rootClass(), "getMethodName")).accepts(hints);
             assertThat(reflection.onType(Note.class)).rejects(hints);
         });
