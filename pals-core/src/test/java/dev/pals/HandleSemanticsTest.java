@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import java.lang.ref.Reference;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -202,12 +203,15 @@ class HandleSemanticsTest extends LockTestSupport {
     @Test
     void executeLockedThrowsAcquireFailureAndSkipsTheTaskWhenTheLockIsTaken() {
         LockRegistry registry = registry();
-        registry.lock("job").tryAcquire();
+        AdvisoryLock held = registry.lock("job");
+        assertThat(held.tryAcquire()).isTrue();
         List<String> ran = new ArrayList<>();
 
         assertThatThrownBy(() -> registry.executeLocked("job", Duration.ZERO, () -> ran.add("ran")))
                 .isInstanceOf(AcquireFailureException.class);
         assertThat(ran).isEmpty();
+        // a collected handle's lock is released by the cleaner, so this one must stay reachable until here
+        Reference.reachabilityFence(held);
     }
 
     @Test

@@ -4,10 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import dev.pals.AdvisoryLock;
 import dev.pals.LockException;
 import dev.pals.LockLostException;
 import dev.pals.LockRegistry;
 import dev.pals.spring.aop.AdvisoryLocks;
+import java.lang.ref.Reference;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -36,13 +38,16 @@ class LockLossTest extends StarterTestSupport {
     @Test
     void lossIsPublishedAsAnEvent() {
         lossy().run(context -> {
-            context.getBean(LockRegistry.class).lock("job").tryAcquire();
+            AdvisoryLock job = context.getBean(LockRegistry.class).lock("job");
+            assertThat(job.tryAcquire()).isTrue();
 
             terminateLockConnections();
 
             Losses losses = context.getBean(Losses.class);
             await().atMost(Duration.ofSeconds(30)).until(() -> !losses.names.isEmpty());
             assertThat(losses.names).containsExactly("job");
+            // a handle collected before the loss is noticed has nobody to tell, so this one must stay reachable
+            Reference.reachabilityFence(job);
         });
     }
 

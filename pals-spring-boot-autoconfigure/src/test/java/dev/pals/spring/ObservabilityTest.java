@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.pals.AcquireFailureException;
+import dev.pals.AdvisoryLock;
 import dev.pals.HeldLock;
 import dev.pals.LockInfo;
 import dev.pals.LockOptions;
@@ -18,6 +19,7 @@ import io.micrometer.core.instrument.Timer;
 import io.micrometer.observation.Observation;
 import io.micrometer.observation.ObservationHandler;
 import io.micrometer.observation.ObservationRegistry;
+import java.lang.ref.Reference;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -176,13 +178,16 @@ class ObservabilityTest extends StarterTestSupport {
     void aLostLockIsCounted() {
         observed().run(context -> {
             LockRegistry registry = context.getBean(LockRegistry.class);
-            registry.lock("fragile", LockOptions.exclusive().withGroup("jobs")).tryAcquire();
+            AdvisoryLock fragile = registry.lock("fragile", LockOptions.exclusive().withGroup("jobs"));
+            assertThat(fragile.tryAcquire()).isTrue();
             DB.terminateSessions(namespace + "-locks@%");
             MeterRegistry meters = context.getBean(MeterRegistry.class);
             await().atMost(Duration.ofSeconds(30)).until(() -> meters.find(LockMeters.LOST).counter() != null);
             assertThat(meters.get(LockMeters.LOST).tag(LockObservations.GROUP, "jobs").counter().count()).isEqualTo(1);
             assertThat(meters.get(LockObservations.HELD).tag("error", "LockLostException").timer().count())
                     .isEqualTo(1);
+            // a handle collected before the loss is noticed has nobody to tell, so this one must stay reachable
+            Reference.reachabilityFence(fragile);
         });
     }
 
