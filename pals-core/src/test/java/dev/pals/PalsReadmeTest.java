@@ -3,10 +3,14 @@ package dev.pals;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.lang.ref.Reference;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 
-/** The walk-through of PALs' README, against a real server. */
+/**
+ * The walk-through of PALs' README, against a real server. A handle that holds the lock others
+ * contend for is kept reachable to the end of its test: the cleaner releases a collected one.
+ */
 class PalsReadmeTest extends LockTestSupport {
 
     @Test
@@ -24,7 +28,8 @@ class PalsReadmeTest extends LockTestSupport {
     @Test
     void timedWaitReturnsFalseAfterAtLeastTheTimeout() throws InterruptedException {
         LockRegistry registry = registry();
-        registry.lock("my-lock").tryAcquire();
+        AdvisoryLock lock1 = registry.lock("my-lock");
+        assertThat(lock1.tryAcquire()).isTrue();
         AdvisoryLock lock2 = registry.lock("my-lock");
 
         long started = System.nanoTime();
@@ -33,6 +38,7 @@ class PalsReadmeTest extends LockTestSupport {
 
         assertThat(acquired).isFalse();
         assertThat(waited).isGreaterThanOrEqualTo(Duration.ofMillis(300)).isLessThan(Duration.ofSeconds(20));
+        Reference.reachabilityFence(lock1);
     }
 
     @Test
@@ -80,7 +86,8 @@ class PalsReadmeTest extends LockTestSupport {
     @Test
     void scopedHoldThrowsAcquireFailureNamingLockModeAndReasonWhenContended() {
         LockRegistry registry = registry();
-        registry.lock("my-lock").tryAcquire();
+        AdvisoryLock lock1 = registry.lock("my-lock");
+        assertThat(lock1.tryAcquire()).isTrue();
         AdvisoryLock other = registry.lock("my-lock", LockOptions.exclusive().withBlocking(false));
 
         assertThatThrownBy(other::hold)
@@ -90,16 +97,19 @@ class PalsReadmeTest extends LockTestSupport {
                     assertThat(e.mode()).isEqualTo(LockMode.EXCLUSIVE);
                 })
                 .hasMessageContaining("'my-lock'").hasMessageContaining("exclusive");
+        Reference.reachabilityFence(lock1);
     }
 
     @Test
     void scopedHoldThrowsTimedOutAfterWaiting() {
         LockRegistry registry = registry();
-        registry.lock("my-lock").tryAcquire();
+        AdvisoryLock lock1 = registry.lock("my-lock");
+        assertThat(lock1.tryAcquire()).isTrue();
 
         assertThatThrownBy(() -> registry.lock("my-lock").hold(Duration.ofMillis(200)))
                 .isInstanceOfSatisfying(AcquireFailureException.class,
                         e -> assertThat(e.reason()).isEqualTo(AcquireFailureException.Reason.TIMED_OUT))
                 .hasMessageContaining("timed out");
+        Reference.reachabilityFence(lock1);
     }
 }
