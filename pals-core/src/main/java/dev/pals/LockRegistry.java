@@ -52,6 +52,13 @@ public final class LockRegistry implements AutoCloseable {
     /** The timeout that means "wait without limit". */
     public static final Duration FOREVER = Timeouts.FOREVER;
 
+    /**
+     * The longest wait short of {@link #FOREVER}, about 24 days, as PostgreSQL's
+     * {@code lock_timeout} is an int of milliseconds: a longer timeout is refused, and so is a
+     * longer {@link AdvisoryLock#releaseAfter} delay.
+     */
+    public static final Duration LONGEST_WAIT = Timeouts.LONGEST;
+
     /** How long {@link #close()} lets a cancelled statement finish before aborting its connection. */
     private static final Duration CLOSE_PATIENCE = Duration.ofSeconds(5);
 

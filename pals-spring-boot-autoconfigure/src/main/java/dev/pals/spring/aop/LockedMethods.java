@@ -34,9 +34,6 @@ import org.springframework.util.ReflectionUtils;
  */
 final class LockedMethods {
 
-    /** {@code lock_timeout} is an int of milliseconds. */
-    private static final Duration LONGEST = Duration.ofMillis(Integer.MAX_VALUE);
-
     private final Duration defaultTimeout;
     private final ConcurrentHashMap<MethodClassKey, Optional<LockedMethod>> cache = new ConcurrentHashMap<>();
 
@@ -186,7 +183,7 @@ final class LockedMethods {
         if (duration.isNegative()) {
             throw invalid(description, attribute + " = \"" + text + "\" is negative; " + ifNegative);
         }
-        if (duration.compareTo(LONGEST) > 0) {
+        if (duration.compareTo(LockRegistry.LONGEST_WAIT) > 0) {
             throw invalid(description, attribute + " = \"" + text + "\" is longer than about 24 days, the most "
                     + "PostgreSQL's lock_timeout can wait and a lock is kept past its call; use " + ifTooLong);
         }

@@ -83,7 +83,7 @@ public final class PalsAutoConfiguration {
             throw new InvalidConfigurationPropertyValueException(ACQUIRE_TIMEOUT, timeout,
                     "It must not be negative; use 0s not to wait");
         }
-        if (timeout.compareTo(Duration.ofMillis(Integer.MAX_VALUE)) > 0) {
+        if (timeout.compareTo(LockRegistry.LONGEST_WAIT) > 0) {
             throw new InvalidConfigurationPropertyValueException(ACQUIRE_TIMEOUT, timeout,
                     "It is longer than PostgreSQL's lock_timeout can wait (about 24 days); use a shorter duration, "
                     + "or timeout = \"forever\" on the methods that must wait without limit");

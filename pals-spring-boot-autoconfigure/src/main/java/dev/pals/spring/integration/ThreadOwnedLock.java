@@ -16,9 +16,6 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 final class ThreadOwnedLock implements Lock {
 
-    /** {@code lock_timeout} is an int of milliseconds: a longer wait is a wait without limit. */
-    private static final Duration LONGEST = Duration.ofMillis(Integer.MAX_VALUE);
-
     private final AdvisoryLock advisory;
     private final ReentrantLock local = new ReentrantLock();
     /** When it was last taken or let go, for {@link AdvisoryLockRegistry#expireUnusedOlderThan}. */
@@ -73,7 +70,8 @@ final class ThreadOwnedLock implements Lock {
             return false;
         }
         Duration left = Duration.ofNanos(Math.max(0, deadline - System.nanoTime()));
-        return acquireFirst(left.compareTo(LONGEST) > 0 ? LockRegistry.FOREVER : left);
+        // a wait longer than PostgreSQL's limit is, for all purposes, a wait without limit
+        return acquireFirst(left.compareTo(LockRegistry.LONGEST_WAIT) > 0 ? LockRegistry.FOREVER : left);
     }
 
     /**
