@@ -1,33 +1,65 @@
 package dev.pals;
 
+import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.concurrent.Executor;
 import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.ReentrantLock;
 import org.jspecify.annotations.Nullable;
+import org.postgresql.PGConnection;
 
 /**
  * The race between a waiting statement's grant and its caller giving up. Exactly one side wins
  * {@link #state}: the worker by {@link #granted()}, the caller by {@link #abandon()}; the loser
  * makes sure nothing stays held.
+ *
+ * <p>A cancel that reaches the server before the statement does is ignored there, and PgJDBC
+ * then turns every later {@code Statement.cancel()} of that statement into a no-op. So giving up
+ * sends a fresh cancel request every {@link #RETRY_MILLIS} until the worker is done with the
+ * statement, off the caller's thread (a cancel opens a connection of its own, which a silent
+ * network can hold up). Where the connection is the registry's own, it is aborted once the
+ * cancels have had {@code abortAfterNanos} without effect: it holds nothing else, and the server
+ * drops the waiter when it sees its client gone.
  */
 final class Cancellation {
 
     private static final int RUNNING = 0;
     private static final int GRANTED = 1;
     private static final int ABANDONED = 2;
+    private static final long RETRY_MILLIS = 50;
 
     private final AtomicInteger state = new AtomicInteger(RUNNING);
     private final ScheduledExecutorService timer;
+    private final Executor sender;
     private final Future<?> done;
+    private final Connection connection;
+    private final @Nullable Runnable abort;
+    private final long abortAfterNanos;
+    /** Held while a cancel is sent, so that none is in flight once {@link #finish()} returns. */
+    private final ReentrantLock sending = new ReentrantLock();
+    /** Guarded by {@link #sending} for writes; the running statement, null before and after. */
     private volatile @Nullable Statement statement;
+    private volatile long abandonedAt;
 
-    /** {@code done} completes when the worker is finished with the statement. */
-    Cancellation(ScheduledExecutorService timer, Future<?> done) {
+    /**
+     * @param done completes when the worker is finished with the statement
+     * @param connection the statement's connection, for fresh cancel requests
+     * @param abort ends {@code connection} when cancels go unheeded, or {@code null} when it is
+     *     the caller's own connection, which only the caller may end
+     */
+    Cancellation(ScheduledExecutorService timer, Executor sender, Future<?> done, Connection connection,
+            @Nullable Runnable abort, long abortAfterNanos) {
         this.timer = timer;
+        this.sender = sender;
         this.done = done;
+        this.connection = connection;
+        this.abort = abort;
+        this.abortAfterNanos = abortAfterNanos;
     }
 
     /** The worker is about to run {@code running}; {@code false} if the caller already gave up. */
@@ -36,9 +68,14 @@ final class Cancellation {
         return state.get() == RUNNING;
     }
 
-    /** The worker is done with its statement. */
+    /** The worker is done with its statement; waits for a cancel being sent, so that it cannot hit the next one. */
     void finish() {
-        statement = null;
+        sending.lock();
+        try {
+            statement = null;
+        } finally {
+            sending.unlock();
+        }
     }
 
     /** The worker's claim of a grant; {@code false} if the caller gave up first. */
@@ -52,31 +89,61 @@ final class Cancellation {
 
     /**
      * The caller gives up: {@code true} if no grant was claimed, in which case the worker leaves
-     * nothing held; {@code false} if the worker had already claimed one.
+     * nothing held; {@code false} if the worker had already claimed one. Returns at once; the
+     * cancels are sent from registry threads.
      */
     boolean abandon() {
         if (!state.compareAndSet(RUNNING, ABANDONED)) {
             return false;
         }
-        cancelUntilDone();
+        abandonedAt = System.nanoTime();
+        sendSoon();
         return true;
     }
 
-    /** The statement may not have reached the server yet, so the cancel is repeated until it lands. */
-    private void cancelUntilDone() {
+    private void sendSoon() {
+        try {
+            sender.execute(this::cancelOnce);
+        } catch (RejectedExecutionException closing) {
+            cancelOnce();
+        }
+    }
+
+    private void cancelOnce() {
         if (done.isDone()) {
             return;
         }
-        Statement running = statement;
-        if (running != null) {
+        boolean running;
+        sending.lock();
+        try {
+            Statement current = statement;
+            running = current != null;
+            if (running) {
+                sendCancel(current);
+            }
+        } finally {
+            sending.unlock();
+        }
+        if (running && abort != null && System.nanoTime() - abandonedAt >= abortAfterNanos) {
+            abort.run();
+            return;
+        }
+        try {
+            timer.schedule(this::sendSoon, RETRY_MILLIS, TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException closing) {
+            // the registry is closing, which ends its connections and so their statements
+        }
+    }
+
+    private void sendCancel(Statement current) {
+        try {
+            connection.unwrap(PGConnection.class).cancelQuery();
+        } catch (SQLException | RuntimeException notPgJdbc) {
             try {
-                running.cancel();
-            } catch (SQLException e) {
+                current.cancel();
+            } catch (SQLException gone) {
                 // the connection is gone, which ends the wait as well
             }
-        }
-        if (!timer.isShutdown()) {
-            timer.schedule(this::cancelUntilDone, 50, TimeUnit.MILLISECONDS);
         }
     }
 }

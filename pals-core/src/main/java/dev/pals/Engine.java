@@ -119,6 +119,9 @@ abstract class Engine {
     /** Periodic upkeep: loss checks and idle connections. */
     abstract void housekeep();
 
+    /** The lease bounds of session locks, or {@code null} where locks are kept in this JVM. */
+    abstract @Nullable LeaseBounds leaseBounds();
+
     /** Releases everything and wakes every waiter, for a registry being closed. */
     abstract void close(Duration patience);
 

@@ -143,6 +143,11 @@ final class InMemoryEngine extends Engine {
 
     /** None: the locks live in this JVM. */
     @Override
+    @Nullable LeaseBounds leaseBounds() {
+        return null;
+    }
+
+    @Override
     int openConnections() {
         return 0;
     }

@@ -38,15 +38,17 @@ final class LockEngine extends Engine {
     private final Executor workers;
     private final ScheduledExecutorService timer;
     private final List<LockLossListener> listeners;
+    private final Lease lease;
     /** Waits in the server now, so that closing the registry can cancel them. */
     private final Set<ServerWait> waits = ConcurrentHashMap.newKeySet();
     /** Transaction-scoped holds their callers track, for the activity snapshot. */
     private final Set<TransactionHold> transactionHolds = ConcurrentHashMap.newKeySet();
 
-    LockEngine(DataSource dataSource, int maxConnections, Duration idleTimeout, Executor workers,
+    LockEngine(DataSource dataSource, int maxConnections, Duration idleTimeout, Lease lease, Executor workers,
             ScheduledExecutorService timer, List<LockLossListener> listeners, List<LockObserver> observers) {
         super(observers);
-        this.pool = new SessionPool(dataSource, maxConnections, idleTimeout, this::sessionLost);
+        this.lease = lease;
+        this.pool = new SessionPool(dataSource, maxConnections, idleTimeout, lease, workers, this::sessionLost);
         this.workers = workers;
         this.timer = timer;
         this.listeners = List.copyOf(listeners);
@@ -252,7 +254,7 @@ final class LockEngine extends Engine {
                 throw SqlErrors.unreachable(holder.name, e);
             }
             if (session != null) {
-                return await(new ServerWait(pool, session, state, holder, deadline, timer), state, holder);
+                return await(new ServerWait(pool, session, state, holder, deadline, lease, timer, workers), state, holder);
             }
             // every session holds locks: no clean session to wait on, so retry on a busy one
             long nanos = Timeouts.remaining(deadline);
@@ -323,6 +325,11 @@ final class LockEngine extends Engine {
     @Override
     void housekeep() {
         pool.housekeep();
+    }
+
+    @Override
+    LeaseBounds leaseBounds() {
+        return pool.leaseBounds();
     }
 
     /** Cancels waits, forgets holders, and unlocks and returns every connection; a busy one is aborted after {@code patience}. */

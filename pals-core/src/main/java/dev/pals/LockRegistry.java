@@ -46,6 +46,16 @@ import org.jspecify.annotations.Nullable;
  * <p><b>Loss.</b> Every loss-check interval (default 1 s) each connection that holds locks and is
  * idle runs one {@code SELECT 1}; a dead connection marks its locks lost (see
  * {@link AdvisoryLock}). The cost is one trivial query per second per holding connection.
+ *
+ * <p><b>Leases.</b> When the network goes silent (a dead host, a split) no error arrives, so two
+ * bounds decide who learns first. Every statement on a lock connection (try, release, check) has
+ * a network timeout (default 2 s); a check or release that gets no answer in time aborts the
+ * connection and reports its locks lost, so a holder is told within the loss-check interval plus
+ * the network timeout. Each lock connection asks PostgreSQL, through its session's
+ * {@code tcp_keepalives_*} and {@code tcp_user_timeout}, to end the session of a client it no
+ * longer hears from after the silent-client timeout (default 20 s), which frees a dead host's
+ * locks. {@link Builder#build()} refuses settings under which the second could come first, and
+ * {@link #leaseBounds()} reports what the server actually applied.
  */
 public final class LockRegistry implements AutoCloseable {
 
@@ -81,8 +91,9 @@ public final class LockRegistry implements AutoCloseable {
         this.housekeeper = new ScheduledThreadPoolExecutor(1, daemonThreads("pals-lock-housekeeper-"));
         this.housekeeper.setRemoveOnCancelPolicy(true);
         DataSource dataSource = builder.dataSource;
+        Lease lease = new Lease(builder.lossCheckInterval, builder.networkTimeout, builder.silentClientTimeout);
         this.engine = dataSource == null ? new InMemoryEngine(builder.observers)
-                : new LockEngine(dataSource, builder.maxConnections, builder.idleTimeout, workers, housekeeper,
+                : new LockEngine(dataSource, builder.maxConnections, builder.idleTimeout, lease, workers, housekeeper,
                         builder.listeners, builder.observers);
         long interval = builder.lossCheckInterval.toNanos();
         this.housekeeper.scheduleWithFixedDelay(engine::housekeep, interval, interval, TimeUnit.NANOSECONDS);
@@ -202,6 +213,15 @@ public final class LockRegistry implements AutoCloseable {
     /** Connections out of the DataSource now, holding locks, waiting or idle. */
     public int openConnections() {
         return engine.openConnections();
+    }
+
+    /**
+     * The bounds of this registry's session locks when the network goes silent: how soon a holder
+     * is told, and how soon PostgreSQL frees a silent client's locks, as the server reported it
+     * for the last connection opened. {@code null} for a registry that keeps its locks in memory.
+     */
+    public @Nullable LeaseBounds leaseBounds() {
+        return engine.leaseBounds();
     }
 
     /**
@@ -424,6 +444,8 @@ public final class LockRegistry implements AutoCloseable {
         private int maxConnections = 4;
         private Duration idleTimeout = Duration.ofSeconds(10);
         private Duration lossCheckInterval = Duration.ofSeconds(1);
+        private Duration networkTimeout = Duration.ofSeconds(2);
+        private Duration silentClientTimeout = Duration.ofSeconds(20);
         private final List<LockLossListener> listeners = new ArrayList<>();
         private final List<LockObserver> observers = new ArrayList<>();
 
@@ -504,6 +526,47 @@ public final class LockRegistry implements AutoCloseable {
             return this;
         }
 
+        /**
+         * The longest a statement on a lock connection may go unanswered: a try, a release or a
+         * loss check; a server wait gets its own timeout plus this. Default 2 s. When it passes,
+         * the connection is aborted and its locks are reported lost ({@code release()} throws
+         * {@link LockLostException}), so a holder learns of a silent network within the
+         * loss-check interval plus this, and no caller's thread hangs on one.
+         *
+         * @throws IllegalArgumentException if not positive or longer than 24 days
+         */
+        public Builder networkTimeout(Duration networkTimeout) {
+            Objects.requireNonNull(networkTimeout, "networkTimeout");
+            if (networkTimeout.isNegative() || networkTimeout.isZero() || networkTimeout.compareTo(Timeouts.LONGEST) > 0) {
+                throw new IllegalArgumentException("networkTimeout must be positive and at most " + Timeouts.LONGEST
+                        + ", but was " + networkTimeout);
+            }
+            this.networkTimeout = networkTimeout;
+            return this;
+        }
+
+        /**
+         * How long PostgreSQL keeps the session, and so the locks, of a client it no longer hears
+         * from (a dead host, a network split); default 20 s, in whole seconds, at least 2 s. Each
+         * lock connection sets its session's {@code tcp_keepalives_idle}, {@code _interval},
+         * {@code _count} and {@code tcp_user_timeout} from it when it opens; without them the
+         * server's defaults keep a dead host's locks for about two hours. It must exceed the
+         * loss detection (loss-check interval plus network timeout) by a margin as long again, at
+         * least 1 s, which {@link #build()} checks.
+         *
+         * @throws IllegalArgumentException if shorter than 2 s or longer than 24 days
+         */
+        public Builder silentClientTimeout(Duration silentClientTimeout) {
+            Objects.requireNonNull(silentClientTimeout, "silentClientTimeout");
+            if (silentClientTimeout.compareTo(Duration.ofSeconds(2)) < 0
+                    || silentClientTimeout.compareTo(Timeouts.LONGEST) > 0) {
+                throw new IllegalArgumentException("silentClientTimeout must be at least 2 s and at most "
+                        + Timeouts.LONGEST + ", but was " + silentClientTimeout);
+            }
+            this.silentClientTimeout = Duration.ofSeconds(silentClientTimeout.toSeconds());
+            return this;
+        }
+
         /** Adds a listener told of every lost lock. */
         public Builder lossListener(LockLossListener listener) {
             listeners.add(Objects.requireNonNull(listener, "listener"));
@@ -519,8 +582,14 @@ public final class LockRegistry implements AutoCloseable {
             return this;
         }
 
-        /** Builds the registry. No connection is opened until the first acquisition. */
+        /**
+         * Builds the registry. No connection is opened until the first acquisition.
+         *
+         * @throws IllegalArgumentException if the silent-client timeout does not safely exceed the
+         *     loss detection (see {@link #silentClientTimeout})
+         */
         public LockRegistry build() {
+            new Lease(lossCheckInterval, networkTimeout, silentClientTimeout).check();
             return new LockRegistry(this);
         }
     }

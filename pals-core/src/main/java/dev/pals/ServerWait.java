@@ -3,14 +3,17 @@ package dev.pals;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
 
 /**
  * A blocking wait in the server, run on a worker thread so that the caller can give it up: a
  * {@code pg_advisory_lock} under a statement-local {@code lock_timeout}, on a session that holds
  * nothing else. The server wakes it the moment the holder lets go. Giving up cancels the
- * statement ({@code Statement.cancel}); if the grant and the cancel cross, whichever side loses
- * the race in {@link Cancellation} makes sure nothing stays held.
+ * statement, and aborts the connection if the cancels go unheeded; if the grant and the cancel
+ * cross, whichever side loses the race in {@link Cancellation} makes sure nothing stays held. The
+ * statement's network timeout is the wait's own time plus the registry's network timeout, so a
+ * wait on a connection gone silent ends as well.
  */
 final class ServerWait implements Runnable {
 
@@ -19,19 +22,22 @@ final class ServerWait implements Runnable {
     private final KeyState keyState;
     private final Holder holder;
     private final long deadline;
+    private final Lease lease;
 
     /** Completes with whether the lock is now held on {@link #session}, or with the failure. */
     final CompletableFuture<Boolean> result = new CompletableFuture<>();
     private final Cancellation cancellation;
 
-    ServerWait(SessionPool pool, Session session, KeyState keyState, Holder holder, long deadline,
-            ScheduledExecutorService timer) {
+    ServerWait(SessionPool pool, Session session, KeyState keyState, Holder holder, long deadline, Lease lease,
+            ScheduledExecutorService timer, Executor workers) {
         this.pool = pool;
         this.session = session;
         this.keyState = keyState;
         this.holder = holder;
         this.deadline = deadline;
-        this.cancellation = new Cancellation(timer, result);
+        this.lease = lease;
+        this.cancellation = new Cancellation(timer, workers, result, session.connection,
+                () -> SessionPool.abort(session.connection), lease.networkTimeout.toNanos());
     }
 
     Session session() {
@@ -71,7 +77,12 @@ final class ServerWait implements Runnable {
 
     private boolean waitOn(PreparedStatement wait) throws SQLException {
         try {
-            wait.executeQuery().close();
+            session.connection.setNetworkTimeout(Lease.DIRECT, lease.waitNetworkTimeoutMillis(deadline));
+            try {
+                wait.executeQuery().close();
+            } finally {
+                session.connection.setNetworkTimeout(Lease.DIRECT, lease.networkTimeoutMillis());
+            }
             return true;
         } catch (SQLException e) {
             if (SqlErrors.is(e, SqlErrors.LOCK_NOT_AVAILABLE)) {

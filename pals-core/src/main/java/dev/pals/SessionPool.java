@@ -8,6 +8,8 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -21,6 +23,10 @@ import org.jspecify.annotations.Nullable;
  * queues behind a wait; at most {@code maxConnections - 1} sessions wait at once, so one is always
  * left for tries and releases. A session goes back to the DataSource only when it holds nothing,
  * after {@code pg_advisory_unlock_all()}, once it has been idle for the idle timeout.
+ *
+ * <p>Every session opens with the registry's {@link Lease}: a network timeout on its statements
+ * and the server's keepalives for it. Loss checks and returns run on registry threads, one task
+ * per session, so that a connection gone silent holds up no other session's check.
  */
 final class SessionPool {
 
@@ -30,6 +36,12 @@ final class SessionPool {
     private final int maxConnections;
     private final long idleTimeoutNanos;
     private final BiConsumer<Session, SQLException> onLost;
+    private final Lease lease;
+    private final Executor background;
+    /** What the server reported for the last session opened, for {@link #leaseBounds()}. */
+    private volatile @Nullable ServerLease serverLease;
+    /** The last problem with the server's settings that was logged, so that each is logged once. */
+    private volatile @Nullable String reportedProblem;
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
@@ -46,12 +58,21 @@ final class SessionPool {
     /** One thread checks, before any other borrows, so that a burst of first opens cannot starve it. */
     private final ReentrantLock checking = new ReentrantLock();
 
-    SessionPool(DataSource dataSource, int maxConnections, Duration idleTimeout,
+    SessionPool(DataSource dataSource, int maxConnections, Duration idleTimeout, Lease lease, Executor background,
             BiConsumer<Session, SQLException> onLost) {
         this.dataSource = dataSource;
         this.maxConnections = maxConnections;
         this.idleTimeoutNanos = idleTimeout.toNanos();
+        this.lease = lease;
+        this.background = background;
         this.onLost = onLost;
+    }
+
+    /** The lease's bounds, with the server's side as the last session opened reported it. */
+    LeaseBounds leaseBounds() {
+        ServerLease server = serverLease;
+        return new LeaseBounds(lease.lossDetection(), lease.silentClientTimeout,
+                server == null ? null : server.release(), server == null ? null : lease.problem(server));
     }
 
     /**
@@ -205,7 +226,9 @@ final class SessionPool {
 
     /**
      * One housekeeping pass: checks that each idle session holding locks is still alive (one
-     * {@code SELECT 1} each), and returns sessions that have held nothing for the idle timeout.
+     * {@code SELECT 1} each, under the network timeout), and returns sessions that have held
+     * nothing for the idle timeout. Each check and return is a task of its own, so a session
+     * that does not answer delays no other; a session is not checked again while its check runs.
      */
     void housekeep() {
         List<Session> toPing = new ArrayList<>();
@@ -231,18 +254,28 @@ final class SessionPool {
         } finally {
             lock.unlock();
         }
-        for (Session session : toPing) {
-            session.io.lock();
-            try {
-                session.ping();
-            } catch (SQLException e) {
-                failed(session, e);
-            } finally {
-                session.releaseIo();
-                done(session);
-            }
+        toPing.forEach(session -> inBackground(() -> check(session)));
+        toRetire.forEach(session -> inBackground(() -> retire(session, Duration.ofSeconds(1))));
+    }
+
+    private void check(Session session) {
+        session.io.lock();
+        try {
+            session.ping();
+        } catch (SQLException e) {
+            failed(session, e);
+        } finally {
+            session.releaseIo();
+            done(session);
         }
-        toRetire.forEach(session -> retire(session, Duration.ofSeconds(1)));
+    }
+
+    private void inBackground(Runnable task) {
+        try {
+            background.execute(task);
+        } catch (RejectedExecutionException closing) {
+            task.run();
+        }
     }
 
     /** Sessions out of the DataSource now. */
@@ -393,6 +426,13 @@ final class SessionPool {
         if (!connection.getAutoCommit()) {
             connection.setAutoCommit(true);
         }
+        ServerLease server = lease.apply(connection, connection.getMetaData().getDatabaseMajorVersion());
+        serverLease = server;
+        String problem = lease.problem(server);
+        if (problem != null && !problem.equals(reportedProblem)) {
+            reportedProblem = problem;
+            LOG.log(Level.WARNING, problem);
+        }
         try (Statement statement = connection.createStatement();
                 ResultSet row = statement.executeQuery("SELECT pg_backend_pid(), pg_is_in_recovery()")) {
             row.next();
@@ -452,7 +492,7 @@ final class SessionPool {
         }
     }
 
-    private static void abort(Connection connection) {
+    static void abort(Connection connection) {
         try {
             connection.abort(Runnable::run);
         } catch (SQLException | RuntimeException e) {

@@ -228,7 +228,8 @@ public final class TransactionLock {
         Wait(Connection connection, long deadline) {
             this.connection = connection;
             this.deadline = deadline;
-            this.cancellation = new Cancellation(timer, result);
+            // the connection is the caller's: cancels are repeated until one lands, but it is never aborted
+            this.cancellation = new Cancellation(timer, workers, result, connection, null, 0);
         }
 
         @Override

@@ -56,7 +56,7 @@ class FailureTest extends LockTestSupport {
     void releaseOnADeadConnectionReportsTheLoss() throws Exception {
         // a long interval: the release, not the housekeeper, finds the connection dead
         LockRegistry registry = registry(LockRegistry.builder(dataSource).namespace(namespace)
-                .lossCheckInterval(Duration.ofHours(1)));
+                .lossCheckInterval(Duration.ofHours(1)).silentClientTimeout(Duration.ofHours(3)));
         AdvisoryLock lock = registry.lock("x");
         lock.tryAcquire();
 
