@@ -16,6 +16,7 @@ import dev.pals.spring.autoconfigure.PalsActuatorAutoConfiguration;
 import dev.pals.testing.TcpRelay;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.assertj.core.api.InstanceOfAssertFactories;
@@ -168,6 +169,24 @@ class ActuatorTest extends StarterTestSupport {
             assertThat(up.getStatus()).isEqualTo(Status.UP);
             assertThat(up.getDetails()).containsEntry("sessionAffinity", "kept").containsEntry("reachable", true)
                     .containsEntry("lostInLast15Minutes", 0).containsEntry("heldLocks", 0);
+        });
+    }
+
+    @Test
+    void healthAndTheEndpointShowTheLeaseBoundsTheServerConfirmed() {
+        withActuator(instance()).run(context -> {
+            LockRegistry registry = context.getBean(LockRegistry.class);
+            // 100 ms between checks (as every instance here) plus the default 2 s network timeout
+            AdvisoryLock lock = registry.lock("lease");
+            assertThat(lock.tryAcquire()).isTrue();
+            try {
+                Health health = context.getBean("advisoryLocksHealthIndicator", HealthIndicator.class).health();
+                assertThat(health.getDetails().get("lease")).isEqualTo(Map.of("lossDetection", "PT2.1S",
+                        "silentClientTimeout", "PT20S", "serverRelease", "PT20S", "safe", true));
+                assertThat(endpoint(context).instance().lease()).isEqualTo(health.getDetails().get("lease"));
+            } finally {
+                lock.release();
+            }
         });
     }
 

@@ -1,5 +1,6 @@
 package dev.pals.spring.actuate;
 
+import dev.pals.LeaseBounds;
 import dev.pals.LockActivity;
 import dev.pals.LockKey;
 import dev.pals.LockRegistry;
@@ -87,7 +88,9 @@ public final class AdvisoryLocksEndpoint {
                 waiting.add(descriptor);
             }
         }
-        InstanceDescriptor instance = new InstanceDescriptor(registry.openConnections(), held, waiting);
+        LeaseBounds lease = registry.leaseBounds();
+        InstanceDescriptor instance = new InstanceDescriptor(registry.openConnections(),
+                lease == null ? null : LockDatabaseHealthIndicator.leaseDetails(lease), held, waiting);
         return new AdvisoryLocksDescriptor(registry.namespace(), instance,
                 clusterView(names, heldSince, ownBackends));
     }
@@ -132,10 +135,12 @@ public final class AdvisoryLocksEndpoint {
      * This instance's locks.
      *
      * @param openConnections lock-pool connections its registry has out
+     * @param lease the lease bounds, as in the health details; {@code null} for locks kept in memory
      * @param held holds now, one per handle (and per tracked transaction)
      * @param waiting acquisitions that may wait and are not answered yet
      */
-    public record InstanceDescriptor(int openConnections, List<LockDescriptor> held, List<LockDescriptor> waiting) {
+    public record InstanceDescriptor(int openConnections, @Nullable Map<String, Object> lease,
+            List<LockDescriptor> held, List<LockDescriptor> waiting) {
     }
 
     /**

@@ -1,5 +1,6 @@
 package dev.pals.spring.actuate;
 
+import dev.pals.LeaseBounds;
 import dev.pals.LockRegistry;
 import dev.pals.spring.LockLostEvent;
 import java.sql.Connection;
@@ -7,6 +8,9 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Clock;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import javax.sql.DataSource;
 import org.springframework.boot.health.contributor.AbstractHealthIndicator;
 import org.springframework.boot.health.contributor.Health;
@@ -17,7 +21,10 @@ import org.springframework.context.ApplicationListener;
  * primary (advisory locks on a standby exclude nobody on the primary), and keeping one session per
  * connection (a pooler in transaction mode would hand locks to other clients). DOWN if any of
  * these fails. Details: the registry's holds, waits and connections, and the locks lost in the
- * last 15 minutes (counted up to 100) with the last one, learnt from {@link LockLostEvent}s. Losses
+ * last 15 minutes (counted up to 100) with the last one, learnt from {@link LockLostEvent}s, and
+ * the lease bounds ({@link LockRegistry#leaseBounds()}: how soon a holder is told of a silent
+ * connection, how soon the server frees its locks, and a problem when the server did not apply
+ * what was asked). Losses
  * do not by themselves turn it DOWN: the registry has reported them to their holders, and it
  * takes locks again once the database is back. A check waits at most the lock pool's connection
  * timeout for a connection.
@@ -46,12 +53,31 @@ public final class LockDatabaseHealthIndicator extends AbstractHealthIndicator
         losses.lost(event.getLock().name(), event.getCause());
     }
 
+    /** The lease bounds as health details: figures in ISO-8601 durations, and the problem if any. */
+    static Map<String, Object> leaseDetails(LeaseBounds lease) {
+        Map<String, Object> details = new LinkedHashMap<>();
+        details.put("lossDetection", lease.lossDetection().toString());
+        details.put("silentClientTimeout", lease.silentClientTimeout().toString());
+        Duration release = lease.serverRelease();
+        details.put("serverRelease", release == null ? "unknown" : release.toString());
+        details.put("safe", lease.isSafe());
+        String problem = lease.problem();
+        if (problem != null) {
+            details.put("problem", problem);
+        }
+        return details;
+    }
+
     @Override
     protected void doHealthCheck(Health.Builder builder) {
         builder.withDetail("heldLocks", registry.heldLocks())
                 .withDetail("waitingLocks", registry.waitingLocks())
                 .withDetail("openConnections", registry.openConnections())
                 .withDetails(losses.details());
+        LeaseBounds lease = registry.leaseBounds();
+        if (lease != null) {
+            builder.withDetail("lease", leaseDetails(lease));
+        }
         int firstPid;
         int secondPid;
         boolean standby;

@@ -193,6 +193,8 @@ public final class PalsAutoConfiguration {
                 config.setPoolName("pals-lock-pool");
             }
             config.addDataSourceProperty("ApplicationName", applicationName(settings, environment));
+            // the client's side of dead-peer detection for idle pooled connections; the registry bounds its statements itself
+            config.getDataSourceProperties().putIfAbsent("tcpKeepAlive", "true");
             return new LockConnectionPool(new HikariDataSource(config));
         }
 
@@ -227,9 +229,21 @@ public final class PalsAutoConfiguration {
                     .maxConnections(properties.getDatasource().getMaximumPoolSize())
                     .idleTimeout(properties.getIdleTimeout())
                     .lossCheckInterval(properties.getLossCheckInterval())
+                    .networkTimeout(properties.getNetworkTimeout())
+                    .silentClientTimeout(properties.getSilentClientTimeout())
                     .lossListener((lock, cause) -> events.publishEvent(new LockLostEvent(pool, lock, cause)));
             observers.orderedStream().forEach(builder::observer);
-            return builder.acquireTimeout(properties.getAcquireTimeout()).build();
+            builder.acquireTimeout(properties.getAcquireTimeout());
+            try {
+                return builder.build();
+            } catch (IllegalArgumentException unsafe) {
+                throw new InvalidConfigurationPropertyValueException("pals.silent-client-timeout",
+                        properties.getSilentClientTimeout(), "it must exceed pals.loss-check-interval ("
+                                + properties.getLossCheckInterval() + ") plus pals.network-timeout ("
+                                + properties.getNetworkTimeout() + ") by as much again, at least 1s, so that a holder "
+                                + "is told of a silent connection before PostgreSQL can free its locks: "
+                                + unsafe.getMessage());
+            }
         }
 
         private static String applicationName(PalsProperties.Datasource settings, Environment environment) {

@@ -41,6 +41,21 @@ public class PalsProperties {
     private Duration lossCheckInterval = Duration.ofSeconds(1);
 
     /**
+     * The longest a statement on a lock connection (try, release, loss check) may go unanswered;
+     * then the connection is aborted and its locks are reported lost. With the loss-check
+     * interval it bounds how long a holder can go on believing it holds once the network is silent.
+     */
+    private Duration networkTimeout = Duration.ofSeconds(2);
+
+    /**
+     * How long PostgreSQL keeps the session, and so the locks, of a client it no longer hears from
+     * (a dead host, a network split), set on each lock connection's session through its TCP
+     * keepalive settings. Must exceed the loss-check interval plus the network timeout by as much
+     * again, at least 1s; start-up fails otherwise.
+     */
+    private Duration silentClientTimeout = Duration.ofSeconds(20);
+
+    /**
      * How long a lock connection that holds nothing stays out of the lock pool before it is
      * returned.
      */
@@ -105,6 +120,28 @@ public class PalsProperties {
             throw new IllegalArgumentException("must be positive, for example 1s");
         }
         this.lossCheckInterval = lossCheckInterval;
+    }
+
+    public Duration getNetworkTimeout() {
+        return networkTimeout;
+    }
+
+    public void setNetworkTimeout(Duration networkTimeout) {
+        if (networkTimeout.isNegative() || networkTimeout.isZero()) {
+            throw new IllegalArgumentException("must be positive, for example 2s");
+        }
+        this.networkTimeout = networkTimeout;
+    }
+
+    public Duration getSilentClientTimeout() {
+        return silentClientTimeout;
+    }
+
+    public void setSilentClientTimeout(Duration silentClientTimeout) {
+        if (silentClientTimeout.compareTo(Duration.ofSeconds(2)) < 0) {
+            throw new IllegalArgumentException("must be at least 2s, for example 20s");
+        }
+        this.silentClientTimeout = silentClientTimeout;
     }
 
     public Duration getIdleTimeout() {

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.zaxxer.hikari.HikariDataSource;
 import dev.pals.AdvisoryLock;
+import dev.pals.LeaseBounds;
 import dev.pals.LockKey;
 import dev.pals.LockRegistry;
 import dev.pals.spring.AdvisoryLocked;
@@ -12,6 +13,7 @@ import dev.pals.spring.aop.AdvisoryLockedAdvisor;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
+import java.time.Duration;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.diagnostics.FailureAnalysis;
@@ -114,6 +116,35 @@ class PalsAutoConfigurationTest extends StarterTestSupport {
             assertThat(context).hasFailed();
             assertThat(context.getStartupFailure()).hasStackTraceContaining("pals.datasource.hikari.conection-timeout");
         });
+    }
+
+    @Test
+    void aSilentClientTimeoutNotSafelyAboveTheLossDetectionFailsStartUpNamingTheProperties() {
+        instance().withPropertyValues("pals.loss-check-interval=5s", "pals.network-timeout=5s",
+                "pals.silent-client-timeout=15s").run(context -> {
+                    assertThat(context).hasFailed();
+                    assertThat(context.getStartupFailure()).rootCause()
+                            .hasMessageContaining("pals.silent-client-timeout")
+                            .hasMessageContaining("pals.loss-check-interval (PT5S)")
+                            .hasMessageContaining("pals.network-timeout (PT5S)");
+                });
+    }
+
+    @Test
+    void leasePropertiesReachTheRegistry() {
+        instance().withPropertyValues("pals.loss-check-interval=500ms", "pals.network-timeout=1500ms",
+                "pals.silent-client-timeout=30s").run(context -> {
+                    LeaseBounds lease = context.getBean(LockRegistry.class).leaseBounds();
+                    assertThat(lease.lossDetection()).isEqualTo(Duration.ofSeconds(2));
+                    assertThat(lease.silentClientTimeout()).isEqualTo(Duration.ofSeconds(30));
+                });
+    }
+
+    @Test
+    void theLockPoolKeepsItsIdleConnectionsAliveWithTcpKeepalive() {
+        instance().run(context -> assertThat(((HikariDataSource) context
+                .getBean(LockConnectionPool.class).getDataSource()).getDataSourceProperties())
+                .containsEntry("tcpKeepAlive", "true"));
     }
 
     @Test
