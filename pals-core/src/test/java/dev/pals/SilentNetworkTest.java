@@ -185,6 +185,42 @@ class SilentNetworkTest {
         Reference.reachabilityFence(sessions);
     }
 
+    @Test
+    void anInterruptedTransactionWaitWhoseFirstCancelOvertookItsStatementReturnsTheCallersConnectionSoon()
+            throws Exception {
+        LockRegistry registry = registry(Duration.ofHours(1), Duration.ofSeconds(2));
+        TransactionLock lock = registry.transactionLock("contended", LockMode.EXCLUSIVE);
+        LockTestSupport.lockFrom(outsider, lock.key());
+        try (Connection callers = java.sql.DriverManager.getConnection(relay.jdbcUrl(), DB.user(), DB.password())) {
+            callers.setAutoCommit(false);
+            int pid = callers.unwrap(org.postgresql.PGConnection.class).getBackendPID();
+            int port = clientPort(pid);
+            relay.delayOpenConnections(Duration.ofMillis(300));
+
+            CompletableFuture<Void> returned = new CompletableFuture<>();
+            Future<?> waiter = threads.submit(() -> {
+                try {
+                    return lock.tryAcquire(callers, Duration.ofSeconds(60));
+                } finally {
+                    returned.complete(null);
+                }
+            });
+            // the statement before the wait reached the server; once its answer is back, the wait leaves the client
+            await().atMost(Duration.ofSeconds(10)).until(() -> single("SELECT count(*) FROM pg_stat_activity "
+                    + "WHERE pid = ? AND query = 'SELECT current_setting(''lock_timeout'')'", pid) == 1);
+            long sentBefore = relay.bytesFromClient(port);
+            await().atMost(Duration.ofSeconds(10)).until(() -> relay.bytesFromClient(port) > sentBefore);
+            waiter.cancel(true);
+
+            // the caller's thread is held until the worker is done with its connection: that must be soon
+            await().atMost(Duration.ofSeconds(2).plus(SLACK)).until(returned::isDone);
+            await().atMost(SLACK).untilAsserted(() ->
+                    assertThat(LockTestSupport.waitingOnServer(lock.key())).isZero());
+            assertThat(LockTestSupport.grantedOnServer(lock.key())).as("only the outsider holds it").isEqualTo(1);
+            callers.rollback();
+        }
+    }
+
     /** Two held locks on two sessions of {@code registry}: "silent" on one, "other" on the other. */
     private TwoSessions twoSessions(LockRegistry registry) throws Exception {
         AdvisoryLock silent = registry.lock("silent");
