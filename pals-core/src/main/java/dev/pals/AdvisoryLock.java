@@ -90,11 +90,12 @@ public final class AdvisoryLock {
      * @throws AcquireFailureException with reason INTERRUPTED if the thread was interrupted,
      *     also by an interrupt pending before the call; the interrupt status is set again
      * @throws LockException if the server failed; nothing is then held
-     * @throws IllegalStateException if the registry is closed
+     * @throws IllegalStateException if the registry is closed, or is closing gracefully and this
+     *     handle does not hold the lock already
      */
     public boolean tryAcquire() {
         try {
-            return registry.engine().acquire(holder, false, 0);
+            return registry.forAcquisition(holder).acquire(holder, false, 0);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new AcquireFailureException(name(), mode(), AcquireFailureException.Reason.INTERRUPTED, null, e);
@@ -114,7 +115,8 @@ public final class AdvisoryLock {
      *     is cancelled and nothing is held
      * @throws LockException if the server or connection failed, or the server's
      *     {@code statement_timeout} cut the wait short; nothing is then held
-     * @throws IllegalStateException if the registry is closed, or is closed during the wait
+     * @throws IllegalStateException if the registry is closed, or is closed during the wait, or
+     *     is closing gracefully and this handle does not hold the lock already
      * @throws IllegalArgumentException if the timeout is negative or too long
      */
     public boolean tryAcquire(Duration timeout) throws InterruptedException {
@@ -122,7 +124,7 @@ public final class AdvisoryLock {
         if (timeout.isZero()) {
             return tryAcquire();
         }
-        return registry.engine().acquire(holder, true, Timeouts.deadline(timeout));
+        return registry.forAcquisition(holder).acquire(holder, true, Timeouts.deadline(timeout));
     }
 
     /**

@@ -69,6 +69,9 @@ public final class LockRegistry implements AutoCloseable {
      */
     public static final Duration LONGEST_WAIT = Timeouts.LONGEST;
 
+    private static final System.Logger LOG = System.getLogger(LockRegistry.class.getName());
+    private static final long DRAIN_POLL_MILLIS = 20;
+
     /** How long {@link #close()} lets a cancelled statement finish before aborting its connection. */
     private static final Duration CLOSE_PATIENCE = Duration.ofSeconds(5);
 
@@ -79,6 +82,8 @@ public final class LockRegistry implements AutoCloseable {
     private final ScheduledThreadPoolExecutor housekeeper;
     private final Engine engine;
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** Set by {@link #closeGracefully}: handles that do not hold may not acquire any more. */
+    private volatile boolean draining;
     /** Releases scheduled by {@link AdvisoryLock#releaseAfter}, so that closing can answer them. */
     private final Set<DelayedRelease> delayedReleases = ConcurrentHashMap.newKeySet();
 
@@ -268,6 +273,63 @@ public final class LockRegistry implements AutoCloseable {
         workers.shutdownNow();
         // their locks went with the close, which released them
         delayedReleases.forEach(DelayedRelease::releasedByClose);
+    }
+
+    /**
+     * Closes the registry once the locks it holds are let go, for a service shutting down. From
+     * this call on, an acquisition by a handle that does not already hold its lock throws
+     * {@link IllegalStateException} saying the registry is shutting down; re-entries, releases and
+     * waits already under way go on. Returns once no handle holds and no acquisition waits, or once
+     * {@code timeout} has passed, and then closes the registry as {@link #close()} does, logging
+     * the locks still held then (their holders learn it from {@link AdvisoryLock#isHeld()}).
+     * Transaction-scoped holds are waited for while tracked with {@link TransactionLock#trackHold}.
+     *
+     * @return whether every hold had ended before the registry closed
+     * @throws InterruptedException if interrupted while waiting; the registry is then closed at once
+     * @throws IllegalArgumentException if the timeout is negative
+     */
+    public boolean closeGracefully(Duration timeout) throws InterruptedException {
+        Objects.requireNonNull(timeout, "timeout");
+        if (timeout.isNegative()) {
+            throw new IllegalArgumentException("The timeout must not be negative, but was " + timeout);
+        }
+        draining = true;
+        long deadline = System.nanoTime() + timeout.toNanos();
+        boolean drained = false;
+        try {
+            // holds end on many paths; a shutdown can afford to look every few milliseconds instead of being told
+            while (!(drained = isIdle()) && System.nanoTime() - deadline < 0 && !closed.get()) {
+                Thread.sleep(DRAIN_POLL_MILLIS);
+            }
+        } finally {
+            List<LockActivity> left = closed.get() ? List.of()
+                    : engine.activity().stream().filter(each -> each.state() == LockActivity.State.HELD).toList();
+            if (!left.isEmpty()) {
+                LOG.log(System.Logger.Level.WARNING, () -> "Closing the LockRegistry with " + left.size() + " lock(s) "
+                        + "still held after the shutdown's " + timeout + ": " + left.stream()
+                        .map(each -> "'" + each.lock().name() + "' (held by " + each.owner() + " since " + each.since()
+                                + ")").toList() + "; they are released now");
+            }
+            close();
+        }
+        return drained;
+    }
+
+    private boolean isIdle() {
+        return engine.heldCount() == 0 && engine.waitingCount() == 0;
+    }
+
+    /**
+     * The engine for an acquisition by {@code holder}: refused once the registry is closed, and
+     * once it is closing gracefully unless the holder already holds (a re-entry).
+     */
+    Engine forAcquisition(Holder holder) {
+        Engine current = engine();
+        if (draining && holder.count == 0) {
+            throw new IllegalStateException("This LockRegistry is shutting down and takes no new locks, so lock '"
+                    + holder.name + "' was not acquired; locks already held can still be re-entered and released");
+        }
+        return current;
     }
 
     /** Whether {@link #close()} has begun. */

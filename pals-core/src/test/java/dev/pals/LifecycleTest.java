@@ -79,4 +79,46 @@ class LifecycleTest extends LockTestSupport {
         assertThat(registry.engine().trackedKeys()).isZero();
     }
 
+
+    @Test
+    void closeGracefullyRefusesNewLocksLetsHoldersFinishAndReturnsOnceTheyHave() throws Exception {
+        LockRegistry registry = registry();
+        AdvisoryLock running = registry.lock("running");
+        assertThat(running.tryAcquire()).isTrue();
+
+        CompletableFuture<Boolean> closing = CompletableFuture.supplyAsync(() -> {
+            try {
+                return registry.closeGracefully(Duration.ofSeconds(30));
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        AdvisoryLock fresh = registry.lock("fresh");
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThatThrownBy(fresh::tryAcquire)
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("shutting down")
+                .hasMessageContaining("'fresh'"));
+        assertThat(running.tryAcquire()).as("a holder may still re-enter").isTrue();
+        assertThat(running.release()).isTrue();
+        assertThat(closing).as("closing waits for the last hold").isNotDone();
+        assertThat(grantedOnServer(running.key())).isEqualTo(1);
+
+        assertThat(running.release()).isTrue();
+
+        assertThat(closing).succeedsWithin(Duration.ofSeconds(10)).isEqualTo(true);
+        assertThat(grantedOnServer(running.key())).isZero();
+    }
+
+    @Test
+    void closeGracefullyClosesAfterItsTimeoutWhenAHolderDoesNotFinish() throws Exception {
+        LockRegistry registry = registry();
+        AdvisoryLock stuck = registry.lock("stuck");
+        assertThat(stuck.tryAcquire()).isTrue();
+
+        long start = System.nanoTime();
+        assertThat(registry.closeGracefully(Duration.ofMillis(300))).isFalse();
+
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThanOrEqualTo(Duration.ofMillis(300));
+        assertThat(stuck.isHeld()).isFalse();
+        assertThat(grantedOnServer(stuck.key())).isZero();
+    }
 }

@@ -52,6 +52,18 @@ import org.springframework.util.StringUtils;
 public final class PalsAutoConfiguration {
 
     private static final String ACQUIRE_TIMEOUT = "pals.acquire-timeout";
+    private static final String SHUTDOWN_PHASE_TIMEOUT = "spring.lifecycle.timeout-per-shutdown-phase";
+
+    /**
+     * The graceful close of an auto-configured registry, given the shutdown phase's timeout less
+     * a second, so that the registry closes, releasing what is left, before Spring stops waiting.
+     */
+    static LockRegistryShutdown shutdown(LockRegistry registry, Environment environment) {
+        Duration phase = Binder.get(environment).bind(SHUTDOWN_PHASE_TIMEOUT, Duration.class)
+                .orElse(Duration.ofSeconds(30));
+        Duration margin = Duration.ofSeconds(1);
+        return new LockRegistryShutdown(registry, phase.compareTo(margin) > 0 ? phase.minus(margin) : Duration.ZERO);
+    }
 
     /** Outside {@code @Transactional} on the same method: the lock wraps the transaction. */
     @Bean
@@ -130,6 +142,11 @@ public final class PalsAutoConfiguration {
                     .blocking(properties.isBlocking());
             observers.orderedStream().forEach(builder::observer);
             return builder.acquireTimeout(properties.getAcquireTimeout()).build();
+        }
+
+        @Bean
+        LockRegistryShutdown palsLockRegistryShutdown(LockRegistry lockRegistry, Environment environment) {
+            return shutdown(lockRegistry, environment);
         }
     }
 
@@ -244,6 +261,11 @@ public final class PalsAutoConfiguration {
                                 + "is told of a silent connection before PostgreSQL can free its locks: "
                                 + unsafe.getMessage());
             }
+        }
+
+        @Bean
+        LockRegistryShutdown palsLockRegistryShutdown(LockRegistry lockRegistry, Environment environment) {
+            return shutdown(lockRegistry, environment);
         }
 
         private static String applicationName(PalsProperties.Datasource settings, Environment environment) {
