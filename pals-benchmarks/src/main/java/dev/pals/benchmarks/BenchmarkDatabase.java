@@ -81,8 +81,13 @@ final class BenchmarkDatabase {
 
     /** A HikariCP pool whose connections carry {@code applicationName}; opens connections only on demand. */
     HikariDataSource pool(String applicationName, int maximumPoolSize) {
+        return pool(url, applicationName, maximumPoolSize);
+    }
+
+    /** As {@link #pool(String, int)}, to the server at {@code jdbcUrl} (a relay in front of it). */
+    HikariDataSource pool(String jdbcUrl, String applicationName, int maximumPoolSize) {
         HikariConfig config = new HikariConfig();
-        config.setJdbcUrl(url);
+        config.setJdbcUrl(jdbcUrl);
         config.setUsername(user);
         config.setPassword(password);
         config.setMaximumPoolSize(maximumPoolSize);

@@ -307,6 +307,31 @@ public final class Comparison {
         report.row(Kind.SPRING_INTEGRATION.label, "no such loss: the lock is a row until its time to live ends; "
                 + "unlock() then throws", "none");
         report.endTable();
+
+        progress("Scenario 5, silent partition: registry");
+        LossDetection.Silent silent = new LossDetection(database, quick ? 2 : 8).measureSilent();
+        String serverDefault = database.queryString("SELECT current_setting('tcp_keepalives_idle') || 's idle, '"
+                + " || current_setting('tcp_keepalives_interval') || 's interval, '"
+                + " || current_setting('tcp_keepalives_count') || ' probes'");
+        report.table("5b. Silent partition",
+                "The network between the holder and PostgreSQL goes silent (a relay stops forwarding, nothing is "
+                        + "closed), as when a host dies or the network splits. Time until the holder is told, at "
+                        + "default settings, and when PostgreSQL frees the silent session's lock. The server's "
+                        + "side needs a real partition; PartitionTest measures it with a network namespace (README, "
+                        + "Guarantees). This server's own keepalive settings: " + serverDefault
+                        + " (0 leaves them to the operating system: about 2 h 11 min on Linux).",
+                "contender", "median time to the signal", "server frees the lock after");
+        report.row(Kind.REGISTRY.label + " (and the proxy)", Report.micros(silent.latency().medianMicros())
+                        + " (90th percentile " + Report.micros(silent.latency().percentileMicros(0.9)) + ")",
+                (silent.serverRelease() == null ? "unknown" : silent.serverRelease().toSeconds() + " s")
+                        + ", the bound each lock session sets and the server reported");
+        report.row(Kind.FLOOR.label + ", " + Kind.POOL_PER_LOCK.label, "never: the next statement waits until TCP "
+                + "gives up (about 15 min on Linux)", "the server's keepalives above (Linux defaults: about 2 h 11 min)");
+        report.row(Kind.SHEDLOCK.label, "never: a task that outlives lockAtMostFor is not told",
+                "lockAtMostFor, whatever the holder's state");
+        report.row(Kind.SPRING_INTEGRATION.label, "never, until unlock() throws",
+                "its time to live, whatever the holder's state");
+        report.endTable();
     }
 
     /** A measurement that may fail for another library without failing the whole comparison. */

@@ -2,11 +2,14 @@ package dev.pals.benchmarks;
 
 import com.zaxxer.hikari.HikariDataSource;
 import dev.pals.AdvisoryLock;
+import dev.pals.LeaseBounds;
 import dev.pals.LockException;
 import dev.pals.LockRegistry;
+import dev.pals.testing.TcpRelay;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
@@ -82,6 +85,46 @@ final class LossDetection {
             }
             return new Result(new Samples(samples), watch());
         }
+    }
+
+    /**
+     * The time until a registry at default settings is told its connection went silent: a relay
+     * between it and the server stops forwarding without closing anything, at a random point of the
+     * loss check's period. Also what the server reported it will take to free the silent session's
+     * locks ({@link LeaseBounds#serverRelease()}).
+     */
+    Silent measureSilent() throws Exception {
+        long[] samples = new long[rounds];
+        Duration serverRelease = null;
+        for (int round = 0; round < rounds; round++) {
+            LinkedBlockingQueue<Long> heard = new LinkedBlockingQueue<>();
+            try (TcpRelay relay = TcpRelay.to(database.url);
+                    HikariDataSource pool = database.pool(relay.jdbcUrl(),
+                            ConnectionSampler.applicationName("s5", "silent"), RegistryContender.POOL_HEADROOM)) {
+                try (LockRegistry registry = LockRegistry.builder(pool)
+                        .lossListener((lock, loss) -> heard.add(System.nanoTime())).build()) {
+                    AdvisoryLock lock = registry.lock("silent-" + round);
+                    if (!lock.tryAcquire()) {
+                        throw new IllegalStateException("Could not take free lock silent-" + round);
+                    }
+                    serverRelease = registry.leaseBounds().serverRelease();
+                    Thread.sleep(ThreadLocalRandom.current().nextInt(1_000));
+                    long silenced = System.nanoTime();
+                    relay.blackHole();
+                    Long at = heard.poll(60, TimeUnit.SECONDS);
+                    if (at == null) {
+                        throw new IllegalStateException("The registry never reported the silent connection of round "
+                                + round);
+                    }
+                    samples[round] = at - silenced;
+                }
+            }
+        }
+        return new Silent(new Samples(samples), serverRelease);
+    }
+
+    /** What the silent rounds found. */
+    record Silent(Samples latency, Duration serverRelease) {
     }
 
     /** Statements per second a registry at default settings sends while it holds {@value #HELD} locks idly. */

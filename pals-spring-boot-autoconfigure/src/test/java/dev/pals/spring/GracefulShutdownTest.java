@@ -86,7 +86,8 @@ class GracefulShutdownTest extends StarterTestSupport {
 
     @Test
     void aLockedMethodRunningAtShutdownFinishesWhileNewCallsAreRefusedAndTheLeaderStepsDownFirst() {
-        instance().withPropertyValues("pals.leader.name=shutdown-leader", "pals.leader.retry-interval=100ms")
+        instance().withPropertyValues("spring.lifecycle.timeout-per-shutdown-phase=30s",
+                        "pals.leader.name=shutdown-leader", "pals.leader.retry-interval=100ms")
                 .withUserConfiguration(Fixture.class).run(context -> {
                     Work work = context.getBean(Work.class);
                     LockRegistry registry = context.getBean(LockRegistry.class);
