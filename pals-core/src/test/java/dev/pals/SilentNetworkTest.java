@@ -14,12 +14,15 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -218,6 +221,31 @@ class SilentNetworkTest {
                     assertThat(LockTestSupport.waitingOnServer(lock.key())).isZero());
             assertThat(LockTestSupport.grantedOnServer(lock.key())).as("only the outsider holds it").isEqualTo(1);
             callers.rollback();
+        }
+    }
+
+    @Test
+    void aLeaderWhoseConnectionGoesSilentIsRevokedWithinTheLossDetection() {
+        LockRegistry registry = registry(Duration.ofMillis(200), Duration.ofMillis(500));
+        List<String> told = new CopyOnWriteArrayList<>();
+        try (LeaderElection election = LeaderElection.builder(registry, "leader").retryInterval(Duration.ofMillis(100))
+                .listener(new LeadershipListener() {
+                    @Override
+                    public void granted(LeaderElection leading) {
+                        told.add("granted");
+                    }
+
+                    @Override
+                    public void revoked(LeaderElection leading, @Nullable LockLostException lost) {
+                        told.add(lost == null ? "revoked" : "lost");
+                    }
+                }).start()) {
+            await().atMost(Duration.ofSeconds(30)).until(election::isLeader);
+
+            relay.blackHole();
+
+            await().atMost(registry.leaseBounds().lossDetection().plus(SLACK)).until(() -> told.contains("lost"));
+            assertThat(election.isLeader()).isFalse();
         }
     }
 
