@@ -22,9 +22,9 @@ import org.postgresql.PGConnection;
  * then turns every later {@code Statement.cancel()} of that statement into a no-op. So giving up
  * sends a fresh cancel request every {@link #RETRY_MILLIS} until the worker is done with the
  * statement, off the caller's thread (a cancel opens a connection of its own, which a silent
- * network can hold up). Where the connection is the registry's own, it is aborted once the
- * cancels have had {@code abortAfterNanos} without effect: it holds nothing else, and the server
- * drops the waiter when it sees its client gone.
+ * network can hold up). Where the connection is the registry's own, it is aborted if the
+ * statement still runs {@code abortAfterNanos} after giving up, however the cancels fare: it
+ * holds nothing else, and the server drops the waiter when it sees its client gone.
  */
 final class Cancellation {
 
@@ -32,6 +32,8 @@ final class Cancellation {
     private static final int GRANTED = 1;
     private static final int ABANDONED = 2;
     private static final long RETRY_MILLIS = 50;
+    /** How long the worker waits for a cancel in flight before it moves on; a silent network can hold one up. */
+    private static final long FINISH_PATIENCE_MILLIS = 1_000;
 
     private final AtomicInteger state = new AtomicInteger(RUNNING);
     private final ScheduledExecutorService timer;
@@ -42,9 +44,8 @@ final class Cancellation {
     private final long abortAfterNanos;
     /** Held while a cancel is sent, so that none is in flight once {@link #finish()} returns. */
     private final ReentrantLock sending = new ReentrantLock();
-    /** Guarded by {@link #sending} for writes; the running statement, null before and after. */
+    /** The running statement, null before and after; cleared under {@link #sending}. */
     private volatile @Nullable Statement statement;
-    private volatile long abandonedAt;
 
     /**
      * @param done completes when the worker is finished with the statement
@@ -68,12 +69,20 @@ final class Cancellation {
         return state.get() == RUNNING;
     }
 
-    /** The worker is done with its statement; waits for a cancel being sent, so that it cannot hit the next one. */
+    /**
+     * The worker is done with its statement. Waits a while for a cancel being sent, so that it
+     * cannot hit the next statement; a cancel held up longer than that can, which costs that
+     * statement (and its connection, which is then replaced), never a lock.
+     */
     void finish() {
-        sending.lock();
+        boolean locked = false;
         try {
-            statement = null;
-        } finally {
+            locked = sending.tryLock(FINISH_PATIENCE_MILLIS, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        statement = null;
+        if (locked) {
             sending.unlock();
         }
     }
@@ -96,7 +105,18 @@ final class Cancellation {
         if (!state.compareAndSet(RUNNING, ABANDONED)) {
             return false;
         }
-        abandonedAt = System.nanoTime();
+        Runnable ending = abort;
+        if (ending != null) {
+            try {
+                timer.schedule(() -> {
+                    if (!done.isDone() && statement != null) {
+                        ending.run();
+                    }
+                }, abortAfterNanos, TimeUnit.NANOSECONDS);
+            } catch (RejectedExecutionException closing) {
+                // the registry is closing, which ends its connections and so their statements
+            }
+        }
         sendSoon();
         return true;
     }
@@ -113,20 +133,14 @@ final class Cancellation {
         if (done.isDone()) {
             return;
         }
-        boolean running;
         sending.lock();
         try {
             Statement current = statement;
-            running = current != null;
-            if (running) {
+            if (current != null) {
                 sendCancel(current);
             }
         } finally {
             sending.unlock();
-        }
-        if (running && abort != null && System.nanoTime() - abandonedAt >= abortAfterNanos) {
-            abort.run();
-            return;
         }
         try {
             timer.schedule(this::sendSoon, RETRY_MILLIS, TimeUnit.MILLISECONDS);

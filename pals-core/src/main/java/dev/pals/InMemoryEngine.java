@@ -147,6 +147,7 @@ final class InMemoryEngine extends Engine {
         return null;
     }
 
+    /** None: the locks live in this JVM. */
     @Override
     int openConnections() {
         return 0;

@@ -28,6 +28,12 @@ final class Lease {
 
     /** How often a waiting backend checks that its client is still there (PostgreSQL 14+). */
     static final Duration CLIENT_CHECK = Duration.ofSeconds(1);
+    /** The longest silent-client timeout: Linux takes a keepalive idle time of at most 32,767 s, half of this. */
+    static final Duration LONGEST_SILENT_CLIENT_TIMEOUT = Duration.ofHours(18);
+    /** The session settings a lock connection changes, given back when it returns to the DataSource. */
+    private static final String[] SETTINGS = {"tcp_keepalives_idle", "tcp_keepalives_interval",
+        "tcp_keepalives_count", "tcp_user_timeout"};
+    private static final System.Logger LOG = System.getLogger(Lease.class.getName());
 
     final Duration lossCheckInterval;
     final Duration networkTimeout;
@@ -40,11 +46,12 @@ final class Lease {
         this.lossCheckInterval = lossCheckInterval;
         this.networkTimeout = networkTimeout;
         this.silentClientTimeout = silentClientTimeout;
-        // the first probe after half the bound, then probes that use up the other half
+        // the first probe after half the bound, then probes that use up at least the other half
         long seconds = silentClientTimeout.toSeconds();
         this.keepalivesIdle = (int) Math.max(1, (seconds + 1) / 2);
         this.keepalivesInterval = (int) Math.max(1, (seconds - keepalivesIdle) / 4);
-        this.keepalivesCount = (int) Math.max(1, (seconds - keepalivesIdle) / keepalivesInterval);
+        this.keepalivesCount = (int) Math.max(1,
+                (seconds - keepalivesIdle + keepalivesInterval - 1) / keepalivesInterval);
     }
 
     /** The longest a holder can go on believing it holds after its connection stopped answering. */
@@ -128,23 +135,56 @@ final class Lease {
         String sql = "SELECT current_setting('tcp_keepalives_idle'), current_setting('tcp_keepalives_interval'), "
                 + "current_setting('tcp_keepalives_count'), current_setting('tcp_user_timeout') FROM ("
                 + "SELECT set_config('tcp_keepalives_idle', ?, false), set_config('tcp_keepalives_interval', ?, false), "
-                + "set_config('tcp_keepalives_count', ?, false), set_config('tcp_user_timeout', ?, false)"
-                + (serverMajor >= 14 ? ", set_config('client_connection_check_interval', ?, false)" : "")
-                + ") AS applied";
+                + "set_config('tcp_keepalives_count', ?, false), set_config('tcp_user_timeout', ?, false)) AS applied";
+        ServerLease server;
         try (PreparedStatement statement = connection.prepareStatement(sql)) {
             statement.setString(1, Integer.toString(keepalivesIdle));
             statement.setString(2, Integer.toString(keepalivesInterval));
             statement.setString(3, Integer.toString(keepalivesCount));
             statement.setString(4, Long.toString(silentClientTimeout.toMillis()));
-            if (serverMajor >= 14) {
-                statement.setString(5, Long.toString(CLIENT_CHECK.toMillis()));
-            }
             try (ResultSet row = statement.executeQuery()) {
                 row.next();
-                return new ServerLease(millis(row.getString(1), 1000), millis(row.getString(2), 1000),
+                server = new ServerLease(millis(row.getString(1), 1000), millis(row.getString(2), 1000),
                         Integer.parseInt(row.getString(3).trim()), millis(row.getString(4), 1));
             }
         }
+        if (serverMajor >= 14) {
+            checkClientWhileWaiting(connection);
+        }
+        return server;
+    }
+
+    /** A server on a platform without the check (Windows) refuses anything but 0; waits then go unchecked. */
+    private static void checkClientWhileWaiting(Connection connection) throws SQLException {
+        try (PreparedStatement statement = connection.prepareStatement(
+                "SELECT set_config('client_connection_check_interval', ?, false)")) {
+            statement.setString(1, Long.toString(CLIENT_CHECK.toMillis()));
+            statement.executeQuery().close();
+        } catch (SQLException e) {
+            if (!"22023".equals(e.getSQLState())) {
+                throw e;
+            }
+            LOG.log(System.Logger.Level.DEBUG, () -> "The server cannot check for vanished clients while they wait: "
+                    + e.getMessage());
+        }
+    }
+
+    /**
+     * Gives back the session settings {@link #apply} changed, for a connection going back to a
+     * DataSource that others may share; the caller closes it whatever happens.
+     */
+    static void reset(Connection connection, int networkTimeoutMillis) throws SQLException {
+        StringBuilder sql = new StringBuilder();
+        for (String setting : SETTINGS) {
+            sql.append("RESET ").append(setting).append("; ");
+        }
+        if (connection.getMetaData().getDatabaseMajorVersion() >= 14) {
+            sql.append("RESET client_connection_check_interval");
+        }
+        try (java.sql.Statement statement = connection.createStatement()) {
+            statement.execute(sql.toString());
+        }
+        connection.setNetworkTimeout(DIRECT, networkTimeoutMillis);
     }
 
     /** A lock connection's network timeout fires in the driver; the executor is only JDBC's formality. */

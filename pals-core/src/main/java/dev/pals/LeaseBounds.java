@@ -17,11 +17,14 @@ import org.jspecify.annotations.Nullable;
  * @param serverRelease the shortest time after which the server ends a silent client's session,
  *     from the settings it reported; {@code null} before the first connection, or when those
  *     settings leave it to the operating system (a server that ignored them)
+ * @param serverSettings the keepalive settings the server reported for that connection, for
+ *     instance {@code tcp_keepalives_idle=10s, tcp_keepalives_interval=2s, tcp_keepalives_count=5,
+ *     tcp_user_timeout=20000ms}; {@code null} before the first connection
  * @param problem why the bounds are not known to be safe, with the effective figures and what to
  *     do; {@code null} when they are, or before the first connection
  */
 public record LeaseBounds(Duration lossDetection, Duration silentClientTimeout, @Nullable Duration serverRelease,
-        @Nullable String problem) {
+        @Nullable String serverSettings, @Nullable String problem) {
 
     /** Whether the server confirmed a bound safely longer than the loss detection. */
     public boolean isSafe() {

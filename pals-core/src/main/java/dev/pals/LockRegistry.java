@@ -183,7 +183,7 @@ public final class LockRegistry implements AutoCloseable {
                     + "registry keeps its locks in memory; test TRANSACTION scope against a database");
         }
         return new TransactionLock(new LockInfo(name, key, options.mode(), LockInfo.Scope.TRANSACTION, group(options)),
-                server, workers, housekeeper);
+                this, server, workers, housekeeper);
     }
 
     /**
@@ -278,7 +278,8 @@ public final class LockRegistry implements AutoCloseable {
     /**
      * Closes the registry once the locks it holds are let go, for a service shutting down. From
      * this call on, an acquisition by a handle that does not already hold its lock throws
-     * {@link IllegalStateException} saying the registry is shutting down; re-entries, releases and
+     * {@link IllegalStateException} saying the registry is shutting down, and so does a new
+     * transaction-scoped acquisition; re-entries, releases and
      * waits already under way go on. Returns once no handle holds and no acquisition waits, or once
      * {@code timeout} has passed, and then closes the registry as {@link #close()} does, logging
      * the locks still held then (their holders learn it from {@link AdvisoryLock#isHeld()}).
@@ -325,12 +326,20 @@ public final class LockRegistry implements AutoCloseable {
      */
     Engine forAcquisition(Holder holder) {
         Engine current = engine();
-        if (draining && holder.count == 0) {
-            throw new IllegalStateException("This LockRegistry is shutting down and takes no new locks, so lock '"
-                    + holder.name + "' was not acquired; locks already held can still be re-entered and released");
+        if (holder.count == 0) {
+            requireAdmitting(holder.name);
         }
         return current;
     }
+
+    /** Refuses a new lock once the registry is closing gracefully. */
+    void requireAdmitting(String name) {
+        if (draining) {
+            throw new IllegalStateException("This LockRegistry is shutting down and takes no new locks, so lock '"
+                    + name + "' was not acquired; locks already held can still be re-entered and released");
+        }
+    }
+
 
     /** Whether {@link #close()} has begun. */
     boolean isClosed() {
@@ -616,14 +625,15 @@ public final class LockRegistry implements AutoCloseable {
          * loss detection (loss-check interval plus network timeout) by a margin as long again, at
          * least 1 s, which {@link #build()} checks.
          *
-         * @throws IllegalArgumentException if shorter than 2 s or longer than 24 days
+         * @throws IllegalArgumentException if shorter than 2 s or longer than 18 h (the longest
+         *     keepalive idle time Linux takes is half of that)
          */
         public Builder silentClientTimeout(Duration silentClientTimeout) {
             Objects.requireNonNull(silentClientTimeout, "silentClientTimeout");
             if (silentClientTimeout.compareTo(Duration.ofSeconds(2)) < 0
-                    || silentClientTimeout.compareTo(Timeouts.LONGEST) > 0) {
+                    || silentClientTimeout.compareTo(Lease.LONGEST_SILENT_CLIENT_TIMEOUT) > 0) {
                 throw new IllegalArgumentException("silentClientTimeout must be at least 2 s and at most "
-                        + Timeouts.LONGEST + ", but was " + silentClientTimeout);
+                        + Lease.LONGEST_SILENT_CLIENT_TIMEOUT + ", but was " + silentClientTimeout);
             }
             this.silentClientTimeout = Duration.ofSeconds(silentClientTimeout.toSeconds());
             return this;

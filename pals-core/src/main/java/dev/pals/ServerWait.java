@@ -76,28 +76,39 @@ final class ServerWait implements Runnable {
     }
 
     private boolean waitOn(PreparedStatement wait) throws SQLException {
+        SQLException failure = null;
+        session.connection.setNetworkTimeout(Lease.DIRECT, lease.waitNetworkTimeoutMillis(deadline));
         try {
-            session.connection.setNetworkTimeout(Lease.DIRECT, lease.waitNetworkTimeoutMillis(deadline));
-            try {
-                wait.executeQuery().close();
-            } finally {
-                session.connection.setNetworkTimeout(Lease.DIRECT, lease.networkTimeoutMillis());
-            }
-            return true;
+            wait.executeQuery().close();
         } catch (SQLException e) {
-            if (SqlErrors.is(e, SqlErrors.LOCK_NOT_AVAILABLE)) {
-                // the timeout and the grant may have crossed: the server decides
-                return session.holds(holder.key);
-            }
-            if (SqlErrors.is(e, SqlErrors.QUERY_CANCELED)) {
-                // a cancel can land after the grant: this session holds nothing else, so clear it all
-                session.unlockAll();
-                if (cancellation.isAbandoned()) {
-                    return false;
-                }
-            }
-            throw e;
+            failure = e;
+        } finally {
+            // from here on, a cancel meant for the wait must not reach the statements that clean up after it
+            cancellation.finish();
         }
+        try {
+            session.connection.setNetworkTimeout(Lease.DIRECT, lease.networkTimeoutMillis());
+        } catch (SQLException e) {
+            if (failure == null) {
+                throw e;
+            }
+            failure.addSuppressed(e);
+        }
+        if (failure == null) {
+            return true;
+        }
+        if (SqlErrors.is(failure, SqlErrors.LOCK_NOT_AVAILABLE)) {
+            // the timeout and the grant may have crossed: the server decides
+            return session.holds(holder.key);
+        }
+        if (SqlErrors.is(failure, SqlErrors.QUERY_CANCELED)) {
+            // a cancel can land after the grant: this session holds nothing else, so clear it all
+            session.unlockAll();
+            if (cancellation.isAbandoned()) {
+                return false;
+            }
+        }
+        throw failure;
     }
 
     private RuntimeException translate(SQLException e) {

@@ -34,6 +34,8 @@ final class Session {
 
     final Connection connection;
     final int backendPid;
+    /** The connection's network timeout before the registry set its own, given back with the connection. */
+    final int originalNetworkTimeoutMillis;
 
     /** Serializes statements: a JDBC connection runs one at a time. Let go of it with {@link #releaseIo()}. */
     final ReentrantLock io = new ReentrantLock();
@@ -58,9 +60,10 @@ final class Session {
     /** Tries and unlocks waiting for {@link #io}, sent together by whichever caller gets it next. */
     private final Queue<Call> queued = new ConcurrentLinkedQueue<>();
 
-    Session(Connection connection, int backendPid) {
+    Session(Connection connection, int backendPid, int originalNetworkTimeoutMillis) {
         this.connection = connection;
         this.backendPid = backendPid;
+        this.originalNetworkTimeoutMillis = originalNetworkTimeoutMillis;
     }
 
     /**

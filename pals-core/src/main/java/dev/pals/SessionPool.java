@@ -72,7 +72,8 @@ final class SessionPool {
     LeaseBounds leaseBounds() {
         ServerLease server = serverLease;
         return new LeaseBounds(lease.lossDetection(), lease.silentClientTimeout,
-                server == null ? null : server.release(), server == null ? null : lease.problem(server));
+                server == null ? null : server.release(), server == null ? null : server.describe(),
+                server == null ? null : lease.problem(server));
     }
 
     /**
@@ -323,6 +324,7 @@ final class SessionPool {
         }
         try {
             session.unlockAll();
+            Lease.reset(session.connection, session.originalNetworkTimeoutMillis);
         } catch (SQLException e) {
             LOG.log(Level.DEBUG, () -> "Could not unlock all on backend " + session.backendPid
                     + " before returning it; closing ends its session anyway: " + e.getMessage());
@@ -426,6 +428,7 @@ final class SessionPool {
         if (!connection.getAutoCommit()) {
             connection.setAutoCommit(true);
         }
+        int originalNetworkTimeout = connection.getNetworkTimeout();
         ServerLease server = lease.apply(connection, connection.getMetaData().getDatabaseMajorVersion());
         serverLease = server;
         String problem = lease.problem(server);
@@ -441,7 +444,7 @@ final class SessionPool {
                         + "recovery: advisory locks taken there do not exclude clients of the primary. Connect to "
                         + "the primary, for example with targetServerType=primary in the JDBC URL.", null);
             }
-            return new Session(connection, row.getInt(1));
+            return new Session(connection, row.getInt(1), originalNetworkTimeout);
         }
     }
 

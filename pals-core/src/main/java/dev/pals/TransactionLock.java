@@ -47,10 +47,13 @@ public final class TransactionLock {
     private final LockKey key;
     private final LockMode mode;
     private final LockEngine engine;
+    private final LockRegistry registry;
     private final Executor workers;
     private final ScheduledExecutorService timer;
 
-    TransactionLock(LockInfo info, LockEngine engine, Executor workers, ScheduledExecutorService timer) {
+    TransactionLock(LockInfo info, LockRegistry registry, LockEngine engine, Executor workers,
+            ScheduledExecutorService timer) {
+        this.registry = registry;
         this.info = info;
         this.name = info.name();
         this.key = info.key();
@@ -113,11 +116,13 @@ public final class TransactionLock {
      * Takes the lock in {@code connection}'s transaction if it is free now; never waits.
      *
      * @return whether the transaction now holds the lock
-     * @throws IllegalStateException if {@code connection} is in autocommit mode (no transaction)
+     * @throws IllegalStateException if {@code connection} is in autocommit mode (no transaction), or
+     *     the registry is closing gracefully
      * @throws LockException if the server failed
      */
     public boolean tryAcquire(Connection connection) {
         try {
+            registry.requireAdmitting(name);
             return engine.observed(info, false, null, null, () -> tryOnce(connection));
         } catch (InterruptedException e) {
             throw new AssertionError("a try without waiting is never interrupted", e);
@@ -149,13 +154,15 @@ public final class TransactionLock {
      * @throws AcquireFailureException with reason DEADLOCK if PostgreSQL broke a deadlock by
      *     aborting this wait; the transaction is still usable, but it should usually roll back to
      *     free what it holds
-     * @throws IllegalStateException if {@code connection} is in autocommit mode (no transaction)
+     * @throws IllegalStateException if {@code connection} is in autocommit mode (no transaction), or
+     *     the registry is closing gracefully
      */
     public boolean tryAcquire(Connection connection, Duration timeout) throws InterruptedException {
         Timeouts.check(timeout, "timeout");
         if (timeout.isZero()) {
             return tryAcquire(connection);
         }
+        registry.requireAdmitting(name);
         return engine.observed(info, true, null, backendPid(connection), () -> waitFor(connection, timeout));
     }
 

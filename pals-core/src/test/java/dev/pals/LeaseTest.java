@@ -58,7 +58,10 @@ class LeaseTest extends LockTestSupport {
         assertThat(lock.tryAcquire()).isTrue();
 
         // read back by the session itself: 15 s idle, then 5 probes 3 s apart, and a user timeout of 30 s
-        assertThat(registry.leaseBounds().serverRelease()).isEqualTo(Duration.ofSeconds(30));
+        LeaseBounds lease = registry.leaseBounds();
+        assertThat(lease.serverSettings()).isEqualTo("tcp_keepalives_idle=15s, tcp_keepalives_interval=3s, "
+                + "tcp_keepalives_count=5, tcp_user_timeout=30000ms");
+        assertThat(lease.serverRelease()).isEqualTo(Duration.ofSeconds(30));
         lock.release();
     }
 
@@ -73,6 +76,19 @@ class LeaseTest extends LockTestSupport {
         assertThat(lease.problem(new ServerLease(2000, 1000, 2, 0))).as("a server bound of 4 s")
                 .contains("may free a silent holder's locks after PT4S");
         assertThat(lease.problem(new ServerLease(10_000, 2000, 5, 20_000))).isNull();
+    }
+
+    @Test
+    void theKeepaliveProbesNeverEndBeforeTheSilentClientTimeout() {
+        for (int seconds = 2; seconds <= 3600; seconds++) {
+            Lease lease = new Lease(Duration.ofMillis(100), Duration.ofMillis(100), Duration.ofSeconds(seconds));
+            long probes = lease.keepalivesIdle + (long) lease.keepalivesInterval * lease.keepalivesCount;
+            assertThat(probes).as("probes for a silent-client timeout of %d s", seconds).isGreaterThanOrEqualTo(seconds);
+            ServerLease asked = new ServerLease(lease.keepalivesIdle * 1000L, lease.keepalivesInterval * 1000L,
+                    lease.keepalivesCount, seconds * 1000L);
+            assertThat(asked.release()).as("the server's bound when it applies them all")
+                    .isEqualTo(Duration.ofSeconds(seconds));
+        }
     }
 
     @Test

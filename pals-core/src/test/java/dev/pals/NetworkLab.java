@@ -52,9 +52,13 @@ final class NetworkLab implements AutoCloseable {
         NetworkLab lab = new NetworkLab(ThreadLocalRandom.current().nextInt(1, 250));
         try {
             lab.setUp();
-        } catch (RuntimeException e) {
+        } catch (IllegalStateException e) {
             lab.close();
-            throw e;
+            if (System.getenv("CI") != null) {
+                throw e;
+            }
+            // root without the right to make network namespaces, as in a default container
+            Assumptions.abort("Network partition tests could not make a test host: " + e.getMessage());
         }
         return lab;
     }

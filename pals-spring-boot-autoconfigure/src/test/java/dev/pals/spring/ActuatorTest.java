@@ -182,7 +182,9 @@ class ActuatorTest extends StarterTestSupport {
             try {
                 Health health = context.getBean("advisoryLocksHealthIndicator", HealthIndicator.class).health();
                 assertThat(health.getDetails().get("lease")).isEqualTo(Map.of("lossDetection", "PT2.1S",
-                        "silentClientTimeout", "PT20S", "serverRelease", "PT20S", "safe", true));
+                        "silentClientTimeout", "PT20S", "serverRelease", "PT20S", "serverSettings",
+                        "tcp_keepalives_idle=10s, tcp_keepalives_interval=2s, tcp_keepalives_count=5, "
+                                + "tcp_user_timeout=20000ms", "safe", true));
                 assertThat(endpoint(context).instance().lease()).isEqualTo(health.getDetails().get("lease"));
             } finally {
                 lock.release();

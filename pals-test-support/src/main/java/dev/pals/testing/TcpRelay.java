@@ -140,8 +140,9 @@ public final class TcpRelay implements AutoCloseable {
                 }
                 server.connect(target);
                 Link link = new Link(client, server);
-                link.blackHoled = blackHoled;
+                // added before the flag is read, so that a concurrent blackHole() reaches it one way or the other
                 links.add(link);
+                link.blackHoled = blackHoled;
                 link.start();
             } catch (IOException e) {
                 // closed, or the server refused: the client sees its connection fail

@@ -60,6 +60,10 @@ public final class LockDatabaseHealthIndicator extends AbstractHealthIndicator
         details.put("silentClientTimeout", lease.silentClientTimeout().toString());
         Duration release = lease.serverRelease();
         details.put("serverRelease", release == null ? "unknown" : release.toString());
+        String settings = lease.serverSettings();
+        if (settings != null) {
+            details.put("serverSettings", settings);
+        }
         details.put("safe", lease.isSafe());
         String problem = lease.problem();
         if (problem != null) {

@@ -1,5 +1,6 @@
 package dev.pals.spring.autoconfigure;
 
+import dev.pals.LockRegistry;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -127,8 +128,10 @@ public class PalsProperties {
     }
 
     public void setNetworkTimeout(Duration networkTimeout) {
-        if (networkTimeout.isNegative() || networkTimeout.isZero()) {
-            throw new IllegalArgumentException("must be positive, for example 2s");
+        if (networkTimeout.isNegative() || networkTimeout.isZero()
+                || networkTimeout.compareTo(LockRegistry.LONGEST_WAIT) > 0) {
+            throw new IllegalArgumentException("must be positive and at most " + LockRegistry.LONGEST_WAIT
+                    + ", for example 2s");
         }
         this.networkTimeout = networkTimeout;
     }
@@ -138,8 +141,10 @@ public class PalsProperties {
     }
 
     public void setSilentClientTimeout(Duration silentClientTimeout) {
-        if (silentClientTimeout.compareTo(Duration.ofSeconds(2)) < 0) {
-            throw new IllegalArgumentException("must be at least 2s, for example 20s");
+        if (silentClientTimeout.compareTo(Duration.ofSeconds(2)) < 0
+                || silentClientTimeout.compareTo(Duration.ofHours(18)) > 0) {
+            throw new IllegalArgumentException("must be at least 2s and at most 18h (the longest keepalive Linux "
+                    + "takes), for example 20s");
         }
         this.silentClientTimeout = silentClientTimeout;
     }
