@@ -109,13 +109,13 @@ class GracefulShutdownTest extends StarterTestSupport {
                     await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThatThrownBy(work::otherJob)
                             .isInstanceOf(IllegalStateException.class).hasMessageContaining("shutting down"));
                     assertThat(closing).as("the close waits for the running method").isNotDone();
-                    assertThat(LockTestSupportView.granted(key)).isEqualTo(1);
+                    assertThat(granted(key)).isEqualTo(1);
 
                     work.proceed().countDown();
 
                     assertThat(running).succeedsWithin(Duration.ofSeconds(10)).isEqualTo("finished");
                     assertThat(closing).succeedsWithin(Duration.ofSeconds(30));
-                    assertThat(LockTestSupportView.granted(key)).isZero();
+                    assertThat(granted(key)).isZero();
                     assertThat(stepDown.registryOpen)
                             .as("the leader stepped down while the registry still took locks").containsExactly(true);
                 });
@@ -135,14 +135,12 @@ class GracefulShutdownTest extends StarterTestSupport {
             assertThat(took).as("the phase's timeout less a second").isGreaterThanOrEqualTo(Duration.ofSeconds(1))
                     .isLessThan(Duration.ofSeconds(10));
             assertThat(stuck.isHeld()).isFalse();
-            assertThat(LockTestSupportView.granted(stuck.key())).isZero();
+            assertThat(granted(stuck.key())).isZero();
         });
     }
 
-    /** What the server grants, from outside. */
-    private static final class LockTestSupportView {
-        static int granted(LockKey key) throws Exception {
-            return DB.advisoryLocks(key.classId(), key.objId(), key.objSubId(), true);
-        }
+    /** Sessions the server has granted {@code key}, seen from outside. */
+    private static int granted(LockKey key) throws Exception {
+        return DB.advisoryLocks(key.classId(), key.objId(), key.objSubId(), true);
     }
 }
