@@ -4,6 +4,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Duration;
 import java.util.concurrent.Executor;
 import org.jspecify.annotations.Nullable;
@@ -34,6 +35,8 @@ final class Lease {
     private static final String[] SETTINGS = {"tcp_keepalives_idle", "tcp_keepalives_interval",
         "tcp_keepalives_count", "tcp_user_timeout"};
     private static final System.Logger LOG = System.getLogger(Lease.class.getName());
+    /** A lock connection's network timeout fires in the driver; the executor is only JDBC's formality. */
+    static final Executor DIRECT = Runnable::run;
 
     final Duration lossCheckInterval;
     final Duration networkTimeout;
@@ -181,14 +184,11 @@ final class Lease {
         if (connection.getMetaData().getDatabaseMajorVersion() >= 14) {
             sql.append("RESET client_connection_check_interval");
         }
-        try (java.sql.Statement statement = connection.createStatement()) {
+        try (Statement statement = connection.createStatement()) {
             statement.execute(sql.toString());
         }
         connection.setNetworkTimeout(DIRECT, networkTimeoutMillis);
     }
-
-    /** A lock connection's network timeout fires in the driver; the executor is only JDBC's formality. */
-    static final Executor DIRECT = Runnable::run;
 
     private static int millis(Duration duration) {
         return (int) Math.max(1, Math.min(Integer.MAX_VALUE, duration.toMillis()));
