@@ -87,7 +87,7 @@ public final class LockRegistry implements AutoCloseable {
     /** Releases scheduled by {@link AdvisoryLock#releaseAfter}, so that closing can answer them. */
     private final Set<DelayedRelease> delayedReleases = ConcurrentHashMap.newKeySet();
 
-    private LockRegistry(Builder builder) {
+    private LockRegistry(Builder builder, Lease lease) {
         this.namespace = builder.namespace;
         this.blocking = builder.blocking;
         this.acquireTimeout = builder.acquireTimeout;
@@ -96,7 +96,6 @@ public final class LockRegistry implements AutoCloseable {
         this.housekeeper = new ScheduledThreadPoolExecutor(1, daemonThreads("pals-lock-housekeeper-"));
         this.housekeeper.setRemoveOnCancelPolicy(true);
         DataSource dataSource = builder.dataSource;
-        Lease lease = new Lease(builder.lossCheckInterval, builder.networkTimeout, builder.silentClientTimeout);
         this.engine = dataSource == null ? new InMemoryEngine(builder.observers)
                 : new LockEngine(dataSource, builder.maxConnections, builder.idleTimeout, lease, workers, housekeeper,
                         builder.listeners, builder.observers);
@@ -339,7 +338,6 @@ public final class LockRegistry implements AutoCloseable {
                     + name + "' was not acquired; locks already held can still be re-entered and released");
         }
     }
-
 
     /** Whether {@link #close()} has begun. */
     boolean isClosed() {
@@ -608,7 +606,8 @@ public final class LockRegistry implements AutoCloseable {
          */
         public Builder networkTimeout(Duration networkTimeout) {
             Objects.requireNonNull(networkTimeout, "networkTimeout");
-            if (networkTimeout.isNegative() || networkTimeout.isZero() || networkTimeout.compareTo(Timeouts.LONGEST) > 0) {
+            if (networkTimeout.isNegative() || networkTimeout.isZero()
+                    || networkTimeout.compareTo(Timeouts.LONGEST) > 0) {
                 throw new IllegalArgumentException("networkTimeout must be positive and at most " + Timeouts.LONGEST
                         + ", but was " + networkTimeout);
             }
@@ -661,8 +660,9 @@ public final class LockRegistry implements AutoCloseable {
          *     loss detection (see {@link #silentClientTimeout})
          */
         public LockRegistry build() {
-            new Lease(lossCheckInterval, networkTimeout, silentClientTimeout).check();
-            return new LockRegistry(this);
+            Lease lease = new Lease(lossCheckInterval, networkTimeout, silentClientTimeout);
+            lease.check();
+            return new LockRegistry(this, lease);
         }
     }
 }

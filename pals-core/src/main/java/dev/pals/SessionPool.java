@@ -71,9 +71,11 @@ final class SessionPool {
     /** The lease's bounds, with the server's side as the last session opened reported it. */
     LeaseBounds leaseBounds() {
         ServerLease server = serverLease;
-        return new LeaseBounds(lease.lossDetection(), lease.silentClientTimeout,
-                server == null ? null : server.release(), server == null ? null : server.describe(),
-                server == null ? null : lease.problem(server));
+        if (server == null) {
+            return new LeaseBounds(lease.lossDetection(), lease.silentClientTimeout, null, null, null);
+        }
+        return new LeaseBounds(lease.lossDetection(), lease.silentClientTimeout, server.release(), server.describe(),
+                lease.problem(server));
     }
 
     /**

@@ -3,29 +3,23 @@ package dev.pals;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.pals.testing.TestDatabase;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledOnOs;
 import org.junit.jupiter.api.condition.OS;
+import org.junit.jupiter.api.io.TempDir;
 import org.postgresql.ds.PGSimpleDataSource;
 
 /**
@@ -48,8 +42,11 @@ class PartitionTest {
     private static EmbeddedPostgres server;
     private static Path hba;
 
-    private final List<Process> children = new ArrayList<>();
-    private final String namespace = dev.pals.testing.TestDatabase.uniqueName("partition-");
+    @TempDir
+    Path tempDir;
+
+    private final List<ChildJvm> children = new ArrayList<>();
+    private final String namespace = TestDatabase.uniqueName("partition-");
 
     @BeforeAll
     static void startLabAndServer() throws IOException {
@@ -77,15 +74,17 @@ class PartitionTest {
     }
 
     @AfterEach
-    void stopChildrenAndHeal() {
-        children.forEach(Process::destroyForcibly);
+    void stopChildrenAndHeal() throws InterruptedException {
+        for (ChildJvm child : children) {
+            child.kill();
+        }
         lab.heal();
     }
 
     @Test
     void aPartitionedHolderIsToldBeforeTheServerFreesItsLockWhichItDoesWithinTheSilentClientTimeout()
             throws Exception {
-        Child holder = start("job", "hold", LOSS_CHECK_MILLIS, NETWORK_TIMEOUT_MILLIS, SILENT_CLIENT_SECONDS);
+        ChildJvm holder = start("job", "hold", LOSS_CHECK_MILLIS, NETWORK_TIMEOUT_MILLIS, SILENT_CLIENT_SECONDS);
         holder.expect(PartitionedProcess.HELD, CHILD_START);
         LockKey key = LockKey.of(namespace, "job");
         assertThat(granted(key)).isEqualTo(1);
@@ -93,7 +92,7 @@ class PartitionTest {
         long partitionedAt = System.currentTimeMillis();
         lab.partition();
 
-        long lostAt = Long.parseLong(holder.expect(PartitionedProcess.LOST,
+        long lostAt = Long.parseLong(holder.expectStartingWith(PartitionedProcess.LOST,
                 Duration.ofMillis(LOSS_CHECK_MILLIS + NETWORK_TIMEOUT_MILLIS).plus(SLACK)).split(" ")[1]);
         long freedAt = awaitFreed(key, Duration.ofSeconds(SILENT_CLIENT_SECONDS).plus(SLACK));
         System.out.printf("partitioned holder: told after %d ms (bound %d ms), server freed after %d ms (bound %d ms)%n",
@@ -107,8 +106,8 @@ class PartitionTest {
     void aWaiterWhoseClientVanishedLeavesTheQueueAndIsNeverGranted() throws Exception {
         LockKey key = LockKey.of(namespace, "job");
         try (Connection holder = server.getPostgresDatabase().getConnection()) {
-            lock(holder, key);
-            Child waiter = start("job", "wait", LOSS_CHECK_MILLIS, NETWORK_TIMEOUT_MILLIS, SILENT_CLIENT_SECONDS);
+            LockTestSupport.lockFrom(holder, key);
+            ChildJvm waiter = start("job", "wait", LOSS_CHECK_MILLIS, NETWORK_TIMEOUT_MILLIS, SILENT_CLIENT_SECONDS);
             waiter.expect(PartitionedProcess.WAITING, CHILD_START);
             await().atMost(Duration.ofSeconds(30)).until(() -> waiting(key) == 1);
 
@@ -117,7 +116,7 @@ class PartitionTest {
             // the server drops the waiter's session, which leaves the queue, while the lock is still held
             await().atMost(Duration.ofSeconds(SILENT_CLIENT_SECONDS).plus(SLACK)).until(() -> waiting(key) == 0);
             assertThat(granted(key)).isEqualTo(1);
-            unlockAll(holder);
+            LockTestSupport.unlockAll(holder);
         }
         assertThat(granted(key)).as("nobody was granted the lock the vanished waiter waited for").isZero();
         assertThat(anotherInstanceTakes(key)).isTrue();
@@ -125,14 +124,14 @@ class PartitionTest {
 
     @Test
     void withTheDefaultsAPartitionedHolderIsToldWithinThreeSecondsAndItsLockFreedWithinThirty() throws Exception {
-        Child holder = start("job", "hold", 0, 0, 0);
+        ChildJvm holder = start("job", "hold", 0, 0, 0);
         holder.expect(PartitionedProcess.HELD, CHILD_START);
         LockKey key = LockKey.of(namespace, "job");
 
         long partitionedAt = System.currentTimeMillis();
         lab.partition();
 
-        long lostAt = Long.parseLong(holder.expect(PartitionedProcess.LOST, Duration.ofSeconds(3).plus(SLACK))
+        long lostAt = Long.parseLong(holder.expectStartingWith(PartitionedProcess.LOST, Duration.ofSeconds(3).plus(SLACK))
                 .split(" ")[1]);
         long freedAt = awaitFreed(key, Duration.ofSeconds(30));
         System.out.printf("partitioned holder, defaults: told after %d ms, server freed after %d ms%n",
@@ -144,17 +143,15 @@ class PartitionTest {
                 .isGreaterThanOrEqualTo(18_000).isLessThan(30_000);
     }
 
-    private Child start(String name, String mode, long lossCheckMillis, long networkTimeoutMillis,
+    private ChildJvm start(String name, String mode, long lossCheckMillis, long networkTimeoutMillis,
             long silentClientSeconds) throws IOException {
-        String java = ProcessHandle.current().info().command().orElseThrow();
         String url = "jdbc:postgresql://" + lab.hostAddress + ":" + server.getPort() + "/postgres";
-        Process process = NetworkLab.processBuilder(lab.onHost(List.of(java, "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
-                "-cp", System.getProperty("java.class.path"), PartitionedProcess.class.getName(), url, namespace, name,
-                mode, Long.toString(lossCheckMillis), Long.toString(networkTimeoutMillis),
-                Long.toString(silentClientSeconds))))
-                .redirectErrorStream(false).redirectError(ProcessBuilder.Redirect.INHERIT).start();
-        children.add(process);
-        return new Child(process);
+        ChildJvm child = ChildJvm.start(NetworkLab.processBuilder(lab.onHost(ChildJvm.command(PartitionedProcess.class,
+                url, namespace, name, mode, Long.toString(lossCheckMillis), Long.toString(networkTimeoutMillis),
+                Long.toString(silentClientSeconds)))).redirectErrorStream(false),
+                tempDir.resolve("child-" + children.size() + ".err"));
+        children.add(child);
+        return child;
     }
 
     /** Polls the server until nobody holds {@code key}; returns when, in wall-clock millis. */
@@ -185,62 +182,8 @@ class PartitionTest {
     }
 
     private int locks(LockKey key, boolean granted) throws SQLException {
-        try (Connection connection = server.getPostgresDatabase().getConnection();
-                PreparedStatement statement = connection.prepareStatement("SELECT count(*) FROM pg_locks "
-                        + "WHERE locktype = 'advisory' AND granted = ? AND classid = ? AND objid = ? AND objsubid = ?")) {
-            statement.setBoolean(1, granted);
-            statement.setLong(2, key.classId());
-            statement.setLong(3, key.objId());
-            statement.setInt(4, key.objSubId());
-            try (ResultSet rows = statement.executeQuery()) {
-                rows.next();
-                return rows.getInt(1);
-            }
-        }
-    }
-
-    private static void lock(Connection connection, LockKey key) throws SQLException {
-        try (PreparedStatement statement = connection.prepareStatement("SELECT pg_advisory_lock(?)")) {
-            statement.setLong(1, key.value());
-            statement.execute();
-        }
-    }
-
-    private static void unlockAll(Connection connection) throws SQLException {
-        try (PreparedStatement statement = connection.prepareStatement("SELECT pg_advisory_unlock_all()")) {
-            statement.execute();
-        }
-    }
-
-    /** A child's output, line by line. */
-    private static final class Child {
-        private final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
-
-        Child(Process process) {
-            Thread reader = new Thread(() -> {
-                try (BufferedReader out = new BufferedReader(
-                        new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-                    for (String line = out.readLine(); line != null; line = out.readLine()) {
-                        lines.add(line);
-                    }
-                } catch (IOException ended) {
-                    // the child is gone
-                }
-            }, "partitioned-child-output");
-            reader.setDaemon(true);
-            reader.start();
-        }
-
-        /** The next line starting with {@code prefix}, waiting at most {@code atMost}. */
-        String expect(String prefix, Duration atMost) throws InterruptedException {
-            long deadline = System.nanoTime() + atMost.toNanos();
-            for (long left = atMost.toNanos(); left > 0; left = deadline - System.nanoTime()) {
-                String line = lines.poll(left, TimeUnit.NANOSECONDS);
-                if (line != null && line.startsWith(prefix)) {
-                    return line;
-                }
-            }
-            throw new AssertionError("The partitioned service did not say " + prefix + " within " + atMost);
+        try (Connection connection = server.getPostgresDatabase().getConnection()) {
+            return TestDatabase.advisoryLocks(connection, key.classId(), key.objId(), key.objSubId(), granted);
         }
     }
 }

@@ -10,8 +10,6 @@ import dev.pals.testing.TcpRelay;
 import dev.pals.testing.TestDatabase;
 import java.lang.ref.Reference;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.List;
@@ -214,7 +212,8 @@ class SilentNetworkTest {
                 }
             });
             // the statement before the wait reached the server; once its answer is back, the wait leaves the client
-            await().atMost(Duration.ofSeconds(10)).until(() -> single("SELECT count(*) FROM pg_stat_activity "
+            await().atMost(Duration.ofSeconds(10)).until(() -> LockTestSupport.observe(
+                    "SELECT count(*) FROM pg_stat_activity "
                     + "WHERE pid = ? AND query = 'SELECT current_setting(''lock_timeout'')'", pid) == 1);
             long sentBefore = relay.bytesFromClient(port);
             await().atMost(Duration.ofSeconds(10)).until(() -> relay.bytesFromClient(port) > sentBefore);
@@ -279,25 +278,15 @@ class SilentNetworkTest {
     }
 
     private int clientPort(int pid) throws SQLException {
-        return (int) single("SELECT client_port FROM pg_stat_activity WHERE pid = ?", pid);
+        return (int) LockTestSupport.observe("SELECT client_port FROM pg_stat_activity WHERE pid = ?", pid);
     }
 
     private boolean waitEndedOn(int pid) throws SQLException {
-        return single("SELECT count(*) FROM pg_stat_activity WHERE pid = ? AND state = 'idle' "
+        return LockTestSupport.observe("SELECT count(*) FROM pg_stat_activity WHERE pid = ? AND state = 'idle' "
                 + "AND query = 'SELECT pg_advisory_unlock_all()'", pid) == 1;
     }
 
     private void terminate(int pid) throws SQLException {
-        single("SELECT CASE WHEN pg_terminate_backend(?) THEN 1 ELSE 0 END", pid);
-    }
-
-    private long single(String sql, int pid) throws SQLException {
-        try (PreparedStatement statement = outsider.prepareStatement(sql)) {
-            statement.setInt(1, pid);
-            try (ResultSet rows = statement.executeQuery()) {
-                rows.next();
-                return rows.getLong(1);
-            }
-        }
+        LockTestSupport.observe("SELECT CASE WHEN pg_terminate_backend(?) THEN 1 ELSE 0 END", pid);
     }
 }

@@ -209,7 +209,15 @@ public final class TestDatabase {
      * shows it ({@code LockKey.classId()}, {@code objId()}, {@code objSubId()}).
      */
     public int advisoryLocks(long classId, long objId, int objSubId, boolean granted) throws SQLException {
-        try (Connection connection = connect(); PreparedStatement statement = connection.prepareStatement(
+        try (Connection connection = connect()) {
+            return advisoryLocks(connection, classId, objId, objSubId, granted);
+        }
+    }
+
+    /** As {@link #advisoryLocks(long, long, int, boolean)}, asked on {@code connection}: for a server of a test's own. */
+    public static int advisoryLocks(Connection connection, long classId, long objId, int objSubId, boolean granted)
+            throws SQLException {
+        try (PreparedStatement statement = connection.prepareStatement(
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted = ? "
                         + "AND classid = ? AND objid = ? AND objsubid = ?")) {
             statement.setBoolean(1, granted);

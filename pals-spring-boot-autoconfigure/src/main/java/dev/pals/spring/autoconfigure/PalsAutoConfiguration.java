@@ -22,6 +22,7 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProp
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
+import org.springframework.boot.autoconfigure.context.LifecycleProperties;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.boot.context.properties.bind.BindHandler;
 import org.springframework.boot.context.properties.bind.Bindable;
@@ -52,15 +53,16 @@ import org.springframework.util.StringUtils;
 public final class PalsAutoConfiguration {
 
     private static final String ACQUIRE_TIMEOUT = "pals.acquire-timeout";
-    private static final String SHUTDOWN_PHASE_TIMEOUT = "spring.lifecycle.timeout-per-shutdown-phase";
 
     /**
-     * The graceful close of an auto-configured registry, given the shutdown phase's timeout less
-     * a second, so that the registry closes, releasing what is left, before Spring stops waiting.
+     * The graceful close of an auto-configured registry, given the shutdown phase's timeout
+     * ({@code spring.lifecycle}, bound here as Boot binds it, whether or not its lifecycle
+     * auto-configuration runs) less a second, so that the registry closes, releasing what is left,
+     * before Spring stops waiting.
      */
     static LockRegistryShutdown shutdown(LockRegistry registry, Environment environment) {
-        Duration phase = Binder.get(environment).bind(SHUTDOWN_PHASE_TIMEOUT, Duration.class)
-                .orElse(Duration.ofSeconds(30));
+        Duration phase = Binder.get(environment).bindOrCreate("spring.lifecycle", LifecycleProperties.class)
+                .getTimeoutPerShutdownPhase();
         Duration margin = Duration.ofSeconds(1);
         return new LockRegistryShutdown(registry, phase.compareTo(margin) > 0 ? phase.minus(margin) : Duration.ZERO);
     }
