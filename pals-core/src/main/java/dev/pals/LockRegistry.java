@@ -339,6 +339,14 @@ public final class LockRegistry implements AutoCloseable {
         }
     }
 
+    /**
+     * Whether {@link #closeGracefully} or {@link #close()} has begun, so that new locks are
+     * refused with {@link IllegalStateException}.
+     */
+    public boolean isShuttingDown() {
+        return draining || closed.get();
+    }
+
     /** Whether {@link #close()} has begun. */
     boolean isClosed() {
         return closed.get();

@@ -46,6 +46,12 @@ class GracefulShutdownTest extends StarterTestSupport {
         @AdvisoryLocked(name = "other-job")
         public void otherJob() {
         }
+
+        /** A job that skips when it cannot have its lock, as a scheduler would run it. */
+        @AdvisoryLocked(name = "skipping-job", blocking = false, onContention = OnContention.SKIP)
+        public String skippingJob() {
+            return "ran";
+        }
     }
 
     /** Whether the registry still took new locks when the leader was told it stepped down. */
@@ -108,6 +114,7 @@ class GracefulShutdownTest extends StarterTestSupport {
 
                     await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThatThrownBy(work::otherJob)
                             .isInstanceOf(IllegalStateException.class).hasMessageContaining("shutting down"));
+                    assertThat(work.skippingJob()).as("a job that skips when refused skips quietly").isNull();
                     assertThat(closing).as("the close waits for the running method").isNotDone();
                     assertThat(granted(key)).isEqualTo(1);
 
@@ -115,6 +122,9 @@ class GracefulShutdownTest extends StarterTestSupport {
 
                     assertThat(running).succeedsWithin(Duration.ofSeconds(10)).isEqualTo("finished");
                     assertThat(closing).succeedsWithin(Duration.ofSeconds(30));
+                    assertThat(work.skippingJob()).as("and so it does once the registry is closed").isNull();
+                    assertThatThrownBy(work::otherJob).isInstanceOf(IllegalStateException.class)
+                            .hasMessageContaining("closed");
                     assertThat(granted(key)).isZero();
                     assertThat(stepDown.registryOpen)
                             .as("the leader stepped down while the registry still took locks").containsExactly(true);

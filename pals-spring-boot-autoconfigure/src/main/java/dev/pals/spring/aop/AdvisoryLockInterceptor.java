@@ -94,12 +94,23 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
 
     private @Nullable Object inSession(MethodInvocation invocation, LockedMethod locked, String name)
             throws Throwable {
-        AdvisoryLock lock = registry().lock(name, locked.options());
+        AdvisoryLock lock;
+        try {
+            lock = registry().lock(name, locked.options());
+        } catch (IllegalStateException refused) {
+            return skippedAtShutdown(locked, name, refused);
+        }
         LockKey key = lock.key();
         if (passesThrough(key, locked, name)) {
             return invocation.proceed();
         }
-        if (!acquire(lock, locked)) {
+        boolean acquired;
+        try {
+            acquired = acquire(lock, locked);
+        } catch (IllegalStateException refused) {
+            return skippedAtShutdown(locked, name, refused);
+        }
+        if (!acquired) {
             return contended(invocation, locked, name);
         }
         long acquiredAt = System.nanoTime();
@@ -126,7 +137,12 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
     private @Nullable Object inTransaction(MethodInvocation invocation, LockedMethod locked, String name)
             throws Throwable {
         // first, so that a registry that cannot take transaction locks says so before anything else
-        TransactionLock lock = registry().transactionLock(name, locked.options());
+        TransactionLock lock;
+        try {
+            lock = registry().transactionLock(name, locked.options());
+        } catch (IllegalStateException refused) {
+            return skippedAtShutdown(locked, name, refused);
+        }
         if (!TransactionSynchronizationManager.isActualTransactionActive()) {
             throw new IllegalStateException("@AdvisoryLocked(scope = TRANSACTION) on " + locked.description()
                     + " was called without an active transaction; annotate it or a caller with @Transactional, "
@@ -151,6 +167,8 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
                 return contended(invocation, locked, name);
             }
             hold = lock.trackHold(connection);
+        } catch (IllegalStateException refused) {
+            return skippedAtShutdown(locked, name, refused);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new AcquireFailureException(name, locked.mode(), AcquireFailureException.Reason.INTERRUPTED, null, e);
@@ -219,18 +237,37 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
                 LOG.debug("Skipped " + locked.description() + ": lock '" + name + "' is held elsewhere"
                         + (waited ? " (waited " + locked.timeout() + ")" : ""));
             }
-            return switch (locked.returnKind()) {
-                case OPTIONAL -> Optional.empty();
-                // a null stage would fail the caller's chained calls, so it gets one already completed
-                case COMPLETION_STAGE -> CompletableFuture.completedFuture(null);
-                default -> null;
-            };
+            return skipped(locked);
         }
         throw waited
                 ? new AcquireFailureException(name, locked.mode(), AcquireFailureException.Reason.TIMED_OUT,
                         "waited " + locked.timeout() + " to call " + locked.description(), null)
                 : new AcquireFailureException(name, locked.mode(), AcquireFailureException.Reason.CONTENDED,
                         "so " + locked.description() + " did not run", null);
+    }
+
+    /**
+     * A call refused its lock because the registry is shutting down: a method that skips when it
+     * cannot have its lock (a scheduled job the scheduler released during shutdown) skips quietly;
+     * any other gets the refusal, as does any failure of a registry that is not shutting down.
+     */
+    private @Nullable Object skippedAtShutdown(LockedMethod locked, String name, IllegalStateException refused) {
+        if (locked.onContention() != OnContention.SKIP || !registry().isShuttingDown()) {
+            throw refused;
+        }
+        LOG.info("Skipped " + locked.description() + ": lock '" + name + "' was refused, the lock registry is "
+                + "shutting down");
+        return skipped(locked);
+    }
+
+    /** What a skipped call returns, by the method's return type. */
+    private static @Nullable Object skipped(LockedMethod locked) {
+        return switch (locked.returnKind()) {
+            case OPTIONAL -> Optional.empty();
+            // a null stage would fail the caller's chained calls, so it gets one already completed
+            case COMPLETION_STAGE -> CompletableFuture.completedFuture(null);
+            default -> null;
+        };
     }
 
     /** Leaves the call: an interrupt the loss of its lock caused must not outlive it. */
