@@ -1,6 +1,7 @@
 package dev.pals;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import java.sql.Connection;
@@ -76,11 +77,8 @@ class LeakTest extends LockTestSupport {
             case 1 -> assertThat(registry.lock("held-here").tryAcquire(Duration.ofMillis(1))).isFalse();
             case 2 -> {
                 Thread.currentThread().interrupt();
-                try {
-                    registry.lock("held-elsewhere").tryAcquire(Duration.ofSeconds(5));
-                } catch (InterruptedException expected) {
-                    // the interrupt ended the wait
-                }
+                assertThatThrownBy(() -> registry.lock("held-elsewhere").tryAcquire(Duration.ofSeconds(5)))
+                        .isInstanceOf(InterruptedException.class);
                 Thread.interrupted();
             }
             case 3 -> {
@@ -88,15 +86,9 @@ class LeakTest extends LockTestSupport {
                 pending.cancel(true);
             }
             case 4 -> registry.lock("abandoned-" + i).tryAcquire();
-            case 5 -> {
-                try {
-                    registry.executeLocked(name, Duration.ofSeconds(10), () -> {
+            case 5 -> assertThatThrownBy(() -> registry.executeLocked(name, Duration.ofSeconds(10), () -> {
                         throw new IllegalStateException("the body failed");
-                    });
-                } catch (IllegalStateException expected) {
-                    // released all the same
-                }
-            }
+                    })).isInstanceOf(IllegalStateException.class).hasMessage("the body failed");
             default -> {
                 LockOptions options = i % 3 == 0 ? LockOptions.shared() : LockOptions.exclusive();
                 try (HeldLock held = registry.lock(name, options).hold(Duration.ofSeconds(30))) {
