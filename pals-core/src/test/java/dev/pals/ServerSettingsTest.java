@@ -43,21 +43,25 @@ class ServerSettingsTest extends LockTestSupport {
             statement.execute("REVOKE ALL ON DATABASE " + name + " FROM PUBLIC");
             statement.execute("GRANT CONNECT ON DATABASE " + name + " TO " + role);
         }
-        try (HikariDataSource pool = pool(database, role, "plain", null)) {
+        try (HikariDataSource pool = pool(database, role, "plain", null);
+                HikariDataSource otherPool = pool(database, role, "plain", null)) {
             LockRegistry registry = registry(LockRegistry.builder(pool).namespace(namespace));
+            LockRegistry otherInstance = registry(LockRegistry.builder(otherPool).namespace(namespace));
             AdvisoryLock first = registry.lock("x");
-            AdvisoryLock second = registry.lock("x");
+            AdvisoryLock second = otherInstance.lock("x");
             AdvisoryLock reader = registry.lock("y", LockOptions.shared());
 
             assertThat(first.tryAcquire()).isTrue();
             assertThat(reader.tryAcquire()).isTrue();
             CompletableFuture<Boolean> waiting = second.acquireAsync(Duration.ofSeconds(30));
+            awaitServerWaiter(second.key());
             assertThat(first.release()).isTrue();
             assertThat(waiting.get(30, TimeUnit.SECONDS)).isTrue();
-            assertThat(second.tryAcquire(Duration.ofMillis(100))).isTrue();
-            second.release();
-            second.release();
-            reader.release();
+            assertThat(grantedOnServer(second.key())).isEqualTo(1);
+            assertThat(second.release()).isTrue();
+            assertThat(reader.release()).isTrue();
+            assertThat(grantedOnServer(second.key()) + grantedOnServer(reader.key())).isZero();
+            otherInstance.close();
             registry.close();
         }
     }
