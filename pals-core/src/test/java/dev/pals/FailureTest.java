@@ -18,17 +18,21 @@ class FailureTest extends LockTestSupport {
     @Test
     void terminatedHoldingConnectionReportsItsLocksLost() throws Exception {
         List<String> lost = new CopyOnWriteArrayList<>();
+        Duration lossCheckInterval = Duration.ofMillis(500);
+        Duration networkTimeout = Duration.ofMillis(500);
         LockRegistry registry = registry(LockRegistry.builder(dataSource).namespace(namespace)
-                .lossCheckInterval(Duration.ofMillis(200))
+                .lossCheckInterval(lossCheckInterval).networkTimeout(networkTimeout)
                 .lossListener((lock, cause) -> lost.add(lock.name())));
         AdvisoryLock x = registry.lock("x");
         AdvisoryLock y = registry.lock("y", LockOptions.shared());
-        x.tryAcquire();
-        y.tryAcquire();
+        assertThat(x.tryAcquire()).isTrue();
+        assertThat(y.tryAcquire()).isTrue();
 
         DB.terminateSessions(dataSource.getPoolName());
 
-        await().atMost(Duration.ofSeconds(30)).until(() -> !x.isHeld() && !y.isHeld());
+        // documented: within lossCheckInterval plus networkTimeout
+        await().atMost(lossCheckInterval.plus(networkTimeout).plus(SLACK))
+                .until(() -> !x.isHeld() && !y.isHeld() && lost.size() == 2);
         assertThat(lost).containsExactlyInAnyOrder("x", "y");
         assertThatThrownBy(x::release).isInstanceOf(LockLostException.class)
                 .hasMessageContaining("'x' was lost").hasMessageContaining("another holder may have taken it");

@@ -24,6 +24,12 @@ abstract class LockTestSupport {
 
     static final TestDatabase DB = TestDatabase.get();
 
+    /**
+     * What a slow, shared machine may add to a documented bound. Tests of a bound configure small
+     * intervals and allow the bound plus this, so that a tenfold slowdown of the behaviour fails.
+     */
+    static final Duration SLACK = Duration.ofMillis(1500);
+
     protected String namespace;
     protected HikariDataSource dataSource;
     private final List<AutoCloseable> closeables = new ArrayList<>();
