@@ -57,7 +57,7 @@ class ExecuteLockedTest extends LockTestSupport {
 
     @Test
     void aNonBlockingRegistryTriesOnceAndFailsAsContendedWithoutRunningTheTask() throws Exception {
-        // a broken default would wait this long and fail as TIMED_OUT instead
+        // a bounded timeout: a wait where the one try belongs ends as TIMED_OUT instead of hanging
         LockRegistry registry = registry(LockRegistry.builder(dataSource).namespace(namespace)
                 .blocking(false).acquireTimeout(Duration.ofSeconds(10)));
         lockFrom(outsider(), LockKey.of(namespace, "job"));

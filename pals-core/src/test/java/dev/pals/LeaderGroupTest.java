@@ -40,9 +40,9 @@ class LeaderGroupTest extends LockTestSupport {
         try (LeaderElection one = election(registry()).group("blue").start()) {
             await().atMost(Duration.ofSeconds(30)).until(one::isLeader);
             try (LeaderElection two = election(observed()).group("green").start()) {
-                await().atMost(Duration.ofSeconds(30)).until(() -> tries.seen.size() >= 3);
+                await().atMost(Duration.ofSeconds(30)).until(() -> tries.seen.size() >= 3 || two.isLeader());
 
-                assertThat(tries.seen.subList(0, 3)).containsOnly("green CONTENDED");
+                assertThat(tries.seen).startsWith("green CONTENDED", "green CONTENDED", "green CONTENDED");
                 assertThat(two.isLeader()).isFalse();
                 one.close();
                 await().atMost(Duration.ofSeconds(30)).until(two::isLeader);

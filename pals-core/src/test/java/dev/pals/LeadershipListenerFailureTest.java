@@ -15,8 +15,8 @@ class LeadershipListenerFailureTest extends LockTestSupport {
     /** Writes "granted", "revoked" or "lost", then throws what it was given for that call. */
     static final class Throwing implements LeadershipListener {
         final List<String> seen = new CopyOnWriteArrayList<>();
-        private final @Nullable RuntimeException onRevoked;
         private final @Nullable Error onGranted;
+        private final @Nullable RuntimeException onRevoked;
 
         Throwing(@Nullable Error onGranted, @Nullable RuntimeException onRevoked) {
             this.onGranted = onGranted;
