@@ -48,7 +48,8 @@ class PoolerTest extends LockTestSupport {
 
             assertThatThrownBy(() -> registry.lock("x").tryAcquire()).isInstanceOf(UnsupportedLockServerException.class)
                     .hasMessageContaining("pooler").hasMessageContaining("transaction mode")
-                    .hasMessageContaining("session mode");
+                    .hasMessageContaining("session mode")
+                    .hasMessageContaining("transaction-scoped locks do work through it");
             registry.close();
         }
     }

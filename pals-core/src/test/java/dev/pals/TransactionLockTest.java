@@ -12,6 +12,7 @@ import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
@@ -145,6 +146,61 @@ class TransactionLockTest extends LockTestSupport {
         assertThatThrownBy(() -> lock.tryAcquire(outsider()))
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("'x'").hasMessageContaining("autocommit").hasMessageContaining("setAutoCommit(false)");
+    }
+
+    @Test
+    void holdThatTimesOutThrowsTimedOutAndLeavesTheTransactionUsable() throws Exception {
+        LockRegistry registry = registry();
+        TransactionLock lock = registry.transactionLock("account:42", LockMode.EXCLUSIVE);
+        assertThat(lock.tryAcquire(transaction())).isTrue();
+        Connection waiter = transaction();
+
+        long started = System.nanoTime();
+        assertThatThrownBy(() -> lock.hold(waiter, Duration.ofMillis(300)))
+                .isInstanceOfSatisfying(AcquireFailureException.class, e -> {
+                    assertThat(e.reason()).isEqualTo(AcquireFailureException.Reason.TIMED_OUT);
+                    assertThat(e.lockName()).isEqualTo("account:42");
+                    assertThat(e.mode()).isEqualTo(LockMode.EXCLUSIVE);
+                })
+                .hasMessageContaining("'account:42'").hasMessageContaining("the wait timed out")
+                .hasMessageContaining("waited PT0.3S");
+
+        assertThat(Duration.ofNanos(System.nanoTime() - started)).isGreaterThanOrEqualTo(Duration.ofMillis(300));
+        assertThat(query(waiter, "SELECT 'still usable'")).isEqualTo("still usable");
+        waiter.commit();
+    }
+
+    @Test
+    void interruptedHoldThrowsInterruptedSetsTheInterruptStatusAgainAndLeavesTheTransactionUsable() throws Exception {
+        LockRegistry registry = registry();
+        TransactionLock lock = registry.transactionLock("account:42", LockMode.EXCLUSIVE);
+        Connection holder = transaction();
+        lock.tryAcquire(holder);
+        Connection waiter = transaction();
+        AtomicReference<Object> outcome = new AtomicReference<>();
+        AtomicBoolean interruptedAfter = new AtomicBoolean();
+        Thread thread = new Thread(() -> {
+            try {
+                lock.hold(waiter, Duration.ofSeconds(60));
+                outcome.set("acquired");
+            } catch (AcquireFailureException e) {
+                outcome.set(e);
+                interruptedAfter.set(Thread.currentThread().isInterrupted());
+            }
+        });
+        thread.start();
+        awaitServerWaiter(lock.key());
+
+        thread.interrupt();
+        thread.join(TimeUnit.SECONDS.toMillis(30));
+
+        assertThat(outcome.get()).isInstanceOfSatisfying(AcquireFailureException.class,
+                e -> assertThat(e.reason()).isEqualTo(AcquireFailureException.Reason.INTERRUPTED));
+        assertThat(interruptedAfter).as("interrupt status after the failure").isTrue();
+        holder.rollback();
+        assertThat(query(waiter, "SELECT 'still usable'")).isEqualTo("still usable");
+        assertThat(grantedOnServer(lock.key())).isZero();
+        waiter.commit();
     }
 
     private Connection transaction() throws SQLException {

@@ -53,7 +53,8 @@ class UnsupportedServerTest {
             assertThatThrownBy(lock::tryAcquire)
                     .isInstanceOf(UnsupportedLockServerException.class)
                     .hasMessageContaining("standby")
-                    .hasMessageContaining("recovery");
+                    .hasMessageContaining("recovery")
+                    .hasMessageContaining("Connect to the primary");
 
             assertNothingLeft(registry, lock, pool);
             assertThat(queryInt(pool, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"))
