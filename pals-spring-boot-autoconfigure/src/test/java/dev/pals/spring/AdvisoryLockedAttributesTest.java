@@ -148,10 +148,11 @@ class AdvisoryLockedAttributesTest extends StarterTestSupport {
             await().atMost(Duration.ofSeconds(30)).until(() -> inside.getCount() == 1);
             Jobs other = two.getBean(Jobs.class);
 
-            assertThatThrownBy(() -> other.tryRun("catalog")).isInstanceOfSatisfying(AcquireFailureException.class, e -> {
-                assertThat(e.reason()).isEqualTo(AcquireFailureException.Reason.CONTENDED);
-                assertThat(e.mode()).isEqualTo(LockMode.EXCLUSIVE);
-            });
+            assertThatThrownBy(() -> other.tryRun("catalog"))
+                    .isInstanceOfSatisfying(AcquireFailureException.class, e -> {
+                        assertThat(e.reason()).isEqualTo(AcquireFailureException.Reason.CONTENDED);
+                        assertThat(e.mode()).isEqualTo(LockMode.EXCLUSIVE);
+                    });
             assertThat(other.runs()).isZero();
             inside.countDown();
             assertThat(reader.get(30, TimeUnit.SECONDS)).isTrue();
@@ -185,7 +186,8 @@ class AdvisoryLockedAttributesTest extends StarterTestSupport {
 
             DB.terminateSessions(namespace + "-locks@%");
 
-            await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(losses.names).containsExactly("extra"));
+            await().atMost(Duration.ofSeconds(30))
+                    .untilAsserted(() -> assertThat(losses.names).containsExactly("extra"));
         });
     }
 
