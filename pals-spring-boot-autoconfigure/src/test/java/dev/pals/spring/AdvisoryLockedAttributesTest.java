@@ -26,6 +26,8 @@ import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.context.event.EventListener;
+import org.springframework.scheduling.annotation.Async;
+import org.springframework.scheduling.annotation.EnableAsync;
 
 /** The attributes of @AdvisoryLocked that change how a call waits, skips, shares and holds, across two instances. */
 class AdvisoryLockedAttributesTest extends StarterTestSupport {
@@ -61,6 +63,13 @@ class AdvisoryLockedAttributesTest extends StarterTestSupport {
             return CompletableFuture.completedFuture("ran");
         }
 
+        @Async
+        @AdvisoryLocked(name = "#name", blocking = false, onContention = OnContention.SKIP)
+        public CompletableFuture<String> skipOnExecutor(String name) {
+            runs.incrementAndGet();
+            return CompletableFuture.completedFuture("ran");
+        }
+
         @AdvisoryLocked(name = "#name", holdAtLeast = "3s")
         public void failFast(String name) {
             throw new IllegalStateException("boom");
@@ -81,6 +90,7 @@ class AdvisoryLockedAttributesTest extends StarterTestSupport {
     }
 
     @Configuration(proxyBeanMethods = false)
+    @EnableAsync
     static class Fixture {
         @Bean
         Waits waits() {
@@ -136,6 +146,32 @@ class AdvisoryLockedAttributesTest extends StarterTestSupport {
                 assertThat(waits.skipAsync("async-job")).isCompletedWithValue(null);
                 assertThat(waits.runs()).isZero();
             }
+        });
+    }
+
+    @Test
+    void skippedAsyncAnnotatedMethodCompletesItsFutureWithNullWithoutRunning() {
+        twoInstances(service(), (one, two) -> {
+            try (HeldLock held = one.getBean(LockRegistry.class).lock("executor-job").hold()) {
+                Waits waits = two.getBean(Waits.class);
+
+                assertThat(waits.skipOnExecutor("executor-job").get(30, TimeUnit.SECONDS)).isNull();
+                assertThat(waits.runs()).isZero();
+            }
+            assertThat(two.getBean(Waits.class).skipOnExecutor("executor-job").get(30, TimeUnit.SECONDS))
+                    .isEqualTo("ran");
+        });
+    }
+
+    @Test
+    void nameEvaluatingToNullFailsTheCallNamingTheMethodWithoutRunningIt() {
+        service().run(context -> {
+            Jobs jobs = context.getBean(Jobs.class);
+
+            assertThatThrownBy(() -> jobs.tryRun(null)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageStartingWith("@AdvisoryLocked on Jobs.tryRun(String): ")
+                    .hasMessageContaining("evaluated to null");
+            assertThat(jobs.runs()).isZero();
         });
     }
 
