@@ -28,10 +28,6 @@ class LeadershipTest extends StarterTestSupport {
 
     /** One event of one instance, and when it came. */
     record Seen(String event, long nanos) {
-        @Override
-        public String toString() {
-            return event;
-        }
     }
 
     /** Logs the events of the instance {@code id}. */
