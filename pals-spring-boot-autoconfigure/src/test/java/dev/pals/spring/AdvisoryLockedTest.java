@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.pals.AcquireFailureException;
+import dev.pals.LockKey;
+import dev.pals.LockRegistry;
 import dev.pals.spring.LockedServices.Api;
 import dev.pals.spring.LockedServices.ClassLocked;
 import dev.pals.spring.LockedServices.Jobs;
@@ -50,8 +52,14 @@ class AdvisoryLockedTest extends StarterTestSupport {
     void blockingCallWaitsAndRunsAfterTheOtherInstanceReturns() throws Exception {
         twoInstances((one, two) -> {
             CountDownLatch release = holdIn(one, "job");
-            Future<Long> entered = background(() -> two.getBean(Jobs.class).waitRun("job"));
+            Jobs jobs = two.getBean(Jobs.class);
+            Future<Long> entered = background(() -> jobs.waitRun("job"));
+            LockKey key = two.getBean(LockRegistry.class).lock("job").key();
+            // queued in the server behind the holder: waiting there, not running and not polling
+            await().atMost(Duration.ofSeconds(30))
+                    .until(() -> DB.advisoryLocks(key.classId(), key.objId(), key.objSubId(), false) == 1);
             assertThat(entered).isNotDone();
+            assertThat(jobs.runs()).isZero();
 
             long released = System.nanoTime();
             release.countDown();
@@ -182,9 +190,14 @@ class AdvisoryLockedTest extends StarterTestSupport {
 
     @Test
     void annotationOnAClassLeavesItsPublicStaticMethodsAloneInsteadOfFailingStartUp() {
-        instance().withUserConfiguration(LockedServices.Fixture.class).run(context -> {
-            assertThat(context).hasNotFailed();
-            assertThat(ClassLocked.create().second()).isEqualTo("second");
+        twoInstances((one, two) -> {
+            assertThat(two).hasNotFailed();
+            CountDownLatch release = holdUsing((entered, exit) -> one.getBean(ClassLocked.class).first(entered, exit));
+
+            // the static method runs as it is, and the class's lock still covers its instance methods
+            assertThat(ClassLocked.create()).hasToString("class-locked");
+            assertThatThrownBy(() -> two.getBean(ClassLocked.class).second()).isInstanceOf(AcquireFailureException.class);
+            release.countDown();
         });
     }
 

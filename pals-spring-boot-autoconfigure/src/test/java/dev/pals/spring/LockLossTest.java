@@ -6,9 +6,11 @@ import static org.awaitility.Awaitility.await;
 
 import dev.pals.AdvisoryLock;
 import dev.pals.LockException;
+import dev.pals.LockKey;
 import dev.pals.LockLostException;
 import dev.pals.LockRegistry;
 import dev.pals.spring.aop.AdvisoryLocks;
+import dev.pals.testing.TcpRelay;
 import java.lang.ref.Reference;
 import java.time.Duration;
 import java.util.List;
@@ -28,6 +30,12 @@ import org.springframework.context.event.EventListener;
 /** A lost lock is loud: an event, an exception to the caller, and a check inside the section. */
 class LockLossTest extends StarterTestSupport {
 
+    private static final Duration LOSS_CHECK_INTERVAL = Duration.ofMillis(200);
+    private static final Duration NETWORK_TIMEOUT = Duration.ofSeconds(1);
+    /** The promise, one loss check and its statement's timeout, with slack for a slow machine. */
+    private static final Duration LOSS_NOTICED = LOSS_CHECK_INTERVAL.plus(NETWORK_TIMEOUT).plusSeconds(2);
+    private static final Duration CONNECTION_TIMEOUT = Duration.ofMillis(500);
+
     private final ExecutorService executor = Executors.newCachedThreadPool();
 
     @AfterEach
@@ -44,7 +52,7 @@ class LockLossTest extends StarterTestSupport {
             terminateLockConnections();
 
             Losses losses = context.getBean(Losses.class);
-            await().atMost(Duration.ofSeconds(30)).until(() -> !losses.names.isEmpty());
+            await().atMost(LOSS_NOTICED).until(() -> !losses.names.isEmpty());
             assertThat(losses.names).containsExactly("job");
             // a handle collected before the loss is noticed has nobody to tell, so this one must stay reachable
             Reference.reachabilityFence(job);
@@ -61,7 +69,7 @@ class LockLossTest extends StarterTestSupport {
             assertThat(entered.await(30, TimeUnit.SECONDS)).isTrue();
 
             terminateLockConnections();
-            await().atMost(Duration.ofSeconds(30)).until(() -> !context.getBean(Losses.class).names.isEmpty());
+            await().atMost(LOSS_NOTICED).until(() -> !context.getBean(Losses.class).names.isEmpty());
             lost.countDown();
 
             assertThatThrownBy(() -> call.get(30, TimeUnit.SECONDS)).cause().isInstanceOf(LockLostException.class)
@@ -79,7 +87,7 @@ class LockLossTest extends StarterTestSupport {
             assertThat(entered.await(30, TimeUnit.SECONDS)).isTrue();
 
             terminateLockConnections();
-            await().atMost(Duration.ofSeconds(30)).until(() -> !context.getBean(Losses.class).names.isEmpty());
+            await().atMost(LOSS_NOTICED).until(() -> !context.getBean(Losses.class).names.isEmpty());
             lost.countDown();
 
             // the release's report of the loss reaches the caller, with the check's own attached
@@ -101,8 +109,8 @@ class LockLossTest extends StarterTestSupport {
 
             terminateLockConnections();
 
-            assertThatThrownBy(() -> call.get(30, TimeUnit.SECONDS)).cause().isInstanceOf(LockLostException.class)
-                    .satisfies(lost -> assertThat(lost.getSuppressed())
+            assertThatThrownBy(() -> call.get(LOSS_NOTICED.toMillis(), TimeUnit.MILLISECONDS)).cause()
+                    .isInstanceOf(LockLostException.class).satisfies(lost -> assertThat(lost.getSuppressed())
                             .hasAtLeastOneElementOfType(InterruptedException.class));
         });
     }
@@ -129,8 +137,34 @@ class LockLossTest extends StarterTestSupport {
                 });
     }
 
+    @Test
+    void silentLockDatabaseFailsAnAcquisitionWithinTheConnectionTimeoutHoldingNothing() {
+        // the relay takes the TCP connection but never answers, so only the connection timeout ends the attempt
+        try (TcpRelay relay = TcpRelay.to(DB.url())) {
+            relay.blackHole();
+            instance().withPropertyValues("pals.datasource.url=" + relay.jdbcUrl(),
+                    "pals.datasource.hikari.connection-timeout=" + CONNECTION_TIMEOUT.toMillis()).run(context -> {
+                        assertThat(context).hasNotFailed();
+                        LockRegistry registry = context.getBean(LockRegistry.class);
+                        AdvisoryLock lock = registry.lock("x");
+                        long start = System.nanoTime();
+
+                        assertThatThrownBy(lock::tryAcquire).isInstanceOf(LockException.class)
+                                .hasMessageContaining("no connection to the lock database could be opened")
+                                .hasMessageContaining("nothing is held");
+                        assertThat(Duration.ofNanos(System.nanoTime() - start))
+                                .isGreaterThanOrEqualTo(CONNECTION_TIMEOUT)
+                                .isLessThan(CONNECTION_TIMEOUT.plusSeconds(3));
+                        assertThat(registry.heldLocks()).isZero();
+                        LockKey key = lock.key();
+                        assertThat(DB.advisoryLocks(key.classId(), key.objId(), key.objSubId(), true)).isZero();
+                    });
+        }
+    }
+
     private ApplicationContextRunner lossy() {
-        return instance().withPropertyValues("pals.loss-check-interval=200ms").withUserConfiguration(Fixture.class);
+        return instance().withPropertyValues("pals.loss-check-interval=" + LOSS_CHECK_INTERVAL.toMillis() + "ms",
+                "pals.network-timeout=" + NETWORK_TIMEOUT.toMillis() + "ms").withUserConfiguration(Fixture.class);
     }
 
     private void terminateLockConnections() throws Exception {

@@ -10,7 +10,9 @@ import dev.pals.spring.autoconfigure.PalsIntegrationAutoConfiguration;
 import dev.pals.spring.integration.AdvisoryLockRegistry;
 import java.time.Duration;
 import java.util.List;
+import java.util.Queue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Lock;
@@ -23,6 +25,8 @@ import org.springframework.integration.support.locks.LockRegistry;
 
 /** Spring Integration's lock registry contract, and its leader initiator, on advisory locks. */
 class SpringIntegrationTest extends StarterTestSupport {
+
+    private static final Duration HEARTBEAT = Duration.ofMillis(100);
 
     private ApplicationContextRunner service() {
         return instance().withConfiguration(AutoConfigurations.of(PalsIntegrationAutoConfiguration.class))
@@ -71,17 +75,32 @@ class SpringIntegrationTest extends StarterTestSupport {
     @Test
     void springIntegrationsLeaderInitiatorElectsOneLeader() {
         twoInstances(service(), (one, two) -> {
+            Queue<Seen> log = new ConcurrentLinkedQueue<>();
             LockRegistryLeaderInitiator first = initiator(one.getBean(LockRegistry.class));
             LockRegistryLeaderInitiator second = initiator(two.getBean(LockRegistry.class));
+            first.setApplicationEventPublisher(event -> log.add(new Seen("one " + event.getClass().getSimpleName())));
+            second.setApplicationEventPublisher(event -> log.add(new Seen("two " + event.getClass().getSimpleName())));
             try {
                 first.start();
                 await().atMost(Duration.ofSeconds(30)).until(() -> first.getContext().isLeader());
                 second.start();
-                assertThat(second.getContext().isLeader()).isFalse();
+                // each of these heartbeats tries the lock, and would take it if the leader's did not exclude it
+                await().during(HEARTBEAT.multipliedBy(10)).atMost(HEARTBEAT.multipliedBy(10).plusSeconds(2))
+                        .until(() -> !second.getContext().isLeader());
+                assertThat(log).map(Seen::event).containsExactly("one OnGrantedEvent");
 
+                long stopped = System.nanoTime();
                 first.stop();
 
-                await().atMost(Duration.ofSeconds(30)).until(() -> second.getContext().isLeader());
+                await().atMost(Duration.ofSeconds(30)).until(() -> log.size() >= 3);
+                // Spring Integration unlocks before it publishes revoked, so those two may come in either order
+                assertThat(log).map(Seen::event).startsWith("one OnGrantedEvent")
+                        .containsExactlyInAnyOrder("one OnGrantedEvent", "one OnRevokedEvent", "two OnGrantedEvent");
+                assertThat(second.getContext().isLeader()).isTrue();
+                Seen granted = log.stream().filter(seen -> seen.event().equals("two OnGrantedEvent")).findFirst()
+                        .orElseThrow();
+                // the follower's next try after the leader let go: a heartbeat, with slack for a slow machine
+                assertThat(Duration.ofNanos(granted.nanos() - stopped)).isLessThan(HEARTBEAT.plusSeconds(2));
             } finally {
                 first.stop();
                 second.stop();
@@ -141,10 +160,17 @@ class SpringIntegrationTest extends StarterTestSupport {
         });
     }
 
+    /** One leader event of one instance, and when it came. */
+    record Seen(String event, long nanos) {
+        Seen(String event) {
+            this(event, System.nanoTime());
+        }
+    }
+
     private static LockRegistryLeaderInitiator initiator(LockRegistry<?> locks) {
         LockRegistryLeaderInitiator initiator = new LockRegistryLeaderInitiator(locks,
                 new DefaultCandidate("node", "cluster-role"));
-        initiator.setHeartBeatMillis(100);
+        initiator.setHeartBeatMillis(HEARTBEAT.toMillis());
         initiator.setBusyWaitMillis(50);
         return initiator;
     }

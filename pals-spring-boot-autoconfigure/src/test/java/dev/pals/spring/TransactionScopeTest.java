@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.pals.AcquireFailureException;
+import dev.pals.LockKey;
 import dev.pals.LockRegistry;
 import java.sql.Connection;
 import java.sql.Statement;
@@ -72,10 +73,20 @@ class TransactionScopeTest extends StarterTestSupport {
     @Test
     void lockIsReleasedWhenTheTransactionRollsBack() {
         twoInstances((one, two) -> {
-            CountDownLatch open = new CountDownLatch(0);
-            assertThatThrownBy(() -> one.getBean(Accounts.class).holdInTransaction("t", new CountDownLatch(1), open, true))
-                    .hasMessage("roll back");
+            CountDownLatch entered = new CountDownLatch(1);
+            CountDownLatch release = new CountDownLatch(1);
+            Future<?> failing = executor.submit(() -> {
+                one.getBean(Accounts.class).holdInTransaction("t", entered, release, true);
+                return null;
+            });
+            assertThat(entered.await(30, TimeUnit.SECONDS)).isTrue();
+            LockKey key = one.getBean(LockRegistry.class).lock("t").key();
+            assertThat(grantedOnServer(key)).as("held inside the transaction").isOne();
 
+            release.countDown();
+            assertThatThrownBy(() -> failing.get(30, TimeUnit.SECONDS)).cause().hasMessage("roll back");
+
+            assertThat(grantedOnServer(key)).as("gone with the rollback").isZero();
             assertThat(two.getBean(LockRegistry.class).lock("t").tryAcquire()).isTrue();
         });
     }
@@ -178,6 +189,11 @@ class TransactionScopeTest extends StarterTestSupport {
         });
         assertThat(entered.await(30, TimeUnit.SECONDS)).isTrue();
         return release;
+    }
+
+    /** Advisory locks on {@code key} granted to any session, seen from a connection of the test's own. */
+    private static int grantedOnServer(LockKey key) throws Exception {
+        return DB.advisoryLocks(key.classId(), key.objId(), key.objSubId(), true);
     }
 
     private int incrementConcurrently(AssertableApplicationContext one, AssertableApplicationContext two,
