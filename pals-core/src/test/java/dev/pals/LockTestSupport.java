@@ -13,6 +13,10 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 
@@ -111,6 +115,22 @@ abstract class LockTestSupport {
     /** Until some session waits in the server for {@code key}: the proof that waiting is not polling. */
     static void awaitServerWaiter(LockKey key) {
         await().atMost(Duration.ofSeconds(30)).until(() -> waitingOnServer(key) > 0);
+    }
+
+    /** Tries every lock once, from eight threads at a time, and checks each try succeeded. */
+    static void tryAcquireFromEightThreads(List<AdvisoryLock> locks) throws Exception {
+        ExecutorService executor = Executors.newFixedThreadPool(8);
+        try {
+            List<Future<Boolean>> results = new ArrayList<>();
+            for (AdvisoryLock lock : locks) {
+                results.add(executor.submit(() -> lock.tryAcquire()));
+            }
+            for (Future<Boolean> result : results) {
+                assertThat(result.get(60, TimeUnit.SECONDS)).isTrue();
+            }
+        } finally {
+            executor.shutdownNow();
+        }
     }
 
     /** Takes the session lock on a bigint {@code key} from a connection outside any registry. */

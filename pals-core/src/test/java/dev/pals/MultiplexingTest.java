@@ -25,18 +25,7 @@ class MultiplexingTest extends LockTestSupport {
         for (int i = 0; i < 500; i++) {
             locks.add(registry.lock("lock-" + i));
         }
-        ExecutorService executor = Executors.newFixedThreadPool(8);
-        try {
-            List<Future<Boolean>> results = new ArrayList<>();
-            for (AdvisoryLock lock : locks) {
-                results.add(executor.submit(() -> lock.tryAcquire()));
-            }
-            for (Future<Boolean> result : results) {
-                assertThat(result.get(60, TimeUnit.SECONDS)).isTrue();
-            }
-        } finally {
-            executor.shutdownNow();
-        }
+        tryAcquireFromEightThreads(locks);
 
         assertThat(advisoryLocksOf(dataSource.getPoolName())).isEqualTo(500);
         assertThat(backendsHoldingLocks(dataSource.getPoolName())).isBetween(1, 4);

@@ -8,9 +8,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
@@ -31,18 +28,7 @@ class SingleConnectionTest extends LockTestSupport {
         for (int i = 0; i < 50; i++) {
             locks.add(registry.lock("lock-" + i, i % 2 == 0 ? LockOptions.exclusive() : LockOptions.shared()));
         }
-        ExecutorService executor = Executors.newFixedThreadPool(8);
-        try {
-            List<Future<Boolean>> results = new ArrayList<>();
-            for (AdvisoryLock lock : locks) {
-                results.add(executor.submit(() -> lock.tryAcquire()));
-            }
-            for (Future<Boolean> result : results) {
-                assertThat(result.get(60, TimeUnit.SECONDS)).isTrue();
-            }
-        } finally {
-            executor.shutdownNow();
-        }
+        tryAcquireFromEightThreads(locks);
 
         assertThat(advisoryLocksOf(dataSource.getPoolName())).isEqualTo(50);
         assertThat(backendsHoldingLocks(dataSource.getPoolName())).isOne();

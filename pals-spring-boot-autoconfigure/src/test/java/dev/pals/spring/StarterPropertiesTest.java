@@ -19,8 +19,6 @@ import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
@@ -171,17 +169,7 @@ class StarterPropertiesTest extends StarterTestSupport {
         }
     }
 
-    /** A column of pg_stat_activity for the session that holds {@code key}, or null if none does. */
     private static String holder(Connection connection, LockKey key, String column) throws Exception {
-        try (PreparedStatement statement = connection.prepareStatement("SELECT a." + column + " FROM pg_locks l "
-                + "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
-                + "AND l.classid = ? AND l.objid = ? AND l.objsubid = ?")) {
-            statement.setLong(1, key.classId());
-            statement.setLong(2, key.objId());
-            statement.setInt(3, key.objSubId());
-            try (ResultSet rows = statement.executeQuery()) {
-                return rows.next() ? rows.getString(1) : null;
-            }
-        }
+        return TestDatabase.holderActivity(connection, key.classId(), key.objId(), key.objSubId(), column);
     }
 }

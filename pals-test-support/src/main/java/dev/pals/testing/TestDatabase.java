@@ -231,6 +231,25 @@ public final class TestDatabase {
         }
     }
 
+    /**
+     * A column of {@code pg_stat_activity} ({@code application_name}, {@code usename}, ...) for the
+     * session granted the advisory lock on one key, asked on {@code connection}; {@code null} if no
+     * session holds it.
+     */
+    public static @Nullable String holderActivity(Connection connection, long classId, long objId, int objSubId,
+            String column) throws SQLException {
+        try (PreparedStatement statement = connection.prepareStatement("SELECT a." + column + " FROM pg_locks l "
+                + "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
+                + "AND l.classid = ? AND l.objid = ? AND l.objsubid = ?")) {
+            statement.setLong(1, classId);
+            statement.setLong(2, objId);
+            statement.setInt(3, objSubId);
+            try (ResultSet rows = statement.executeQuery()) {
+                return rows.next() ? rows.getString(1) : null;
+            }
+        }
+    }
+
     /** A small HikariCP pool on the default database. Close it when done. */
     public HikariDataSource dataSource(int maximumPoolSize) {
         return dataSource(url, maximumPoolSize);

@@ -10,9 +10,9 @@ import dev.pals.LockRegistry;
 import dev.pals.spring.AdvisoryLocked;
 import dev.pals.spring.StarterTestSupport;
 import dev.pals.spring.aop.AdvisoryLockedAdvisor;
+import dev.pals.testing.TestDatabase;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.time.Duration;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.Test;
@@ -265,16 +265,9 @@ class PalsAutoConfigurationTest extends StarterTestSupport {
     }
 
     private static String holderApplicationName(LockKey key) throws Exception {
-        try (Connection connection = DB.connect();
-                PreparedStatement statement = connection.prepareStatement("SELECT a.application_name FROM pg_locks l "
-                        + "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
-                        + "AND l.classid = ? AND l.objid = ? AND l.objsubid = ?")) {
-            statement.setLong(1, key.classId());
-            statement.setLong(2, key.objId());
-            statement.setInt(3, key.objSubId());
-            try (ResultSet rows = statement.executeQuery()) {
-                return rows.next() ? rows.getString(1) : null;
-            }
+        try (Connection connection = DB.connect()) {
+            return TestDatabase.holderActivity(connection, key.classId(), key.objId(), key.objSubId(),
+                    "application_name");
         }
     }
 
