@@ -3,6 +3,10 @@ package dev.pals;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.sql.Connection;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -65,6 +69,45 @@ class KeyDerivationTest extends LockTestSupport {
         }
         assertThat(grantedOnServer(LockKey.of(7, 9))).isEqualTo(1);
         pair.release();
+    }
+
+    @Test
+    void waitOnAPairKeyWaitsInTheServerUntilThePairIsReleased() throws Exception {
+        LockRegistry registry = registry();
+        AdvisoryLock pair = registry.lock(7, 9);
+        Connection holder = outsider();
+        try (var statement = holder.createStatement()) {
+            statement.execute("SELECT pg_advisory_lock(7, 9)");
+        }
+
+        // the wait binds the pair and then its lock_timeout: both must land on the right parameters
+        CompletableFuture<Boolean> waiting = pair.acquireAsync(Duration.ofSeconds(60));
+        awaitServerWaiter(pair.key());
+        unlockAll(holder);
+
+        assertThat(waiting.get(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(grantedOnServer(LockKey.of(7, 9))).isEqualTo(1);
+        pair.release();
+    }
+
+    @Test
+    void keysAreEqualExactlyWhenTheyAreTheSameKeyInTheSameKeySpace() {
+        assertThat(LockKey.of("my-app-name", "my-lock")).isEqualTo(LockKey.of(6416704380552784171L))
+                .hasSameHashCodeAs(LockKey.of(6416704380552784171L));
+        assertThat(LockKey.of(7, 9)).isEqualTo(LockKey.of(7, 9)).hasSameHashCodeAs(LockKey.of(7, 9));
+        assertThat(LockKey.of(1)).isNotEqualTo(LockKey.of(2));
+        // PostgreSQL keeps the two key spaces apart, so the same bits are two different locks
+        assertThat(LockKey.of(0, 1)).isNotEqualTo(LockKey.of(1));
+        assertThat(LockKey.of(1)).isNotEqualTo(LockKey.of(0, 1));
+    }
+
+    @Test
+    void lockTakenByKeyIsNamedByTheArgumentsOfPgAdvisoryLock() {
+        LockRegistry registry = registry();
+
+        assertThat(registry.lock(-42L).name()).isEqualTo("-42");
+        assertThat(registry.lock(7, 9).name()).isEqualTo("(7, 9)");
+        assertThat(registry.lock(-1, Integer.MIN_VALUE).name()).isEqualTo("(-1, -2147483648)");
     }
 
     @Test
