@@ -59,6 +59,16 @@ class LockNameTemplateTest {
     }
 
     @Test
+    void parameterNamedLikeAPositionIsReadByItsNameAsSpelReadsIt() {
+        Method namedLikePositions = method("namedLikePositions");
+        Object[] args = {"first", "second"};
+
+        assertThat(LockNameTemplate.of("#a1", namedLikePositions).resolve(args, null)).isEqualTo("first");
+        assertThat(LockNameTemplate.of("'x:' + #a1", namedLikePositions).resolve(args, null)).isEqualTo("x:first");
+        assertThat(LockNameTemplate.of("#a1 + ''", namedLikePositions).resolve(args, null)).isEqualTo("first");
+    }
+
+    @Test
     void expressionReadsTargetAndItsClassFromRoot() {
         Method report = method("report");
         LockNameTemplate target = LockNameTemplate.of("'on:' + #root.target", report);
@@ -319,6 +329,9 @@ class LockNameTemplateTest {
         }
 
         void byIds(List<String> ids) {
+        }
+
+        void namedLikePositions(String a1, String p0) {
         }
     }
 }

@@ -10,6 +10,8 @@ import java.lang.reflect.Method;
 import java.time.Duration;
 import java.util.Arrays;
 import org.junit.jupiter.api.Test;
+import reactor.core.publisher.ConnectableFlux;
+import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
 /** What the attributes of a valid {@code @AdvisoryLocked} resolve to, and where their limits lie. */
@@ -91,6 +93,13 @@ class LockedMethodAttributesTest {
                         + "after the call returns");
     }
 
+    @Test
+    void methodReturningASubclassOfFluxIsRejected() {
+        assertThatThrownBy(() -> find("connectable"))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageStartingWith("@AdvisoryLocked on Fixtures.connectable(): it returns ConnectableFlux, ");
+    }
+
     private LockedMethod find(String name) {
         Method method = Arrays.stream(Fixtures.class.getDeclaredMethods())
                 .filter(m -> m.getName().equals(name))
@@ -153,6 +162,11 @@ class LockedMethodAttributesTest {
         @AdvisoryLocked("job")
         public Mono<String> reactive() {
             return Mono.just("x");
+        }
+
+        @AdvisoryLocked("job")
+        public ConnectableFlux<String> connectable() {
+            return Flux.just("x").publish();
         }
     }
 }
