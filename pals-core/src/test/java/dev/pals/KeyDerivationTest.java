@@ -2,14 +2,18 @@ package dev.pals;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -75,6 +79,46 @@ class KeyDerivationTest extends LockTestSupport {
         }
         assertThat(grantedOnServer(LockKey.of(7, 9))).isEqualTo(1);
         pair.release();
+    }
+
+    @Test
+    void waitOnAPairKeyWaitsInTheServerUntilThePairIsReleased() throws Exception {
+        LockRegistry registry = registry();
+        AdvisoryLock pair = registry.lock(7, 9);
+        Connection holder = outsider();
+        try (var statement = holder.createStatement()) {
+            statement.execute("SELECT pg_advisory_lock(7, 9)");
+        }
+
+        // the wait binds the pair and then its lock_timeout: a wrong parameter fails the wait at once
+        CompletableFuture<Boolean> waiting = pair.acquireAsync(Duration.ofSeconds(60));
+        await().atMost(Duration.ofSeconds(30)).until(() -> waiting.isDone() || waitingOnServer(pair.key()) > 0);
+        assertThat(waiting).isNotDone();
+        unlockAll(holder);
+
+        assertThat(waiting.get(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(grantedOnServer(LockKey.of(7, 9))).isEqualTo(1);
+        pair.release();
+    }
+
+    @Test
+    void keysAreEqualExactlyWhenTheyAreTheSameKeyInTheSameKeySpace() {
+        assertThat(LockKey.of("my-app-name", "my-lock")).isEqualTo(LockKey.of(6416704380552784171L))
+                .hasSameHashCodeAs(LockKey.of(6416704380552784171L));
+        assertThat(LockKey.of(7, 9)).isEqualTo(LockKey.of(7, 9)).hasSameHashCodeAs(LockKey.of(7, 9));
+        assertThat(LockKey.of(1)).isNotEqualTo(LockKey.of(2));
+        // PostgreSQL keeps the two key spaces apart, so the same bits are two different locks
+        assertThat(LockKey.of(0, 1)).isNotEqualTo(LockKey.of(1));
+        assertThat(LockKey.of(1)).isNotEqualTo(LockKey.of(0, 1));
+    }
+
+    @Test
+    void lockTakenByKeyIsNamedByTheArgumentsOfPgAdvisoryLock() {
+        LockRegistry registry = registry();
+
+        assertThat(registry.lock(-42L).name()).isEqualTo("-42");
+        assertThat(registry.lock(7, 9).name()).isEqualTo("(7, 9)");
+        assertThat(registry.lock(-1, Integer.MIN_VALUE).name()).isEqualTo("(-1, -2147483648)");
     }
 
     @Test

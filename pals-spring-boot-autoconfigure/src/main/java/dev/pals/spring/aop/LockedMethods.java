@@ -24,7 +24,6 @@ import org.springframework.core.annotation.AnnotationUtils;
 import org.springframework.core.annotation.MergedAnnotation;
 import org.springframework.core.annotation.MergedAnnotations;
 import org.springframework.core.annotation.MergedAnnotations.SearchStrategy;
-import org.springframework.util.ClassUtils;
 import org.springframework.util.ReflectionUtils;
 
 /**
@@ -192,11 +191,23 @@ final class LockedMethods {
 
     /** Futures that are not stages, and reactive types (named, so that no reactive library is needed). */
     private static boolean isUnsupportedAsync(Class<?> type) {
-        if (Future.class.isAssignableFrom(type)) {
+        return Future.class.isAssignableFrom(type) || isPublisher(type);
+    }
+
+    /** Through superclasses and superinterfaces too: Reactor's Mono and Flux are Publishers by way of CorePublisher. */
+    private static boolean isPublisher(@Nullable Class<?> type) {
+        if (type == null) {
+            return false;
+        }
+        if (type.getName().equals("org.reactivestreams.Publisher")) {
             return true;
         }
-        return ClassUtils.getAllInterfacesForClassAsSet(type).stream()
-                .anyMatch(implemented -> implemented.getName().equals("org.reactivestreams.Publisher"));
+        for (Class<?> implemented : type.getInterfaces()) {
+            if (isPublisher(implemented)) {
+                return true;
+            }
+        }
+        return isPublisher(type.getSuperclass());
     }
 
     private static LockedMethod.ReturnKind returnKind(Method method) {

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.lang.reflect.Method;
 import java.util.Arrays;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** Lock names from {@code @AdvisoryLocked(name = ...)}: constants, and SpEL over the parameters only. */
@@ -48,6 +49,62 @@ class LockNameTemplateTest {
         LockNameTemplate template = LockNameTemplate.of("#root.methodName + ':' + #id", method("byId"));
 
         assertThat(template.resolve(new Object[] {1L}, new Fixtures())).isEqualTo("byId:1");
+    }
+
+    @Test
+    void expressionReadsParametersByPositionBesideOtherTerms() {
+        LockNameTemplate template = LockNameTemplate.of("#p0 + ':' + #a1", method("twoParameters"));
+
+        assertThat(template.resolve(new Object[] {"acme", 7L}, null)).isEqualTo("acme:7");
+    }
+
+    @Test
+    void parameterNamedLikeAPositionIsReadByItsNameAsSpelReadsIt() {
+        Method namedLikePositions = method("namedLikePositions");
+        Object[] args = {"first", "second"};
+
+        assertThat(LockNameTemplate.of("#a1", namedLikePositions).resolve(args, null)).isEqualTo("first");
+        assertThat(LockNameTemplate.of("'x:' + #a1", namedLikePositions).resolve(args, null)).isEqualTo("x:first");
+        assertThat(LockNameTemplate.of("#a1 + ''", namedLikePositions).resolve(args, null)).isEqualTo("first");
+    }
+
+    @Test
+    void expressionReadsTargetAndItsClassFromRoot() {
+        Method report = method("report");
+        LockNameTemplate target = LockNameTemplate.of("'on:' + #root.target", report);
+        LockNameTemplate targetClass = LockNameTemplate.of("#root.targetClass", report);
+
+        assertThat(target.resolve(new Object[0], new Fixtures())).isEqualTo("on:fixtures");
+        assertThat(targetClass.resolve(new Object[0], new SubclassOfFixtures()))
+                .isEqualTo(String.valueOf(SubclassOfFixtures.class));
+        // a static method has no target: its class is the one that declares the method
+        assertThat(targetClass.resolve(new Object[0], null)).isEqualTo(String.valueOf(Fixtures.class));
+    }
+
+    @Test
+    void literalBeforePropertyOfParameterIsConcatenated() {
+        LockNameTemplate template = LockNameTemplate.of("'customer:' + #order.customerId", method("byOrder"));
+
+        assertThat(template.resolve(new Object[] {new Order("c-7")}, null)).isEqualTo("customer:c-7");
+    }
+
+    @Test
+    void concatenatedCollectionParameterReadsAsSpelConvertsIt() {
+        Method byIds = method("byIds");
+        Object[] args = {List.of("a", "b")};
+
+        assertThat(LockNameTemplate.of("'ids:' + #ids", byIds).resolve(args, null))
+                .isEqualTo(spel("'ids:' + #p0", byIds, args)).isEqualTo("ids:a,b");
+    }
+
+    @Test
+    void parametersReadAreThoseTheExpressionNamesByNameOrPosition() {
+        Method twoParameters = method("twoParameters");
+
+        assertThat(LockNameTemplate.of("#tenant + ':' + #p1", twoParameters).parametersRead()).containsExactly(0, 1);
+        assertThat(LockNameTemplate.of("'account:' + #a1", twoParameters).parametersRead()).containsExactly(1);
+        assertThat(LockNameTemplate.of("#root.methodName", twoParameters).parametersRead()).isEmpty();
+        assertThat(LockNameTemplate.of("nightly-report", twoParameters).parametersRead()).isEmpty();
     }
 
     @Test
@@ -147,6 +204,16 @@ class LockNameTemplateTest {
     }
 
     @Test
+    void positionJustPastTheLastParameterIsRejected() {
+        for (String name : List.of("#p2", "#a2")) {
+            assertThatThrownBy(() -> LockNameTemplate.of(name, method("twoParameters")))
+                    .as(name)
+                    .isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("refers to " + name + ", which is not a parameter");
+        }
+    }
+
+    @Test
     void blankNameIsRejected() {
         assertThatThrownBy(() -> LockNameTemplate.of("  ", method("report")))
                 .isInstanceOf(IllegalStateException.class)
@@ -231,8 +298,17 @@ class LockNameTemplateTest {
     record Order(String customerId) {
     }
 
-    /** Stand-ins for {@code @AdvisoryLocked} methods; only their signatures matter. */
+    /** A target whose class is not the one that declares the method. */
+    static class SubclassOfFixtures extends Fixtures {
+    }
+
+    /** Stand-ins for {@code @AdvisoryLocked} methods; only their signatures matter, and how a target prints. */
     static class Fixtures {
+
+        @Override
+        public String toString() {
+            return "fixtures";
+        }
 
         void report() {
         }
@@ -250,6 +326,12 @@ class LockNameTemplateTest {
         }
 
         void mixed(String tenant, int n, java.util.UUID id, Long boxed) {
+        }
+
+        void byIds(List<String> ids) {
+        }
+
+        void namedLikePositions(String a1, String p0) {
         }
     }
 }
