@@ -311,14 +311,7 @@ final class SessionPool {
      * ends the session and so frees its locks as well.
      */
     void retire(Session session, Duration patience) {
-        boolean locked;
-        try {
-            locked = session.io.tryLock(patience.toNanos(), TimeUnit.NANOSECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            locked = false;
-        }
-        if (!locked) {
+        if (!lockWithin(session.io, patience)) {
             LOG.log(Level.WARNING, () -> "Backend " + session.backendPid + " was still busy when its connection "
                     + "was to go back to the DataSource; aborting it, which frees its locks");
             abort(session.connection);
@@ -334,6 +327,31 @@ final class SessionPool {
             // closed before letting go of io, so that a call still queued finds it closed rather than open
             closeQuietly(session.connection);
             session.releaseIo();
+        }
+    }
+
+    /**
+     * Takes {@code io} within {@code patience} whatever the caller's interrupt status, which is kept:
+     * a release from an interrupted thread must still return its connection rather than abort it.
+     */
+    private static boolean lockWithin(ReentrantLock io, Duration patience) {
+        if (io.tryLock()) {
+            return true;
+        }
+        long deadline = System.nanoTime() + patience.toNanos();
+        boolean interrupted = false;
+        try {
+            while (true) {
+                try {
+                    return io.tryLock(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 

@@ -64,6 +64,31 @@ class LifecycleTest extends LockTestSupport {
     }
 
     @Test
+    void withAnIdleTimeoutOfZeroAReleaseFromAnInterruptedThreadReturnsTheConnectionInsteadOfAbortingIt()
+            throws Exception {
+        LockRegistry registry = registry(LockRegistry.builder(dataSource).namespace(namespace)
+                .idleTimeout(Duration.ZERO));
+        AdvisoryLock lock = registry.lock("x");
+        assertThat(lock.tryAcquire()).isTrue();
+        long backend = observe("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                + "AND classid = ? AND objid = ? AND objsubid = ?", lock.key().classId(), lock.key().objId(),
+                lock.key().objSubId());
+
+        Thread.currentThread().interrupt();
+        try {
+            assertThat(lock.release()).isTrue();
+            assertThat(Thread.currentThread().isInterrupted()).as("the interrupt status is kept").isTrue();
+        } finally {
+            Thread.interrupted();
+        }
+
+        await().atMost(Duration.ofSeconds(30)).until(() -> registry.openConnections() == 0);
+        assertThat(dataSource.getHikariPoolMXBean().getActiveConnections()).isZero();
+        assertThat(observe("SELECT count(*) FROM pg_stat_activity WHERE pid = ?", (int) backend))
+                .as("the connection went back to the pool alive, not aborted").isOne();
+    }
+
+    @Test
     void releasedAndNeverHeldNamesLeaveNoBookkeepingBehind() {
         LockRegistry registry = registry();
         for (int i = 0; i < 100; i++) {
