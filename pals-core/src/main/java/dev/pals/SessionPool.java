@@ -317,15 +317,25 @@ final class SessionPool {
             abort(session.connection);
             return;
         }
+        boolean clean = false;
         try {
             session.unlockAll();
+            clean = true;
             Lease.reset(session.connection, session.originalNetworkTimeoutMillis);
         } catch (SQLException e) {
-            LOG.log(Level.DEBUG, () -> "Could not unlock all on backend " + session.backendPid
-                    + " before returning it; closing ends its session anyway: " + e.getMessage());
+            String step = clean ? "reset" : "unlock all on";
+            LOG.log(Level.DEBUG, () -> "Could not " + step + " backend " + session.backendPid + " before returning it: "
+                    + e.getMessage());
         } finally {
-            // closed before letting go of io, so that a call still queued finds it closed rather than open
-            closeQuietly(session.connection);
+            // a connection that may still hold locks never goes back to the DataSource: aborting ends its session.
+            // Closed before letting go of io, so that a call still queued finds it closed rather than open.
+            if (clean) {
+                closeQuietly(session.connection);
+            } else {
+                LOG.log(Level.WARNING, () -> "Backend " + session.backendPid + " could not unlock all it held; "
+                        + "aborting its connection instead of returning it, which frees its locks");
+                abort(session.connection);
+            }
             session.releaseIo();
         }
     }

@@ -2,11 +2,15 @@ package dev.pals;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.pals.testing.TestDatabase;
 import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -43,8 +47,9 @@ class ServerSettingsTest extends LockTestSupport {
             statement.execute("REVOKE ALL ON DATABASE " + name + " FROM PUBLIC");
             statement.execute("GRANT CONNECT ON DATABASE " + name + " TO " + role);
         }
-        try (HikariDataSource pool = pool(database, role, "plain", null);
-                HikariDataSource otherPool = pool(database, role, "plain", null)) {
+        try (HikariDataSource pool = pool(withoutUser(database), role, "plain", null);
+                HikariDataSource otherPool = pool(withoutUser(database), role, "plain", null)) {
+            assertThat(currentUser(pool)).as("the registry connects as the plain role").isEqualTo(role);
             LockRegistry registry = registry(LockRegistry.builder(pool).namespace(namespace));
             LockRegistry otherInstance = registry(LockRegistry.builder(otherPool).namespace(namespace));
             AdvisoryLock first = registry.lock("x");
@@ -63,6 +68,49 @@ class ServerSettingsTest extends LockTestSupport {
             assertThat(grantedOnServer(second.key()) + grantedOnServer(reader.key())).isZero();
             otherInstance.close();
             registry.close();
+        }
+    }
+
+    @Test
+    void aConnectionWhoseUnlockAllFailsIsAbortedRatherThanReturnedHoldingItsLocks() throws Exception {
+        String database = DB.createDatabase();
+        String role = TestDatabase.uniqueName("plain_").replace('-', '_');
+        try (Connection admin = DB.connect(); Statement statement = admin.createStatement()) {
+            statement.execute("CREATE ROLE " + role + " LOGIN PASSWORD 'plain'");
+        }
+        // functions' privileges belong to their database: this one alone refuses the role's unlock-all
+        try (Connection owner = DriverManager.getConnection(database, DB.user(), DB.password());
+                Statement statement = owner.createStatement()) {
+            statement.execute("REVOKE EXECUTE ON FUNCTION pg_advisory_unlock_all() FROM PUBLIC");
+        }
+        try (HikariDataSource pool = pool(withoutUser(database), role, "plain", null)) {
+            pool.setMaximumPoolSize(1);
+            assertThat(currentUser(pool)).isEqualTo(role);
+            LockRegistry registry = LockRegistry.builder(pool).namespace(namespace).maxConnections(1).build();
+            AdvisoryLock lock = registry.lock("x");
+            assertThat(lock.tryAcquire()).isTrue();
+
+            registry.close();
+
+            // what the next user of the DataSource gets must hold nothing
+            try (Connection next = pool.getConnection(); Statement statement = next.createStatement()) {
+                assertThat(single(statement, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                        + "AND pid = pg_backend_pid()")).isZero();
+            }
+            await().atMost(Duration.ofSeconds(30)).until(() -> grantedOnServer(lock.key()) == 0);
+        }
+    }
+
+    /** The test server's URLs name its superuser; a role's pool must not inherit it. */
+    private static String withoutUser(String url) {
+        return url.split("\\?")[0];
+    }
+
+    private static String currentUser(HikariDataSource pool) throws SQLException {
+        try (Connection connection = pool.getConnection(); Statement statement = connection.createStatement();
+                ResultSet rows = statement.executeQuery("SELECT current_user")) {
+            rows.next();
+            return rows.getString(1);
         }
     }
 
