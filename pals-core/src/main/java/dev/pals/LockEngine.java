@@ -386,18 +386,21 @@ final class LockEngine extends Engine {
         }
         LockException failure = null;
         try {
-            if (!unlockOnServer(session, state, holder.key, mode)) {
+            if (!unlockOnServer(session, state, holder.key, mode) && !session.retired) {
                 failure = new LockLostException(holder.name, "Lock '" + holder.name + "' was not held by its "
                         + "PostgreSQL session when released (backend " + session.backendPid + "), so the critical "
                         + "section may not have been exclusive", null);
             }
         } catch (SQLException e) {
-            // judged by its SQLSTATE: the session was dropped, so its connection is closed by now
-            failure = SqlErrors.isSessionLost(e, null)
-                    ? new LockLostException(holder.name, "Lock '" + holder.name + "' was lost before it was "
-                            + "released: its connection failed (" + e.getMessage() + "), so PostgreSQL had already "
-                            + "freed it and the critical section may not have been exclusive", e)
-                    : SqlErrors.unexpected("release", holder.name, e);
+            // a session that close() retires unlocks all it holds, this lock with the rest: not a loss
+            if (!session.retired) {
+                // judged by its SQLSTATE: the session was dropped, so its connection is closed by now
+                failure = SqlErrors.isSessionLost(e, null)
+                        ? new LockLostException(holder.name, "Lock '" + holder.name + "' was lost before it was "
+                                + "released: its connection failed (" + e.getMessage() + "), so PostgreSQL had "
+                                + "already freed it and the critical section may not have been exclusive", e)
+                        : SqlErrors.unexpected("release", holder.name, e);
+            }
         } finally {
             state.mutex.lock();
             try {
@@ -428,7 +431,9 @@ final class LockEngine extends Engine {
         try {
             return session.unlock(key, mode);
         } catch (SQLException e) {
-            pool.discard(session, e);
+            if (!session.retired) {
+                pool.discard(session, e);
+            }
             throw e;
         } finally {
             session.held.remove(state);

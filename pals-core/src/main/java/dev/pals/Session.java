@@ -52,6 +52,12 @@ final class Session {
      * acquirers read it, without that lock, to learn that a lock just granted on it is already lost.
      */
     volatile boolean broken;
+
+    /**
+     * Being retired (unlocked and returned, or aborted) by the pool, which holds {@link #io} for
+     * it: a statement that fails on it from then on failed because it was retired, not lost.
+     */
+    volatile boolean retired;
     /** Guarded by the pool's lock: when it last became idle and empty, in nanoTime. */
     long idleSince = System.nanoTime();
 

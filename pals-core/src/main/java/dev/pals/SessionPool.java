@@ -311,6 +311,7 @@ final class SessionPool {
      * ends the session and so frees its locks as well.
      */
     void retire(Session session, Duration patience) {
+        session.retired = true;
         if (!lockWithin(session.io, patience)) {
             LOG.log(Level.WARNING, () -> "Backend " + session.backendPid + " was still busy when its connection "
                     + "was to go back to the DataSource; aborting it, which frees its locks");
@@ -329,14 +330,17 @@ final class SessionPool {
         } finally {
             // a connection that may still hold locks never goes back to the DataSource: aborting ends its session.
             // Closed before letting go of io, so that a call still queued finds it closed rather than open.
-            if (clean) {
-                closeQuietly(session.connection);
-            } else {
-                LOG.log(Level.WARNING, () -> "Backend " + session.backendPid + " could not unlock all it held; "
-                        + "aborting its connection instead of returning it, which frees its locks");
-                abort(session.connection);
+            try {
+                if (clean) {
+                    closeQuietly(session.connection);
+                } else {
+                    LOG.log(Level.WARNING, () -> "Backend " + session.backendPid + " could not unlock all it held; "
+                            + "aborting its connection instead of returning it, which frees its locks");
+                    abort(session.connection);
+                }
+            } finally {
+                session.releaseIo();
             }
-            session.releaseIo();
         }
     }
 
@@ -537,7 +541,8 @@ final class SessionPool {
     private static void closeQuietly(Connection connection) {
         try {
             connection.close();
-        } catch (SQLException e) {
+        } catch (SQLException | RuntimeException e) {
+            // HikariCP 7 may throw a NullPointerException resetting a connection it evicted as it was aborted
             LOG.log(Level.DEBUG, () -> "Closing a lock connection failed: " + e.getMessage());
         }
     }
