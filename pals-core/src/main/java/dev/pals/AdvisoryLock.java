@@ -111,8 +111,9 @@ public final class AdvisoryLock {
      * wait, the wait is cancelled and {@link IllegalStateException} is thrown.
      *
      * @return whether this handle now holds the lock; {@code false} once the timeout passed
-     * @throws InterruptedException if the thread was interrupted while waiting; the server wait
-     *     is cancelled and nothing is held
+     * @throws InterruptedException if the thread was interrupted while waiting, or before the call
+     *     (even one this handle would have answered at once, as a re-entry); the server wait is
+     *     cancelled and nothing more is held
      * @throws LockException if the server or connection failed, or the server's
      *     {@code statement_timeout} cut the wait short; nothing is then held
      * @throws IllegalStateException if the registry is closed, or is closed during the wait, or

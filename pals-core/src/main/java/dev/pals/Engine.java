@@ -57,7 +57,13 @@ abstract class Engine {
      * @throws InterruptedException if interrupted while waiting; nothing is then held
      */
     final boolean acquire(Holder holder, boolean mayWait, long deadline) throws InterruptedException {
-        return observed(holder.info, mayWait, holder, null, () -> admit(holder, mayWait, deadline));
+        return observed(holder.info, mayWait, holder, null, () -> {
+            // one contract for every engine: a pending interrupt ends the call, even where the JVM alone could answer
+            if (Thread.interrupted()) {
+                throw new InterruptedException("interrupted before acquiring lock '" + holder.name + "'");
+            }
+            return admit(holder, mayWait, deadline);
+        });
     }
 
     /** One acquisition, as {@link #observed} runs it. */

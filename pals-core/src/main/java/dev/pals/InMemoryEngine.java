@@ -42,9 +42,6 @@ final class InMemoryEngine extends Engine {
 
     @Override
     boolean admit(Holder holder, boolean mayWait, long deadline) throws InterruptedException {
-        if (Thread.interrupted()) {
-            throw new InterruptedException("interrupted before acquiring lock '" + holder.name + "'");
-        }
         table.lock();
         try {
             while (true) {

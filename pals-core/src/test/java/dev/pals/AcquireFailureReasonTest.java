@@ -6,12 +6,15 @@ import static org.awaitility.Awaitility.await;
 
 import java.sql.Connection;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * When the reasons INTERRUPTED and CANCELLED arise: an interrupt of the thread that acquires, and
@@ -70,6 +73,34 @@ class AcquireFailureReasonTest extends LockTestSupport {
         assertThat(interruptedAfter).as("interrupt status after the failure").isTrue();
         assertThat(lock.isHeld()).isFalse();
         assertThat(grantedOnServer(lock.key())).isZero();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"PostgreSQL", "in memory"})
+    void anInterruptPendingFailsEveryTryTheSameWayEvenWhereTheJvmAloneCouldAnswer(String engine) {
+        LockRegistry registry = registry(engine.equals("in memory") ? LockRegistry.inMemory()
+                : LockRegistry.builder(dataSource).namespace(namespace));
+        AdvisoryLock held = registry.lock("x");
+        AdvisoryLock reader = registry.lock("y", LockOptions.shared());
+        AdvisoryLock joiner = registry.lock("y", LockOptions.shared());
+        assertThat(held.tryAcquire()).isTrue();
+        assertThat(reader.tryAcquire()).isTrue();
+
+        for (AdvisoryLock lock : List.of(held, joiner)) {
+            Thread.currentThread().interrupt();
+            try {
+                assertThatThrownBy(lock::tryAcquire).as("%s with an interrupt pending", lock)
+                        .isInstanceOfSatisfying(AcquireFailureException.class,
+                                e -> assertThat(e.reason()).isEqualTo(AcquireFailureException.Reason.INTERRUPTED));
+            } finally {
+                assertThat(Thread.interrupted()).as("interrupt status after the failure").isTrue();
+            }
+        }
+
+        assertThat(held.holdCount()).as("a re-entry refused by the interrupt counts nothing").isOne();
+        assertThat(joiner.isHeld()).isFalse();
+        assertThat(held.release()).isTrue();
+        assertThat(reader.release()).isTrue();
     }
 
     @Test
