@@ -126,6 +126,9 @@ final class LockEngine extends Engine {
     @Override
     boolean admit(Holder holder, boolean mayWait, long deadline) throws InterruptedException {
         KeyState state = enter(holder.key);
+        // the holding session on which a shared join last asked the server, and what it answered
+        Session asked = null;
+        boolean exclusiveQueued = false;
         try {
             while (true) {
                 if (state.isHeldBy(holder)) {
@@ -143,9 +146,24 @@ final class LockEngine extends Engine {
                     }
                     case HELD -> {
                         if (holder.mode == LockMode.SHARED && state.mode == LockMode.SHARED) {
-                            state.holders.add(holder);
-                            granted(holder);
-                            return true;
+                            Session holding = Objects.requireNonNull(state.session, "a held key has a session");
+                            if (asked != holding) {
+                                // PostgreSQL queues a new shared request behind a waiting exclusive one; a join
+                                // must wait too, or this registry's readers could keep a writer out for ever
+                                state.mutex.unlock();
+                                try {
+                                    exclusiveQueued = exclusiveQueuedOnServer(holding, holder);
+                                } finally {
+                                    state.mutex.lock();
+                                }
+                                asked = holding;
+                                continue;
+                            }
+                            if (!exclusiveQueued) {
+                                state.holders.add(holder);
+                                granted(holder);
+                                return true;
+                            }
                         }
                     }
                     case ACQUIRING -> quickOpInFlight = !state.acquireMayWait;
@@ -165,12 +183,34 @@ final class LockEngine extends Engine {
                     } else {
                         state.changed.awaitNanos(nanos);
                     }
+                    asked = null;
                 }
             }
         } finally {
             if (state.mutex.isHeldByCurrentThread()) {
                 leave(state);
             }
+        }
+    }
+
+    /**
+     * Whether another session waits in the server for {@code holder}'s key exclusively, asked on the
+     * session that holds the key shared; called without the key's mutex.
+     */
+    private boolean exclusiveQueuedOnServer(Session holding, Holder holder) {
+        pool.use(holding);
+        holding.io.lock();
+        try {
+            return holding.exclusiveQueued(holder.key);
+        } catch (SQLException e) {
+            if (pool.failed(holding, e)) {
+                throw new LockException("Could not join lock '" + holder.name + "': the connection holding it was "
+                        + "lost (" + e.getMessage() + "); nothing is held. Check the database server and network.", e);
+            }
+            throw SqlErrors.lockFailure("try", holder.name, holder.mode, e);
+        } finally {
+            holding.releaseIo();
+            pool.done(holding);
         }
     }
 

@@ -276,6 +276,19 @@ final class Session {
         }
     }
 
+    /** Whether some session of this database waits in the server for {@code key} exclusively, from {@code pg_locks}. */
+    boolean exclusiveQueued(LockKey key) throws SQLException {
+        PreparedStatement statement = statement("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'"
+                + " AND NOT granted AND mode = 'ExclusiveLock' AND classid = ? AND objid = ? AND objsubid = ?"
+                + " AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))");
+        statement.setLong(1, key.classId());
+        statement.setLong(2, key.objId());
+        statement.setInt(3, key.objSubId());
+        try (ResultSet rows = statement.executeQuery()) {
+            return rows.next() && rows.getBoolean(1);
+        }
+    }
+
     void unlockAll() throws SQLException {
         try (ResultSet rows = statement("SELECT pg_advisory_unlock_all()").executeQuery()) {
             rows.next();

@@ -93,6 +93,29 @@ class HandleSemanticsTest extends LockTestSupport {
     }
 
     @Test
+    void aSharedHandleDoesNotJoinAnotherOfItsRegistryWhileAWriterElsewhereWaitsSoTheWriterIsNotStarved()
+            throws Exception {
+        LockRegistry readers = registry();
+        AdvisoryLock reader1 = readers.lock("doc", LockOptions.shared());
+        AdvisoryLock reader2 = readers.lock("doc", LockOptions.shared());
+        AdvisoryLock writer = registry().lock("doc");
+        assertThat(reader1.tryAcquire()).isTrue();
+        CompletableFuture<Boolean> writing = writer.acquireAsync(Duration.ofSeconds(30));
+        awaitServerWaiter(writer.key());
+
+        assertThat(reader2.tryAcquire()).as("a join while the writer waits, as PostgreSQL refuses a new reader")
+                .isFalse();
+        CompletableFuture<Boolean> reading = reader2.acquireAsync(Duration.ofSeconds(30));
+        reader1.release();
+
+        assertThat(writing.get(30, TimeUnit.SECONDS)).as("the writer goes first").isTrue();
+        assertThat(reading).isNotDone();
+        writer.release();
+        assertThat(reading.get(30, TimeUnit.SECONDS)).as("then the waiting reader").isTrue();
+        reader2.release();
+    }
+
+    @Test
     void sharedHandlesOfOneRegistryShareOneServerLock() throws Exception {
         LockRegistry registry = registry();
         AdvisoryLock reader1 = registry.lock("doc", LockOptions.shared());
