@@ -24,6 +24,25 @@ import org.jspecify.annotations.Nullable;
  * Acquire and release: admission between the handles of this JVM first ({@link KeyState}),
  * then the server: a try on a session already out, and if the caller may wait, a
  * {@link ServerWait} on a session of its own.
+ *
+ * <h2>Concurrency design</h2>
+ *
+ * <p>Three kinds of lock, taken only in this order (a thread that holds one may take only those
+ * below it):
+ * <ol>
+ *   <li>{@link Session#io}, one per connection: one statement at a time. Callers queue their
+ *       tries and unlocks and whoever takes it sends them all ({@code Session.submit}).
+ *   <li>{@link KeyState#mutex}, one per key: the key's phase, mode, holders and session. No I/O
+ *       runs under it: a thread that must ask the server moves the phase to ACQUIRING or
+ *       RELEASING (or, for a shared join, leaves it HELD), lets go of the mutex, and re-takes it
+ *       to settle the outcome; others wait on {@link KeyState#changed} meanwhile.
+ *   <li>The {@link SessionPool}'s lock: which sessions are out, and each one's users, waiting
+ *       flag and idle time.
+ * </ol>
+ * A failed statement found under {@code io} reaches {@link #sessionLost}, which takes key mutexes:
+ * that is order 1 then 2. {@link Session#held} is a concurrent set, written by whoever changes
+ * what the server holds on that session. Loss listeners are told with no lock held; observers'
+ * {@code sectionStarted} runs under the key's mutex, their section ends do not.
  */
 final class LockEngine extends Engine {
 
