@@ -41,6 +41,7 @@ final class InMemoryEngine extends Engine {
     }
 
     @Override
+    @SuppressWarnings("NonAtomicVolatileUpdate") // count changes under the key's lock; volatile for isHeld()
     boolean admit(Holder holder, boolean mayWait, long deadline) throws InterruptedException {
         if (Thread.interrupted()) {
             throw new InterruptedException("interrupted before acquiring lock '" + holder.name + "'");
@@ -85,6 +86,7 @@ final class InMemoryEngine extends Engine {
     }
 
     @Override
+    @SuppressWarnings("NonAtomicVolatileUpdate") // count changes under the key's lock; volatile for isHeld()
     boolean release(Holder holder) {
         LockObserver.@Nullable Section section;
         table.lock();
