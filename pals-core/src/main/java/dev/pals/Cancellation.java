@@ -101,6 +101,7 @@ final class Cancellation {
      * nothing held; {@code false} if the worker had already claimed one. Returns at once; the
      * cancels are sent from registry threads.
      */
+    @SuppressWarnings("FutureReturnValueIgnored") // the abort guards itself; nothing waits for it
     boolean abandon() {
         if (!state.compareAndSet(RUNNING, ABANDONED)) {
             return false;
@@ -129,6 +130,7 @@ final class Cancellation {
         }
     }
 
+    @SuppressWarnings("FutureReturnValueIgnored") // a retry nobody waits for; done ends the chain
     private void cancelOnce() {
         if (done.isDone()) {
             return;

@@ -41,6 +41,7 @@ final class InMemoryEngine extends Engine {
     }
 
     @Override
+    @SuppressWarnings("NonAtomicVolatileUpdate") // count changes under the key's lock; volatile for isHeld()
     boolean admit(Holder holder, boolean mayWait, long deadline) throws InterruptedException {
         table.lock();
         try {
@@ -82,6 +83,7 @@ final class InMemoryEngine extends Engine {
     }
 
     @Override
+    @SuppressWarnings("NonAtomicVolatileUpdate") // count changes under the key's lock; volatile for isHeld()
     boolean release(Holder holder) {
         LockObserver.@Nullable Section section;
         table.lock();

@@ -7,7 +7,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CancellationException;
@@ -123,7 +122,7 @@ final class LockEngine extends Engine {
             activity.add(new LockActivity(hold.info, LockActivity.State.HELD, hold.owner, hold.since, 1,
                     hold.backendPid));
         }
-        Map<Holder, Integer> inServer = new IdentityHashMap<>();
+        IdentityHashMap<Holder, Integer> inServer = new IdentityHashMap<>();
         for (ServerWait wait : waits) {
             inServer.put(wait.holder(), wait.session().backendPid);
         }
@@ -143,6 +142,7 @@ final class LockEngine extends Engine {
      * @throws InterruptedException if interrupted while waiting; nothing is then held
      */
     @Override
+    @SuppressWarnings("NonAtomicVolatileUpdate") // count changes under the key's lock; volatile for isHeld()
     boolean admit(Holder holder, boolean mayWait, long deadline) throws InterruptedException {
         KeyState state = enter(holder.key);
         // the holding session on which a shared join last asked the server, and what it answered
@@ -234,6 +234,7 @@ final class LockEngine extends Engine {
     }
 
     /** Called in phase ACQUIRING without the mutex; settles the phase before returning. */
+    @SuppressWarnings("Finally") // a close or a lost connection met while settling is what the caller must hear
     private boolean acquireOnServer(KeyState state, Holder holder, boolean mayWait, long deadline)
             throws InterruptedException {
         Session session = null;
@@ -412,6 +413,7 @@ final class LockEngine extends Engine {
      * @throws LockLostException if the lock was lost since it was acquired (reported once)
      */
     @Override
+    @SuppressWarnings("NonAtomicVolatileUpdate") // count changes under the key's lock; volatile for isHeld()
     boolean release(Holder holder) {
         KeyState state = enter(holder.key);
         Session session;
@@ -585,6 +587,7 @@ final class LockEngine extends Engine {
     }
 
     /** Returns the key's state with its mutex held, counted as used. */
+    @SuppressWarnings("LockNotBeforeTry") // the mutex is handed to the caller, who gives it back with leave()
     private KeyState enter(LockKey key) {
         while (true) {
             KeyState state = keys.computeIfAbsent(key, KeyState::new);

@@ -87,6 +87,7 @@ public final class LockRegistry implements AutoCloseable {
     /** Releases scheduled by {@link AdvisoryLock#releaseAfter}, so that closing can answer them. */
     private final Set<DelayedRelease> delayedReleases = ConcurrentHashMap.newKeySet();
 
+    @SuppressWarnings("FutureReturnValueIgnored") // housekeeping runs until close() shuts the scheduler down
     private LockRegistry(Builder builder, Lease lease) {
         this.namespace = builder.namespace;
         this.blocking = builder.blocking;
@@ -298,8 +299,10 @@ public final class LockRegistry implements AutoCloseable {
         boolean drained = false;
         try {
             // holds end on many paths; a shutdown can afford to look every few milliseconds instead of being told
-            while (!(drained = isIdle()) && System.nanoTime() - deadline < 0 && !closed.get()) {
+            drained = isIdle();
+            while (!drained && System.nanoTime() - deadline < 0 && !closed.get()) {
                 Thread.sleep(DRAIN_POLL_MILLIS);
+                drained = isIdle();
             }
         } finally {
             List<LockActivity> left = closed.get() ? List.of()
@@ -364,6 +367,7 @@ public final class LockRegistry implements AutoCloseable {
         return new IllegalStateException("This LockRegistry is closed; build a new one to take locks", cause);
     }
 
+    @SuppressWarnings("FutureReturnValueIgnored") // the release answers through its own future
     CompletableFuture<Boolean> releaseAfter(AdvisoryLock lock, Duration delay) {
         DelayedRelease release = new DelayedRelease(lock);
         delayedReleases.add(release);
@@ -456,6 +460,7 @@ public final class LockRegistry implements AutoCloseable {
         private final ReentrantLock runnerLock = new ReentrantLock();
         private @Nullable Thread runner;
 
+        @SuppressWarnings("FutureReturnValueIgnored") // a cancel hook on the caller's future, not a result
         AsyncAcquire(AdvisoryLock lock, Duration timeout) {
             this.lock = lock;
             this.timeout = timeout;

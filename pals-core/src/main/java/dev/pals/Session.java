@@ -319,7 +319,7 @@ final class Session {
     }
 
     private static String sql(String[] functions, LockKey key, LockMode mode, boolean withTimeout) {
-        String call = functions[mode.ordinal()] + (key.isPair() ? "(?, ?)" : "(?)");
+        String call = functions[mode == LockMode.EXCLUSIVE ? 0 : 1] + (key.isPair() ? "(?, ?)" : "(?)");
         return withTimeout
                 ? "SELECT " + call + " FROM (SELECT set_config('lock_timeout', ?, true)) AS lock_timeout"
                 : "SELECT " + call;

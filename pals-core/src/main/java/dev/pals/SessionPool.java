@@ -175,6 +175,7 @@ final class SessionPool {
     }
 
     /** Waits up to {@code nanos} for a session to become free or empty. */
+    @SuppressWarnings("WaitNotInLoop") // one wait: callers re-check the pool and loop
     void awaitChange(long nanos) throws InterruptedException {
         lock.lockInterruptibly();
         try {
@@ -291,7 +292,7 @@ final class SessionPool {
         }
     }
 
-    /** Every session, for {@link #close}: no new work is accepted after this. */
+    /** Every session, for {@link Engine#close}: no new work is accepted after this. */
     List<Session> closeAndDrain() {
         lock.lock();
         try {

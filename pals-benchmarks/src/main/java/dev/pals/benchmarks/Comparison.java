@@ -5,11 +5,13 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDate;
+import java.time.ZoneId;
 import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.results.RunResult;
@@ -58,7 +60,7 @@ public final class Comparison {
     }
 
     private String run() throws Throwable {
-        Report report = new Report("Lock benchmarks, " + LocalDate.now(), environment());
+        Report report = new Report("Lock benchmarks, " + LocalDate.now(ZoneId.systemDefault()), environment());
         uncontended(report);
         manyThreads(report);
         handOff(report);
@@ -99,7 +101,7 @@ public final class Comparison {
         List<Kind> paired = List.of(Kind.FLOOR, Kind.REGISTRY, Kind.ANNOTATION, Kind.ANNOTATION_OBSERVED);
         Map<Kind, Samples> interleaved = new Interleaved(database, quick ? 500 : 5_000, quick ? 2_000 : 30_000)
                 .measure(paired);
-        double floor = micros.get(Kind.FLOOR);
+        double floor = measuredFor(micros, Kind.FLOOR);
         report.table("1. Uncontended acquire + release, 1 thread",
                 "One thread takes and releases a lock nobody else wants, over and over: the price of the lock on "
                         + "every call of a locked method. Lower is better. JMH, sample mode, one fork each. This "
@@ -110,30 +112,30 @@ public final class Comparison {
             if (failedRow(report, kind)) {
                 continue;
             }
-            report.row(kind.label, Report.micros(micros.get(kind)), Report.ratio(micros.get(kind) / floor),
+            report.row(kind.label, Report.micros(measuredFor(micros, kind)), Report.ratio(measuredFor(micros, kind) / floor),
                     sampler.peak(ConnectionSampler.applicationName("s1", kind.id)));
         }
         report.endTable();
-        double pairedFloor = interleaved.get(Kind.FLOOR).medianMicros();
+        double pairedFloor = measuredFor(interleaved, Kind.FLOOR).medianMicros();
         StringBuilder check = new StringBuilder("Interleaved on one thread, one call of each per round ("
-                + Report.count(interleaved.get(Kind.FLOOR).count()) + " rounds), so that drift of the shared "
+                + Report.count(measuredFor(interleaved, Kind.FLOOR).count()) + " rounds), so that drift of the shared "
                 + "machine between forks cancels out of the ratios:");
         for (Kind kind : paired) {
-            double median = interleaved.get(kind).medianMicros();
+            double median = measuredFor(interleaved, kind).medianMicros();
             check.append(kind == Kind.FLOOR ? " " : ", ").append(kind.id).append(' ')
                     .append(Report.micros(median)).append(" (").append(Report.ratio(median / pairedFloor)).append(')');
         }
         report.paragraph(check + ".");
-        double registryRatio = interleaved.get(Kind.REGISTRY).medianMicros() / pairedFloor;
+        double registryRatio = measuredFor(interleaved, Kind.REGISTRY).medianMicros() / pairedFloor;
         report.target("1. LockRegistry latency <= 1.15x floor (interleaved)", Report.ratio(registryRatio),
                 registryRatio <= 1.15);
-        double proxyRatio = interleaved.get(Kind.ANNOTATION).medianMicros() / pairedFloor;
+        double proxyRatio = measuredFor(interleaved, Kind.ANNOTATION).medianMicros() / pairedFloor;
         report.target("1. @AdvisoryLocked latency <= 1.15x floor (interleaved)", Report.ratio(proxyRatio),
                 proxyRatio <= 1.15);
 
-        double direct = interleaved.get(Kind.REGISTRY).medianMicros();
-        double proxied = interleaved.get(Kind.ANNOTATION).medianMicros();
-        double observed = interleaved.get(Kind.ANNOTATION_OBSERVED).medianMicros();
+        double direct = measuredFor(interleaved, Kind.REGISTRY).medianMicros();
+        double proxied = measuredFor(interleaved, Kind.ANNOTATION).medianMicros();
+        double observed = measuredFor(interleaved, Kind.ANNOTATION_OBSERVED).medianMicros();
         report.table("6. Annotation overhead",
                 "The same uncontended call through an `@AdvisoryLocked` proxy (its name a SpEL expression over a "
                         + "parameter) and through `LockRegistry` directly, interleaved as above; and through the "
@@ -166,7 +168,7 @@ public final class Comparison {
             measure(kind.id + "-pool4", kind, () -> onFour.put(kind, jmh("s2-pool4", kind, THREADS, RegistryContender.CONNECTIONS,
                     Mode.Throughput).getPrimaryResult().getStatistics().getPercentile(50)));
         }
-        double floor = perSecond.get(Kind.FLOOR);
+        double floor = measuredFor(perSecond, Kind.FLOOR);
         report.table("2. " + THREADS + " threads on distinct keys",
                 THREADS + " threads each take and release a lock of their own, as many request threads locking "
                         + "per-account work do. Throughput against the connections it costs: higher is better, "
@@ -176,19 +178,19 @@ public final class Comparison {
                 "contender", "acquire + release per second", "ratio to floor", "connections");
         for (Kind kind : Kind.compared()) {
             if (!failedRow(report, kind)) {
-                report.row(kind.label, Report.count(perSecond.get(kind)), Report.ratio(perSecond.get(kind) / floor),
+                report.row(kind.label, Report.count(measuredFor(perSecond, kind)), Report.ratio(measuredFor(perSecond, kind) / floor),
                         sampler.peak(ConnectionSampler.applicationName("s2", kind.id)));
             }
             String onFourLabel = kind.label + ", pool of " + RegistryContender.CONNECTIONS;
             if (pooled.contains(kind) && !failedRow(report, kind.id + "-pool4", onFourLabel)) {
-                report.row(onFourLabel, Report.count(onFour.get(kind)),
-                        Report.ratio(onFour.get(kind) / floor),
+                report.row(onFourLabel, Report.count(measuredFor(onFour, kind)),
+                        Report.ratio(measuredFor(onFour, kind) / floor),
                         sampler.peak(ConnectionSampler.applicationName("s2-pool4", kind.id)));
             }
         }
         report.endTable();
         for (Kind kind : List.of(Kind.REGISTRY, Kind.ANNOTATION)) {
-            double ratio = perSecond.get(kind) / floor;
+            double ratio = measuredFor(perSecond, kind) / floor;
             int connections = sampler.peak(ConnectionSampler.applicationName("s2", kind.id));
             report.target("2. " + (kind == Kind.REGISTRY ? "LockRegistry" : "@AdvisoryLocked")
                     + " throughput >= 0.8x floor, <= 4 connections", Report.ratio(ratio) + " on " + connections,
@@ -241,12 +243,12 @@ public final class Comparison {
             if (failedRow(report, kind)) {
                 continue;
             }
-            Samples measured = samples.get(kind);
+            Samples measured = measuredFor(samples, kind);
             report.row(kind.label, Report.micros(measured.medianMicros()), Report.micros(measured.percentileMicros(0.9)),
-                    Report.ratio(measured.medianMicros() / samples.get(Kind.FLOOR).medianMicros()));
+                    Report.ratio(measured.medianMicros() / measuredFor(samples, Kind.FLOOR).medianMicros()));
         }
         report.endTable();
-        double ratio = samples.get(Kind.REGISTRY).medianMicros() / samples.get(Kind.FLOOR).medianMicros();
+        double ratio = measuredFor(samples, Kind.REGISTRY).medianMicros() / measuredFor(samples, Kind.FLOOR).medianMicros();
         report.target("3. LockRegistry hand-off <= 2x floor", Report.ratio(ratio), ratio <= 2);
     }
 
@@ -272,10 +274,10 @@ public final class Comparison {
                     if (failedRow(report, kind)) {
                         continue;
                     }
-                    Capacity.Result result = results.get(kind);
+                    Capacity.Result result = measuredFor(results, kind);
                     int connections = sampler.peak(ConnectionSampler.applicationName("s4", kind.id));
                     report.row(kind.label, Report.count(result.locksPerSecond()) + " /s", connections,
-                            Report.count(result.heapBytesPerLock()) + " bytes");
+                            Report.count((double) result.heapBytesPerLock()) + " bytes");
                     if (kind == Kind.REGISTRY) {
                         report.target("4. " + Report.count(Capacity.LOCKS) + " locks held on <= 8 connections",
                                 connections + " connections", connections <= 8);
@@ -342,6 +344,11 @@ public final class Comparison {
 
     /** Failures of other contenders' measurements not yet written to the report, by contender. */
     private final Map<String, String> failures = new HashMap<>();
+
+    /** A measurement taken earlier in the scenario; a failed one was reported and skipped before this is asked. */
+    private static <V> V measuredFor(Map<Kind, V> measurements, Kind kind) {
+        return Objects.requireNonNull(measurements.get(kind), () -> "no measurement of " + kind.id);
+    }
 
     /**
      * Runs {@code measurement}; a failure of the floor or of this project ends the comparison, a

@@ -16,6 +16,7 @@ import java.util.concurrent.ThreadLocalRandom;
  */
 final class Interleaved {
 
+    @SuppressWarnings("UnnecessaryLambda") // one shared no-op for the measured calls
     private static final Runnable NOTHING = () -> { };
 
     private final BenchmarkDatabase database;

@@ -17,8 +17,10 @@ import org.openjdk.jmh.infra.BenchmarkParams;
  * properties that name the server.
  */
 @State(Scope.Benchmark)
+@SuppressWarnings("NullAway.Init") // JMH sets the @Param fields and runs @Setup before any benchmark method
 public class LockBenchmarks {
 
+    @SuppressWarnings("UnnecessaryLambda") // one shared no-op for the measured calls
     private static final Runnable NOTHING = () -> { };
 
     /** Which {@link Contender.Kind} to measure. */

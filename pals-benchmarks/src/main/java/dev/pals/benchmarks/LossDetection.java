@@ -12,6 +12,7 @@ import java.sql.ResultSet;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -107,7 +108,8 @@ final class LossDetection {
                     if (!lock.tryAcquire()) {
                         throw new IllegalStateException("Could not take free lock silent-" + round);
                     }
-                    serverRelease = registry.leaseBounds().serverRelease();
+                    serverRelease = Objects.requireNonNull(registry.leaseBounds(), "a registry on a DataSource has lease bounds")
+                            .serverRelease();
                     Thread.sleep(ThreadLocalRandom.current().nextInt(1_000));
                     long silenced = System.nanoTime();
                     relay.blackHole();
@@ -120,7 +122,7 @@ final class LossDetection {
                 }
             }
         }
-        return new Silent(new Samples(samples), serverRelease);
+        return new Silent(new Samples(samples), Objects.requireNonNull(serverRelease, "no round ran"));
     }
 
     /** What the silent rounds found. */

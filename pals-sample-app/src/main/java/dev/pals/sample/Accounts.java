@@ -7,6 +7,7 @@ import dev.pals.LockRegistry;
 import dev.pals.spring.AdvisoryLocked;
 import dev.pals.spring.LockScope;
 import java.time.Duration;
+import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.stereotype.Service;
@@ -29,7 +30,8 @@ public class Accounts {
     }
 
     public long balance(long id) {
-        return jdbc.queryForObject("SELECT balance FROM account WHERE id = ?", Long.class, id);
+        return Objects.requireNonNull(jdbc.queryForObject("SELECT balance FROM account WHERE id = ?", Long.class, id),
+                "balance is NOT NULL");
     }
 
     /**

@@ -1,5 +1,6 @@
 package dev.pals.sample;
 
+import dev.pals.HeldLock;
 import dev.pals.LockRegistry;
 import java.time.Duration;
 import org.springframework.beans.factory.InitializingBean;
@@ -25,7 +26,8 @@ class Schema implements InitializingBean {
 
     @Override
     public void afterPropertiesSet() {
-        locks.executeLocked("schema-migration", Duration.ofSeconds(60), () -> {
+        // a hold rather than executeLocked: the work returns nothing, and its task may not return null
+        try (HeldLock held = locks.lock("schema-migration").hold(Duration.ofSeconds(60))) {
             jdbc.execute("CREATE TABLE IF NOT EXISTS account (id bigint PRIMARY KEY, balance bigint NOT NULL)");
             jdbc.execute("CREATE TABLE IF NOT EXISTS ledger (id bigserial PRIMARY KEY, account bigint NOT NULL, "
                     + "amount bigint NOT NULL, instance text NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp())");
@@ -35,7 +37,6 @@ class Schema implements InitializingBean {
             for (long id = 1; id <= ACCOUNTS; id++) {
                 jdbc.update("INSERT INTO account VALUES (?, 0) ON CONFLICT DO NOTHING", id);
             }
-            return null;
-        });
+        }
     }
 }

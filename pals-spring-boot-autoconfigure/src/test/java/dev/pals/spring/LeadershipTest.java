@@ -13,7 +13,6 @@ import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
-import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.context.event.EventListener;
 
 /** Leader election as a service configures it: one property, events, and a bean to ask. */
@@ -60,7 +59,7 @@ class LeadershipTest extends StarterTestSupport {
                         .until(() -> !follower.isLeader());
                 assertThat(log).map(Seen::event).containsExactly("one granted scheduler");
 
-                ((ConfigurableApplicationContext) one.getSourceApplicationContext()).stop();
+                one.getSourceApplicationContext().stop();
 
                 await().atMost(Duration.ofSeconds(30)).until(() -> log.size() >= 3);
                 assertThat(log).map(Seen::event)

@@ -46,8 +46,8 @@ public final class TcpRelay implements AutoCloseable {
         if (parsed == null) {
             throw new IllegalArgumentException("Not a PostgreSQL JDBC URL: " + serverUrl);
         }
-        String host = parsed.getProperty("PGHOST").split(",")[0];
-        int port = Integer.parseInt(parsed.getProperty("PGPORT").split(",")[0]);
+        String host = parsed.getProperty("PGHOST").split(",", 2)[0];
+        int port = Integer.parseInt(parsed.getProperty("PGPORT").split(",", 2)[0]);
         this.target = new InetSocketAddress(host, port);
         this.listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
         String database = parsed.getProperty("PGDBNAME");
@@ -223,8 +223,17 @@ public final class TcpRelay implements AutoCloseable {
         }
     }
 
-    private record Chunk(byte[] bytes, long due) {
+    /** A class, not a record: the end marker is found by identity and the bytes are not a value. */
+    private static final class Chunk {
         static final Chunk END = new Chunk(new byte[0], 0);
+
+        final byte[] bytes;
+        final long due;
+
+        Chunk(byte[] bytes, long due) {
+            this.bytes = bytes;
+            this.due = due;
+        }
     }
 
     private static void closeQuietly(AutoCloseable closeable) {

@@ -92,8 +92,8 @@ public final class Demo {
         ThreadLocalRandom random = ThreadLocalRandom.current();
         while (System.nanoTime() < deadline) {
             int port = ports.get(random.nextInt(ports.size()));
-            long account = 1 + random.nextInt(ACCOUNTS);
-            long amount = 1 + random.nextInt(9);
+            long account = 1L + random.nextInt(ACCOUNTS);
+            long amount = 1L + random.nextInt(9);
             HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/accounts/"
                     + account + "/deposit?amount=" + amount)).POST(HttpRequest.BodyPublishers.noBody())
                     .timeout(Duration.ofSeconds(30)).build();

@@ -63,7 +63,7 @@ final class ClusterLocks {
         return rows;
     }
 
-    /** {@code objsubid} 1 is one bigint key split in two oids; 2 is a pair of ints. */
+    /** An {@code objSubId} of 1 is one bigint key split in two oids; 2 is a pair of ints. */
     static LockKey key(long classId, long objId, int objSubId) {
         return objSubId == 2 ? LockKey.of((int) classId, (int) objId) : LockKey.of((classId << 32) | objId);
     }

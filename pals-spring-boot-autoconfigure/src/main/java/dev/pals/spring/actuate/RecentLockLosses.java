@@ -8,6 +8,7 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.locks.ReentrantLock;
 
 /** Remembers the locks lost in the last {@link #WINDOW}, for the health details. */
@@ -30,7 +31,7 @@ final class RecentLockLosses {
     }
 
     void lost(String lockName, LockLostException cause) {
-        Loss loss = new Loss(lockName, clock.instant(), cause.getMessage());
+        Loss loss = new Loss(lockName, clock.instant(), Objects.requireNonNullElseGet(cause.getMessage(), cause::toString));
         guard.lock();
         try {
             if (losses.size() == CAPACITY) {

@@ -285,6 +285,7 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
      *
      * @throws LockLostException if the lock was lost while the method ran
      */
+    @SuppressWarnings("FutureReturnValueIgnored") // a callback that logs a failed delayed release; nothing waits for it
     private static void release(AdvisoryLock lock, LockedMethod locked, long acquiredAt) {
         Duration rest = locked.holdAtLeast().minusNanos(System.nanoTime() - acquiredAt);
         if (rest.isNegative() || rest.isZero() || !lock.isHeld()) {
