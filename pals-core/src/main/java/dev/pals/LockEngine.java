@@ -238,12 +238,16 @@ final class LockEngine extends Engine {
     private boolean acquireOnServer(KeyState state, Holder holder, boolean mayWait, long deadline)
             throws InterruptedException {
         Session session = null;
+        boolean interrupted = false;
         try {
             session = tryOnServer(state, holder);
             if (session == null && mayWait && Timeouts.remaining(deadline) > 0) {
                 session = waitOnServer(state, holder, deadline);
             }
             return session != null;
+        } catch (InterruptedException e) {
+            interrupted = true;
+            throw e;
         } finally {
             state.mutex.lock();
             boolean closed = pool.isClosed();
@@ -264,6 +268,10 @@ final class LockEngine extends Engine {
                 leave(state);
             }
             if (closed) {
+                if (interrupted) {
+                    // this replaces the InterruptedException, which had cleared the status: keep the interrupt
+                    Thread.currentThread().interrupt();
+                }
                 throw new IllegalStateException("This LockRegistry was closed while lock '" + holder.name
                         + "' was being acquired; nothing is held");
             }

@@ -135,6 +135,38 @@ class LifecycleTest extends LockTestSupport {
     }
 
     @Test
+    void aWaitInterruptedAsTheRegistryClosesKeepsTheInterruptWhateverItThrows() throws Exception {
+        Connection holder = outsider();
+        for (int round = 0; round < 30; round++) {
+            LockRegistry registry = LockRegistry.builder(dataSource).namespace(namespace).build();
+            AdvisoryLock lock = registry.lock("x");
+            lockFrom(holder, lock.key());
+            CompletableFuture<String> outcome = new CompletableFuture<>();
+            Thread waiter = new Thread(() -> {
+                try {
+                    lock.tryAcquire(Duration.ofSeconds(30));
+                    outcome.complete("returned");
+                } catch (InterruptedException e) {
+                    outcome.complete("interrupted");
+                } catch (IllegalStateException closed) {
+                    outcome.complete(Thread.currentThread().isInterrupted() ? "closed, still interrupted"
+                            : "closed, interrupt lost");
+                }
+            });
+            waiter.start();
+            awaitServerWaiter(lock.key());
+
+            waiter.interrupt();
+            registry.close();
+
+            assertThat(outcome.get(30, TimeUnit.SECONDS)).as("round %d", round)
+                    .isIn("interrupted", "closed, still interrupted");
+            waiter.join(30_000);
+            unlockAll(holder);
+        }
+    }
+
+    @Test
     void releasedAndNeverHeldNamesLeaveNoBookkeepingBehind() {
         LockRegistry registry = registry();
         for (int i = 0; i < 100; i++) {
