@@ -1,5 +1,6 @@
 package dev.pals;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -21,9 +22,9 @@ final class InMemoryEngine extends Engine {
 
     private final ReentrantLock table = new ReentrantLock();
     private final Condition changed = table.newCondition();
-    /** Guarded by {@link #table}. */
+    @GuardedBy("table")
     private final Map<LockKey, Entry> locks = new HashMap<>();
-    /** Guarded by {@link #table}. */
+    @GuardedBy("table")
     private boolean closed;
 
     /** The holders of one key, all shared or one exclusive. */

@@ -38,6 +38,9 @@ import org.jspecify.annotations.Nullable;
  *   <li>The {@link SessionPool}'s lock: which sessions are out, and each one's users, waiting
  *       flag and idle time.
  * </ol>
+ * The pool's own fields carry {@code @GuardedBy}, which Error Prone checks at every build; the
+ * key states' and sessions' fields cannot yet, as their locks are taken in one method and let go
+ * in another ({@code enter}/{@code leave}, {@code releaseIo}).
  * A failed statement found under {@code io} reaches {@link #sessionLost}, which takes key mutexes:
  * that is order 1 then 2. {@link Session#held} is a concurrent set, written by whoever changes
  * what the server holds on that session. Loss listeners are told with no lock held; observers'

@@ -1,5 +1,6 @@
 package dev.pals;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import java.lang.System.Logger.Level;
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -45,13 +46,15 @@ final class SessionPool {
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
-    /** Guarded by {@link #lock}. */
+    @GuardedBy("lock")
     private final List<Session> sessions = new ArrayList<>();
-    /** Guarded by {@link #lock}: connections being opened, counted against the maximum. */
+    /** Connections being opened, counted against the maximum. */
+    @GuardedBy("lock")
     private int opening;
-    /** Guarded by {@link #lock}: of {@link #opening}, those opened for a wait. */
+    /** Of {@link #opening}, those opened for a wait. */
+    @GuardedBy("lock")
     private int openingForWait;
-    /** Guarded by {@link #lock}. */
+    @GuardedBy("lock")
     private boolean closed;
     /** Whether the DataSource was checked for keeping one PostgreSQL session per connection. */
     private volatile boolean sessionsChecked;
@@ -374,6 +377,7 @@ final class SessionPool {
         return session.users == 0 && !session.waiting && session.held.isEmpty();
     }
 
+    @GuardedBy("lock")
     private void ensureOpen() {
         if (closed) {
             throw LockRegistry.closedError(null);
@@ -381,6 +385,7 @@ final class SessionPool {
     }
 
     /** Opens a session without holding the pool lock during I/O; called and returns with it held. */
+    @GuardedBy("lock")
     private Session openLocked(boolean forWait) throws SQLException {
         opening++;
         openingForWait += forWait ? 1 : 0;
