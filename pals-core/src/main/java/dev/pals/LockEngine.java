@@ -458,21 +458,18 @@ final class LockEngine extends Engine {
         }
         LockException failure = null;
         try {
-            if (!unlockOnServer(session, state, holder.key, mode) && !session.retired) {
+            if (!unlockOnServer(session, state, holder.key, mode)) {
                 failure = new LockLostException(holder.name, "Lock '" + holder.name + "' was not held by its "
                         + "PostgreSQL session when released (backend " + session.backendPid + "), so the critical "
                         + "section may not have been exclusive", null);
             }
         } catch (SQLException e) {
-            // a session that close() retires unlocks all it holds, this lock with the rest: not a loss
-            if (!session.retired) {
-                // judged by its SQLSTATE: the session was dropped, so its connection is closed by now
-                failure = SqlErrors.isSessionLost(e, null)
-                        ? new LockLostException(holder.name, "Lock '" + holder.name + "' was lost before it was "
-                                + "released: its connection failed (" + e.getMessage() + "), so PostgreSQL had "
-                                + "already freed it and the critical section may not have been exclusive", e)
-                        : SqlErrors.unexpected("release", holder.name, e);
-            }
+            // judged by its SQLSTATE: the session was dropped, so its connection is closed by now
+            failure = SqlErrors.isSessionLost(e, null)
+                    ? new LockLostException(holder.name, "Lock '" + holder.name + "' was lost before it was "
+                            + "released: its connection failed (" + e.getMessage() + "), so PostgreSQL had already "
+                            + "freed it and the critical section may not have been exclusive", e)
+                    : SqlErrors.unexpected("release", holder.name, e);
         } finally {
             state.mutex.lock();
             try {
@@ -495,17 +492,20 @@ final class LockEngine extends Engine {
      * Unlocks {@code key} on the session that holds it for {@code state}, and forgets it there. A
      * session whose unlock failed is dropped, which frees whatever it held on the server.
      *
-     * @return whether the session held it
+     * @return whether the session held it, or is being retired, which unlocks it
      * @throws SQLException the unlock's failure, after the session was dropped
      */
     private boolean unlockOnServer(Session session, KeyState state, LockKey key, LockMode mode) throws SQLException {
         pool.use(session);
         try {
-            return session.unlock(key, mode);
+            // a session the pool retires unlocks all it holds, this lock with the rest: whatever the
+            // unlock met on it then (nothing to unlock, a closed connection) is no loss
+            return session.unlock(key, mode) || session.retired;
         } catch (SQLException e) {
-            if (!session.retired) {
-                pool.discard(session, e);
+            if (session.retired) {
+                return true;
             }
+            pool.discard(session, e);
             throw e;
         } finally {
             session.held.remove(state);

@@ -266,21 +266,19 @@ final class Session {
 
     /** Whether this session holds {@code key} in any mode, from {@code pg_locks}. */
     boolean holds(LockKey key) throws SQLException {
-        PreparedStatement statement = statement("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'"
-                + " AND pid = pg_backend_pid() AND granted AND classid = ? AND objid = ? AND objsubid = ?)");
-        statement.setLong(1, key.classId());
-        statement.setLong(2, key.objId());
-        statement.setInt(3, key.objSubId());
-        try (ResultSet rows = statement.executeQuery()) {
-            return rows.next() && rows.getBoolean(1);
-        }
+        return inPgLocks(key, "pid = pg_backend_pid() AND granted");
     }
 
     /** Whether some session of this database waits in the server for {@code key} exclusively, from {@code pg_locks}. */
     boolean exclusiveQueued(LockKey key) throws SQLException {
+        return inPgLocks(key, "NOT granted AND mode = 'ExclusiveLock' "
+                + "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())");
+    }
+
+    /** Whether {@code pg_locks} has a row for {@code key} that meets {@code condition}. */
+    private boolean inPgLocks(LockKey key, String condition) throws SQLException {
         PreparedStatement statement = statement("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'"
-                + " AND NOT granted AND mode = 'ExclusiveLock' AND classid = ? AND objid = ? AND objsubid = ?"
-                + " AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))");
+                + " AND classid = ? AND objid = ? AND objsubid = ? AND " + condition + ")");
         statement.setLong(1, key.classId());
         statement.setLong(2, key.objId());
         statement.setInt(3, key.objSubId());
