@@ -22,7 +22,7 @@ class ServerSettingsTest extends LockTestSupport {
 
     @Test
     void serverStatementTimeoutShorterThanTheWaitIsNamedInTheError() throws Exception {
-        try (HikariDataSource pool = pool(DB.url(), DB.user(), DB.password(), "SET statement_timeout = 300")) {
+        try (HikariDataSource pool = pool(DB.url(), DB.user(), DB.password(), 4, "SET statement_timeout = 300")) {
             LockRegistry registry = registry(LockRegistry.builder(pool).namespace(namespace));
             AdvisoryLock lock = registry.lock("x");
             Connection holder = outsider();
@@ -40,16 +40,13 @@ class ServerSettingsTest extends LockTestSupport {
     @Test
     void roleWithNothingButConnectTakesWaitsForAndReleasesLocks() throws Exception {
         String database = DB.createDatabase();
-        String role = TestDatabase.uniqueName("plain_").replace('-', '_');
+        String role = plainRole();
         try (Connection admin = DB.connect(); Statement statement = admin.createStatement()) {
-            statement.execute("CREATE ROLE " + role + " LOGIN PASSWORD 'plain'");
             String name = database.substring(database.lastIndexOf('/') + 1).split("\\?")[0];
             statement.execute("REVOKE ALL ON DATABASE " + name + " FROM PUBLIC");
             statement.execute("GRANT CONNECT ON DATABASE " + name + " TO " + role);
         }
-        try (HikariDataSource pool = pool(withoutUser(database), role, "plain", null);
-                HikariDataSource otherPool = pool(withoutUser(database), role, "plain", null)) {
-            assertThat(currentUser(pool)).as("the registry connects as the plain role").isEqualTo(role);
+        try (HikariDataSource pool = rolePool(database, role, 4); HikariDataSource otherPool = rolePool(database, role, 4)) {
             LockRegistry registry = registry(LockRegistry.builder(pool).namespace(namespace));
             LockRegistry otherInstance = registry(LockRegistry.builder(otherPool).namespace(namespace));
             AdvisoryLock first = registry.lock("x");
@@ -74,18 +71,13 @@ class ServerSettingsTest extends LockTestSupport {
     @Test
     void aConnectionWhoseUnlockAllFailsIsAbortedRatherThanReturnedHoldingItsLocks() throws Exception {
         String database = DB.createDatabase();
-        String role = TestDatabase.uniqueName("plain_").replace('-', '_');
-        try (Connection admin = DB.connect(); Statement statement = admin.createStatement()) {
-            statement.execute("CREATE ROLE " + role + " LOGIN PASSWORD 'plain'");
-        }
+        String role = plainRole();
         // functions' privileges belong to their database: this one alone refuses the role's unlock-all
         try (Connection owner = DriverManager.getConnection(database, DB.user(), DB.password());
                 Statement statement = owner.createStatement()) {
             statement.execute("REVOKE EXECUTE ON FUNCTION pg_advisory_unlock_all() FROM PUBLIC");
         }
-        try (HikariDataSource pool = pool(withoutUser(database), role, "plain", null)) {
-            pool.setMaximumPoolSize(1);
-            assertThat(currentUser(pool)).isEqualTo(role);
+        try (HikariDataSource pool = rolePool(database, role, 1)) {
             LockRegistry registry = LockRegistry.builder(pool).namespace(namespace).maxConnections(1).build();
             AdvisoryLock lock = registry.lock("x");
             assertThat(lock.tryAcquire()).isTrue();
@@ -101,25 +93,38 @@ class ServerSettingsTest extends LockTestSupport {
         }
     }
 
-    /** The test server's URLs name its superuser; a role's pool must not inherit it. */
-    private static String withoutUser(String url) {
-        return url.split("\\?")[0];
+    /** A new login role (password {@code plain}) with no privilege beyond PUBLIC's. */
+    private static String plainRole() throws SQLException {
+        String role = TestDatabase.uniqueName("plain_").replace('-', '_');
+        try (Connection admin = DB.connect(); Statement statement = admin.createStatement()) {
+            statement.execute("CREATE ROLE " + role + " LOGIN PASSWORD 'plain'");
+        }
+        return role;
     }
 
-    private static String currentUser(HikariDataSource pool) throws SQLException {
+    /**
+     * A pool on {@code database} as {@code role}, checked to connect as it: the test server's URLs
+     * name its superuser, which would override the role.
+     */
+    private static HikariDataSource rolePool(String database, String role, int size) throws SQLException {
+        HikariDataSource pool = pool(database.split("\\?")[0], role, "plain", size, null);
         try (Connection connection = pool.getConnection(); Statement statement = connection.createStatement();
                 ResultSet rows = statement.executeQuery("SELECT current_user")) {
             rows.next();
-            return rows.getString(1);
+            assertThat(rows.getString(1)).as("the pool connects as the role").isEqualTo(role);
+        } catch (SQLException | AssertionError e) {
+            pool.close();
+            throw e;
         }
+        return pool;
     }
 
-    private static HikariDataSource pool(String url, String user, String password, String initSql) {
+    private static HikariDataSource pool(String url, String user, String password, int size, String initSql) {
         HikariConfig config = new HikariConfig();
         config.setJdbcUrl(url);
         config.setUsername(user);
         config.setPassword(password);
-        config.setMaximumPoolSize(4);
+        config.setMaximumPoolSize(size);
         config.setConnectionInitSql(initSql);
         return new HikariDataSource(config);
     }

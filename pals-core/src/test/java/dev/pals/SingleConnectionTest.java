@@ -45,9 +45,7 @@ class SingleConnectionTest extends LockTestSupport {
         Connection holder = outsider();
         lockFrom(holder, contended.key());
 
-        CompletableFuture<Boolean> waiting = contended.acquireAsync(Duration.ofSeconds(60));
-        await().atMost(Duration.ofSeconds(30)).until(() -> registry.waitingLocks() == 1 || waiting.isDone());
-        assertThat(waiting).as("while the holder holds").isNotDone();
+        CompletableFuture<Boolean> waiting = waitingFor(registry, contended);
         unlockAll(holder);
 
         assertThat(waiting.get(30, TimeUnit.SECONDS)).isTrue();
@@ -79,9 +77,7 @@ class SingleConnectionTest extends LockTestSupport {
         AdvisoryLock contended = registry.lock("contended");
         Connection holder = outsider();
         lockFrom(holder, contended.key());
-        CompletableFuture<Boolean> waiting = contended.acquireAsync(Duration.ofSeconds(60));
-        await().atMost(Duration.ofSeconds(30)).until(() -> registry.waitingLocks() == 1 || waiting.isDone());
-        assertThat(waiting).as("while the holder holds").isNotDone();
+        CompletableFuture<Boolean> waiting = waitingFor(registry, contended);
 
         long started = System.nanoTime();
         AdvisoryLock free = registry.lock("free");
@@ -94,5 +90,13 @@ class SingleConnectionTest extends LockTestSupport {
         unlockAll(holder);
         assertThat(waiting.get(30, TimeUnit.SECONDS)).isTrue();
         contended.release();
+    }
+
+    /** An acquisition of {@code lock}, started and seen waiting while an outside session holds it. */
+    private static CompletableFuture<Boolean> waitingFor(LockRegistry registry, AdvisoryLock lock) {
+        CompletableFuture<Boolean> waiting = lock.acquireAsync(Duration.ofSeconds(60));
+        await().atMost(Duration.ofSeconds(30)).until(() -> registry.waitingLocks() == 1 || waiting.isDone());
+        assertThat(waiting).as("while the holder holds").isNotDone();
+        return waiting;
     }
 }

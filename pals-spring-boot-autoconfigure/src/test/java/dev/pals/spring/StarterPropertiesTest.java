@@ -16,11 +16,14 @@ import dev.pals.spring.autoconfigure.LockConnectionPool;
 import dev.pals.spring.autoconfigure.PalsActuatorAutoConfiguration;
 import dev.pals.testing.TestDatabase;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.Statement;
 import java.time.Duration;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
@@ -30,7 +33,25 @@ import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 class StarterPropertiesTest extends StarterTestSupport {
 
     @TempDir
-    Path tempDir;
+    static Path tempDir;
+    /**
+     * A server of this class's own whose hba asks every role but the superuser for its password:
+     * the shared server may trust every connection, where no password could be wrong. Started
+     * once for the password tests, which each make a role of their own.
+     */
+    private static EmbeddedPostgres passwordServer;
+
+    @BeforeAll
+    static void startPasswordServer() throws IOException {
+        Path hba = Files.writeString(tempDir.resolve("pg_hba.conf"), "local all all trust\n"
+                + "host all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n");
+        passwordServer = EmbeddedPostgres.builder().setServerConfig("hba_file", hba.toString()).start();
+    }
+
+    @AfterAll
+    static void stopPasswordServer() throws IOException {
+        passwordServer.close();
+    }
 
     @Test
     void blockingFalseMakesRegistryHandlesTryOnceInsteadOfWaitingTheAcquireTimeout() {
@@ -87,30 +108,28 @@ class StarterPropertiesTest extends StarterTestSupport {
 
     @Test
     void lockPoolConnectsWithThePasswordOfItsOwnRole() throws Exception {
-        try (EmbeddedPostgres server = passwordServer()) {
-            String role = createRole(server, "s3cret");
-            passwordService(server, role, "s3cret").run(context -> {
-                AdvisoryLock lock = context.getBean(LockRegistry.class).lock("guarded");
-                assertThat(lock.tryAcquire()).isTrue();
+        EmbeddedPostgres server = passwordServer;
+        String role = createRole(server, "s3cret");
+        passwordService(server, role, "s3cret").run(context -> {
+            AdvisoryLock lock = context.getBean(LockRegistry.class).lock("guarded");
+            assertThat(lock.tryAcquire()).isTrue();
 
-                assertThat(holder(server, lock.key())).isEqualTo(role);
-                lock.release();
-            });
-        }
+            assertThat(holder(server, lock.key())).isEqualTo(role);
+            lock.release();
+        });
     }
 
     @Test
     void wrongLockPasswordFailsTheAcquisitionSayingAuthenticationFailed() throws Exception {
-        try (EmbeddedPostgres server = passwordServer()) {
-            String role = createRole(server, "s3cret");
-            passwordService(server, role, "wrong").run(context -> {
-                assertThat(context).hasNotFailed();
-                assertThatThrownBy(() -> context.getBean(LockRegistry.class).lock("guarded").tryAcquire())
-                        .isInstanceOf(LockException.class)
-                        .hasMessageContaining("no connection to the lock database could be opened")
-                        .hasStackTraceContaining("password authentication failed for user \"" + role + "\"");
-            });
-        }
+        EmbeddedPostgres server = passwordServer;
+        String role = createRole(server, "s3cret");
+        passwordService(server, role, "wrong").run(context -> {
+            assertThat(context).hasNotFailed();
+            assertThatThrownBy(() -> context.getBean(LockRegistry.class).lock("guarded").tryAcquire())
+                    .isInstanceOf(LockException.class)
+                    .hasMessageContaining("no connection to the lock database could be opened")
+                    .hasStackTraceContaining("password authentication failed for user \"" + role + "\"");
+        });
     }
 
     @Test
@@ -127,16 +146,6 @@ class StarterPropertiesTest extends StarterTestSupport {
                         assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(4));
                     }
                 });
-    }
-
-    /**
-     * A server of this test's own whose hba asks every role but the superuser for its password: the
-     * shared server may trust every connection, where no password could be wrong.
-     */
-    private EmbeddedPostgres passwordServer() throws Exception {
-        Path hba = Files.writeString(tempDir.resolve("pg_hba.conf"), "local all all trust\n"
-                + "host all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n");
-        return EmbeddedPostgres.builder().setServerConfig("hba_file", hba.toString()).start();
     }
 
     private static String createRole(EmbeddedPostgres server, String password) throws Exception {
