@@ -176,7 +176,10 @@ public final class AdvisoryLock {
      * {@link #tryAcquire(Duration)} would throw, or with {@link AcquireFailureException} of reason
      * CANCELLED if the registry's thread was interrupted. Cancelling the future cancels the wait in the
      * server; if the grant crossed the cancel, the lock is released, so a cancelled future never
-     * leaves the lock held.
+     * leaves the lock held. At most {@link LockRegistry.Builder#maxAsyncThreads} acquisitions run
+     * at once; further ones queue in order, the time queued counting against their timeout: one
+     * still queued when its timeout passes completes with {@code false} without having run, and
+     * one still queued when the registry closes completes with {@link IllegalStateException}.
      */
     public CompletableFuture<Boolean> acquireAsync(Duration timeout) {
         Timeouts.check(timeout, "timeout");

@@ -23,9 +23,11 @@ abstract class Engine {
     private final Set<Waiter> waiters = ConcurrentHashMap.newKeySet();
     /** Holders with at least one hold, and tracked transaction holds. */
     final AtomicInteger heldCount = new AtomicInteger();
+    private final TransactionHolds transactionHolds;
 
     Engine(List<LockObserver> observers) {
         this.observer = GuardedObserver.of(observers);
+        this.transactionHolds = new TransactionHolds(observer, heldCount);
     }
 
     /**
@@ -62,7 +64,15 @@ abstract class Engine {
             if (Thread.interrupted()) {
                 throw new InterruptedException("interrupted before acquiring lock '" + holder.name + "'");
             }
-            return admit(holder, mayWait, deadline);
+            if (!admit(holder, mayWait, deadline)) {
+                return false;
+            }
+            // observers are user code: the section starts once the engine's lock for the key is let go
+            OpenSection section = holder.section;
+            if (section != null) {
+                section.start(observer, holder.info);
+            }
+            return true;
         });
     }
 
@@ -146,6 +156,11 @@ abstract class Engine {
         return observer;
     }
 
+    /** The transaction-scoped holds the registry is told the end of. */
+    final TransactionHolds transactionHolds() {
+        return transactionHolds;
+    }
+
     final Set<Waiter> waiters() {
         return waiters;
     }
@@ -158,7 +173,10 @@ abstract class Engine {
         return waiters.size();
     }
 
-    /** Gives {@code holder} its first hold; called under the key's lock, on the acquiring thread. */
+    /**
+     * Gives {@code holder} its first hold; called under the key's lock, on the acquiring thread,
+     * which starts its section in {@link #acquire} once that lock is let go.
+     */
     final void granted(Holder holder) {
         holder.count = 1;
         holder.lost = null;
@@ -166,17 +184,17 @@ abstract class Engine {
         holder.owner = LockActivity.currentOwner();
         holder.since = Instant.now();
         heldCount.incrementAndGet();
-        holder.section = observer.sectionStarted(holder.info);
+        holder.section = new OpenSection();
     }
 
     /**
      * Takes every hold of {@code holder} away; called under the key's lock.
      *
-     * @return its section, for the caller to end once the lock is released
+     * @return its section, for the caller to end once the lock is released and the key's lock let go
      */
-    final LockObserver.@Nullable Section letGo(Holder holder) {
+    final @Nullable OpenSection letGo(Holder holder) {
         holder.count = 0;
         heldCount.decrementAndGet();
-        return holder.takeSection();
+        return holder.section;
     }
 }

@@ -25,8 +25,11 @@ final class Holder {
     @Nullable LockLostException lost;
     /** The registry closed while this was held. Written under the engine's lock for the key. */
     boolean releasedByClose;
-    /** The observed critical section while held, from the first hold. Written under the engine's key lock. */
-    LockObserver.@Nullable Section section;
+    /**
+     * The observed critical section of the latest first hold; replaced under the engine's key lock
+     * at each first hold, read by the acquirer without it to start the section.
+     */
+    volatile @Nullable OpenSection section;
     /** The thread that took the first hold, and when. Written under the engine's lock for the key. */
     String owner = "";
     Instant since = Instant.EPOCH;
@@ -65,19 +68,5 @@ final class Holder {
             }
         }
         return false;
-    }
-
-    /** Ends the section, if one is open; call without the mutex, with what {@link #takeSection} gave. */
-    static void end(LockObserver.@Nullable Section section, @Nullable LockLostException lost) {
-        if (section != null) {
-            section.ended(lost);
-        }
-    }
-
-    /** Takes the open section out, so that exactly one caller ends it. Called under the engine's lock for the key. */
-    LockObserver.@Nullable Section takeSection() {
-        LockObserver.Section open = section;
-        section = null;
-        return open;
     }
 }

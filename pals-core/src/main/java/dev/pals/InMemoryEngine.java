@@ -86,7 +86,7 @@ final class InMemoryEngine extends Engine {
     @Override
     @SuppressWarnings("NonAtomicVolatileUpdate") // count changes under the key's lock; volatile for isHeld()
     boolean release(Holder holder) {
-        LockObserver.@Nullable Section section;
+        @Nullable OpenSection section;
         table.lock();
         try {
             Entry entry = locks.get(holder.key);
@@ -106,7 +106,7 @@ final class InMemoryEngine extends Engine {
         } finally {
             table.unlock();
         }
-        Holder.end(section, null);
+        OpenSection.endIfAny(section, null);
         return true;
     }
 
@@ -160,7 +160,7 @@ final class InMemoryEngine extends Engine {
 
     @Override
     void close(Duration patience) {
-        List<LockObserver.@Nullable Section> sections = new ArrayList<>();
+        List<@Nullable OpenSection> sections = new ArrayList<>();
         table.lock();
         try {
             closed = true;
@@ -175,6 +175,6 @@ final class InMemoryEngine extends Engine {
         } finally {
             table.unlock();
         }
-        sections.forEach(section -> Holder.end(section, null));
+        sections.forEach(section -> OpenSection.endIfAny(section, null));
     }
 }

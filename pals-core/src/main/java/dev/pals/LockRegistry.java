@@ -8,13 +8,10 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ScheduledThreadPoolExecutor;
-import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadFactory;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
 import javax.sql.DataSource;
 import org.jspecify.annotations.Nullable;
@@ -78,30 +75,37 @@ public final class LockRegistry implements AutoCloseable {
     private final @Nullable String namespace;
     private final boolean blocking;
     private final Duration acquireTimeout;
-    private final ThreadPoolExecutor workers;
-    private final ScheduledThreadPoolExecutor housekeeper;
+    private final RegistryThreads threads;
     private final Engine engine;
+    private final @Nullable TransactionCompletion transactionCompletion;
     private final AtomicBoolean closed = new AtomicBoolean();
     /** Set by {@link #closeGracefully}: handles that do not hold may not acquire any more. */
     private volatile boolean draining;
-    /** Releases scheduled by {@link AdvisoryLock#releaseAfter}, so that closing can answer them. */
-    private final Set<DelayedRelease> delayedReleases = ConcurrentHashMap.newKeySet();
+    private final AsyncLocks async;
 
     @SuppressWarnings("FutureReturnValueIgnored") // housekeeping runs until close() shuts the scheduler down
     private LockRegistry(Builder builder, Lease lease) {
         this.namespace = builder.namespace;
         this.blocking = builder.blocking;
         this.acquireTimeout = builder.acquireTimeout;
-        this.workers = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 30, TimeUnit.SECONDS, new SynchronousQueue<>(),
-                daemonThreads("pals-lock-wait-"));
-        this.housekeeper = new ScheduledThreadPoolExecutor(1, daemonThreads("pals-lock-housekeeper-"));
-        this.housekeeper.setRemoveOnCancelPolicy(true);
+        this.transactionCompletion = builder.transactionCompletion;
+        this.threads = new RegistryThreads(builder.threadFactory, builder.maxConnections, builder.maxAsyncThreads);
         DataSource dataSource = builder.dataSource;
         this.engine = dataSource == null ? new InMemoryEngine(builder.observers)
-                : new LockEngine(dataSource, builder.maxConnections, builder.idleTimeout, lease, workers, housekeeper,
+                : new LockEngine(dataSource, builder.maxConnections, builder.idleTimeout, lease, threads,
                         builder.listeners, builder.observers);
+        this.async = new AsyncLocks(threads);
         long interval = builder.lossCheckInterval.toNanos();
-        this.housekeeper.scheduleWithFixedDelay(engine::housekeep, interval, interval, TimeUnit.NANOSECONDS);
+        threads.housekeeper().scheduleWithFixedDelay(this::housekeep, interval, interval, TimeUnit.NANOSECONDS);
+    }
+
+    /** One round of upkeep; a failure is logged, as it would otherwise end the schedule and every later loss check. */
+    private void housekeep() {
+        try {
+            engine.housekeep();
+        } catch (RuntimeException | Error e) {
+            LOG.log(System.Logger.Level.ERROR, "PALs lock housekeeping failed; it runs again at the next loss check", e);
+        }
     }
 
     /** Starts a registry on {@code dataSource}, which must lead to a PostgreSQL primary. */
@@ -178,12 +182,13 @@ public final class LockRegistry implements AutoCloseable {
     public TransactionLock transactionLock(String name, LockOptions options) {
         Objects.requireNonNull(options, "options");
         LockKey key = LockKey.of(namespace, LockKey.requireText(name, "lock name"));
-        if (!(engine() instanceof LockEngine server)) {
+        Engine current = engine();
+        if (current.leaseBounds() == null) {
             throw new UnsupportedOperationException("Transaction-scoped lock '" + name + "' needs PostgreSQL, but this "
                     + "registry keeps its locks in memory; test TRANSACTION scope against a database");
         }
         return new TransactionLock(new LockInfo(name, key, options.mode(), LockInfo.Scope.TRANSACTION, group(options)),
-                this, server, workers, housekeeper);
+                this, current, transactionCompletion, threads.workers(), threads.housekeeper());
     }
 
     /**
@@ -196,7 +201,7 @@ public final class LockRegistry implements AutoCloseable {
      *     when the task threw)
      * @throws E what the task threw
      */
-    public <T, E extends Throwable> T executeLocked(String name, Duration timeout, LockedCallable<T, E> task)
+    public <T extends @Nullable Object, E extends Throwable> T executeLocked(String name, Duration timeout, LockedCallable<T, E> task)
             throws E {
         try (HeldLock held = lock(name).hold(timeout)) {
             return task.call();
@@ -204,7 +209,7 @@ public final class LockRegistry implements AutoCloseable {
     }
 
     /** Runs {@code task} holding the exclusive lock {@code name}, with the registry's defaults. */
-    public <T, E extends Throwable> T executeLocked(String name, LockedCallable<T, E> task) throws E {
+    public <T extends @Nullable Object, E extends Throwable> T executeLocked(String name, LockedCallable<T, E> task) throws E {
         try (HeldLock held = lock(name).hold()) {
             return task.call();
         }
@@ -231,7 +236,7 @@ public final class LockRegistry implements AutoCloseable {
 
     /**
      * Holds now: handles of this registry holding their lock (a re-entrant handle counts once),
-     * and transaction holds tracked with {@link TransactionLock#trackHold}.
+     * and transaction-scoped holds while tracked (see {@link Builder#transactionCompletion}).
      */
     public int heldLocks() {
         return engine.heldCount();
@@ -249,8 +254,8 @@ public final class LockRegistry implements AutoCloseable {
      * Every hold of this registry's handles, and every acquisition of its handles and transaction
      * locks that may wait and is not answered yet: who, since when, on which backend. Taken key by
      * key without stopping the registry, so it is no atomic snapshot. Transaction-scoped holds
-     * appear while tracked with {@link TransactionLock#trackHold}: the registry cannot see their
-     * transactions end. Safe to call once the registry is closed, when it holds nothing.
+     * appear while tracked (see {@link Builder#transactionCompletion}): the registry cannot see
+     * their transactions end. Safe to call once the registry is closed, when it holds nothing.
      */
     public List<LockActivity> activity() {
         return engine.activity();
@@ -269,10 +274,7 @@ public final class LockRegistry implements AutoCloseable {
             return;
         }
         engine.close(CLOSE_PATIENCE);
-        housekeeper.shutdownNow();
-        workers.shutdownNow();
-        // their locks went with the close, which released them
-        delayedReleases.forEach(DelayedRelease::releasedByClose);
+        async.closed(threads.shutdownNow());
     }
 
     /**
@@ -283,7 +285,7 @@ public final class LockRegistry implements AutoCloseable {
      * waits already under way go on. Returns once no handle holds and no acquisition waits, or once
      * {@code timeout} has passed, and then closes the registry as {@link #close()} does, logging
      * the locks still held then (their holders learn it from {@link AdvisoryLock#isHeld()}).
-     * Transaction-scoped holds are waited for while tracked with {@link TransactionLock#trackHold}.
+     * Transaction-scoped holds are waited for while tracked (see {@link Builder#transactionCompletion}).
      *
      * @return whether every hold had ended before the registry closed
      * @throws InterruptedException if interrupted while waiting; the registry is then closed at once
@@ -367,61 +369,12 @@ public final class LockRegistry implements AutoCloseable {
         return new IllegalStateException("This LockRegistry is closed; build a new one to take locks", cause);
     }
 
-    @SuppressWarnings("FutureReturnValueIgnored") // the release answers through its own future
     CompletableFuture<Boolean> releaseAfter(AdvisoryLock lock, Duration delay) {
-        DelayedRelease release = new DelayedRelease(lock);
-        delayedReleases.add(release);
-        try {
-            housekeeper.schedule(() -> {
-                try {
-                    workers.execute(release);
-                } catch (RejectedExecutionException closing) {
-                    release.run();
-                }
-            }, delay.toNanos(), TimeUnit.NANOSECONDS);
-        } catch (RejectedExecutionException closing) {
-            release.run();
-        }
-        return release.result;
-    }
-
-    /** One release of {@link AdvisoryLock#releaseAfter}; runs once, whoever gets to it. */
-    private final class DelayedRelease implements Runnable {
-
-        private final AdvisoryLock lock;
-        final CompletableFuture<Boolean> result = new CompletableFuture<>();
-
-        DelayedRelease(AdvisoryLock lock) {
-            this.lock = lock;
-        }
-
-        void releasedByClose() {
-            if (delayedReleases.remove(this)) {
-                result.complete(true);
-            }
-        }
-
-        @Override
-        public void run() {
-            if (!delayedReleases.remove(this)) {
-                return;
-            }
-            try {
-                result.complete(lock.release());
-            } catch (RuntimeException | Error e) {
-                result.completeExceptionally(e);
-            }
-        }
+        return async.releaseAfter(lock, delay);
     }
 
     CompletableFuture<Boolean> acquireAsync(AdvisoryLock lock, Duration timeout) {
-        AsyncAcquire task = new AsyncAcquire(lock, timeout);
-        try {
-            workers.execute(task);
-        } catch (RejectedExecutionException e) {
-            task.result.completeExceptionally(closedError(e));
-        }
-        return task.result;
+        return async.acquireAsync(lock, timeout);
     }
 
     private AdvisoryLock handle(String name, LockKey key, LockOptions options) {
@@ -439,82 +392,6 @@ public final class LockRegistry implements AutoCloseable {
         return group == null ? LockInfo.UNGROUPED : group;
     }
 
-    private static ThreadFactory daemonThreads(String prefix) {
-        AtomicInteger count = new AtomicInteger();
-        return runnable -> {
-            Thread thread = new Thread(runnable, prefix + count.incrementAndGet());
-            thread.setDaemon(true);
-            return thread;
-        };
-    }
-
-    /**
-     * An acquisition on a worker thread. Cancelling the future interrupts the worker, which
-     * cancels the server wait; a grant that crossed the cancel is released.
-     */
-    private static final class AsyncAcquire implements Runnable {
-
-        private final AdvisoryLock lock;
-        private final Duration timeout;
-        private final CompletableFuture<Boolean> result = new CompletableFuture<>();
-        private final ReentrantLock runnerLock = new ReentrantLock();
-        private @Nullable Thread runner;
-
-        @SuppressWarnings("FutureReturnValueIgnored") // a cancel hook on the caller's future, not a result
-        AsyncAcquire(AdvisoryLock lock, Duration timeout) {
-            this.lock = lock;
-            this.timeout = timeout;
-            result.whenComplete((value, failure) -> {
-                if (result.isCancelled()) {
-                    interruptRunner();
-                }
-            });
-        }
-
-        @Override
-        public void run() {
-            runnerLock.lock();
-            try {
-                if (result.isDone()) {
-                    return;
-                }
-                runner = Thread.currentThread();
-            } finally {
-                runnerLock.unlock();
-            }
-            try {
-                boolean acquired = lock.tryAcquire(timeout);
-                if (!result.complete(acquired) && acquired) {
-                    lock.release();
-                }
-            } catch (InterruptedException e) {
-                result.completeExceptionally(new AcquireFailureException(lock.name(), lock.mode(),
-                        AcquireFailureException.Reason.CANCELLED, null, e));
-            } catch (RuntimeException | Error e) {
-                result.completeExceptionally(e);
-            } finally {
-                runnerLock.lock();
-                try {
-                    runner = null;
-                    Thread.interrupted();
-                } finally {
-                    runnerLock.unlock();
-                }
-            }
-        }
-
-        private void interruptRunner() {
-            runnerLock.lock();
-            try {
-                if (runner != null) {
-                    runner.interrupt();
-                }
-            } finally {
-                runnerLock.unlock();
-            }
-        }
-    }
-
     /** Settings of a {@link LockRegistry}; every setting has a default. */
     public static final class Builder {
 
@@ -530,6 +407,9 @@ public final class LockRegistry implements AutoCloseable {
         private Duration silentClientTimeout = Duration.ofSeconds(20);
         private final List<LockLossListener> listeners = new ArrayList<>();
         private final List<LockObserver> observers = new ArrayList<>();
+        private @Nullable TransactionCompletion transactionCompletion;
+        private @Nullable ThreadFactory threadFactory;
+        private int maxAsyncThreads = 16;
 
         private Builder(@Nullable DataSource dataSource) {
             this.dataSource = dataSource;
@@ -663,6 +543,44 @@ public final class LockRegistry implements AutoCloseable {
          */
         public Builder observer(LockObserver observer) {
             observers.add(Objects.requireNonNull(observer, "observer"));
+            return this;
+        }
+
+        /**
+         * Makes the registry's threads: its housekeeper (loss checks, idle returns, timers), one
+         * per wait in the server (at most {@link #maxConnections}), workers that send cancels,
+         * report losses and run transaction-lock waits (one per waiting caller), and those of
+         * {@code acquireAsync} and {@code releaseAfter} (at most {@link #maxAsyncThreads}). By
+         * default the housekeeper is a daemon platform thread and the others are virtual threads
+         * where the JDK has them (21 and later), daemon platform threads otherwise.
+         */
+        public Builder threadFactory(ThreadFactory threadFactory) {
+            this.threadFactory = Objects.requireNonNull(threadFactory, "threadFactory");
+            return this;
+        }
+
+        /**
+         * The most threads running {@link AdvisoryLock#acquireAsync} acquisitions and
+         * {@link AdvisoryLock#releaseAfter} releases at once; default 16. Further ones queue in the
+         * order they were asked for, their timeouts running meanwhile.
+         *
+         * @throws IllegalArgumentException if less than 1
+         */
+        public Builder maxAsyncThreads(int maxAsyncThreads) {
+            if (maxAsyncThreads < 1) {
+                throw new IllegalArgumentException("maxAsyncThreads must be at least 1, but was " + maxAsyncThreads);
+            }
+            this.maxAsyncThreads = maxAsyncThreads;
+            return this;
+        }
+
+        /**
+         * How the registry learns that the transaction holding a {@link TransactionLock} ended, so
+         * that it can count, show, observe and wait for transaction-scoped holds; default none, and
+         * then they are not tracked (PostgreSQL releases them all the same).
+         */
+        public Builder transactionCompletion(TransactionCompletion transactionCompletion) {
+            this.transactionCompletion = Objects.requireNonNull(transactionCompletion, "transactionCompletion");
             return this;
         }
 

@@ -37,7 +37,7 @@ final class ServerWait implements Runnable {
         this.deadline = deadline;
         this.lease = lease;
         this.cancellation = new Cancellation(timer, workers, result, session.connection,
-                () -> SessionPool.abort(session.connection), lease.networkTimeout.toNanos());
+                () -> SessionOpener.abort(session.connection), lease.networkTimeout.toNanos());
     }
 
     Session session() {

@@ -2,10 +2,7 @@ package dev.pals;
 
 import com.google.errorprone.annotations.concurrent.GuardedBy;
 import java.lang.System.Logger.Level;
-import java.sql.Connection;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -33,16 +30,11 @@ final class SessionPool {
 
     private static final System.Logger LOG = System.getLogger(SessionPool.class.getName());
 
-    private final DataSource dataSource;
+    private final SessionOpener opener;
     private final int maxConnections;
     private final long idleTimeoutNanos;
     private final BiConsumer<Session, SQLException> onLost;
-    private final Lease lease;
     private final Executor background;
-    /** What the server reported for the last session opened, for {@link #leaseBounds()}. */
-    private volatile @Nullable ServerLease serverLease;
-    /** The last problem with the server's settings that was logged, so that each is logged once. */
-    private volatile @Nullable String reportedProblem;
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
@@ -56,29 +48,19 @@ final class SessionPool {
     private int openingForWait;
     @GuardedBy("lock")
     private boolean closed;
-    /** Whether the DataSource was checked for keeping one PostgreSQL session per connection. */
-    private volatile boolean sessionsChecked;
-    /** One thread checks, before any other borrows, so that a burst of first opens cannot starve it. */
-    private final ReentrantLock checking = new ReentrantLock();
 
     SessionPool(DataSource dataSource, int maxConnections, Duration idleTimeout, Lease lease, Executor background,
             BiConsumer<Session, SQLException> onLost) {
-        this.dataSource = dataSource;
+        this.opener = new SessionOpener(dataSource, maxConnections, lease);
         this.maxConnections = maxConnections;
         this.idleTimeoutNanos = idleTimeout.toNanos();
-        this.lease = lease;
         this.background = background;
         this.onLost = onLost;
     }
 
     /** The lease's bounds, with the server's side as the last session opened reported it. */
     LeaseBounds leaseBounds() {
-        ServerLease server = serverLease;
-        if (server == null) {
-            return new LeaseBounds(lease.lossDetection(), lease.silentClientTimeout, null, null, null);
-        }
-        return new LeaseBounds(lease.lossDetection(), lease.silentClientTimeout, server.release(), server.describe(),
-                lease.problem(server));
+        return opener.leaseBounds();
     }
 
     /**
@@ -219,7 +201,7 @@ final class SessionPool {
         LOG.log(Level.WARNING, () -> "Lost the lock connection of backend " + session.backendPid + " holding "
                 + session.held.size() + " lock(s): " + e.getMessage());
         onLost.accept(session, e);
-        abort(session.connection);
+        SessionOpener.abort(session.connection);
     }
 
     boolean isClosed() {
@@ -271,6 +253,10 @@ final class SessionPool {
             session.ping();
         } catch (SQLException e) {
             failed(session, e);
+        } catch (RuntimeException e) {
+            // outside JDBC's contract, the driver says nothing of the session: if it were kept, every later
+            // check could fail the same way, and its locks would never be checked again
+            discard(session, new SQLException("The loss check failed unexpectedly: " + e, "08000", e));
         } finally {
             session.releaseIo();
             done(session);
@@ -319,7 +305,7 @@ final class SessionPool {
         if (!lockWithin(session.io, patience)) {
             LOG.log(Level.WARNING, () -> "Backend " + session.backendPid + " was still busy when its connection "
                     + "was to go back to the DataSource; aborting it, which frees its locks");
-            abort(session.connection);
+            SessionOpener.abort(session.connection);
             return;
         }
         boolean clean = false;
@@ -336,11 +322,11 @@ final class SessionPool {
             // Closed before letting go of io, so that a call still queued finds it closed rather than open.
             try {
                 if (clean) {
-                    closeQuietly(session.connection);
+                    SessionOpener.closeQuietly(session.connection);
                 } else {
                     LOG.log(Level.WARNING, () -> "Backend " + session.backendPid + " could not unlock all it held; "
                             + "aborting its connection instead of returning it, which frees its locks");
-                    abort(session.connection);
+                    SessionOpener.abort(session.connection);
                 }
             } finally {
                 session.releaseIo();
@@ -392,7 +378,7 @@ final class SessionPool {
         lock.unlock();
         Session session = null;
         try {
-            session = open();
+            session = opener.open();
         } finally {
             lock.lock();
             opening--;
@@ -400,156 +386,12 @@ final class SessionPool {
             changed.signalAll();
         }
         if (closed) {
-            closeQuietly(session.connection);
+            SessionOpener.closeQuietly(session.connection);
             ensureOpen();
         }
         session.users = 1;
         session.waiting = forWait;
         sessions.add(session);
         return session;
-    }
-
-    /**
-     * A pool may hand out a connection whose backend has just died (pools skip their check for
-     * recently used connections); its first statement finds out, and one more connection is taken.
-     */
-    private Session open() throws SQLException {
-        if (sessionsChecked || maxConnections < 2) {
-            return openVerified();
-        }
-        checking.lock();
-        try {
-            Session session = openVerified();
-            if (!sessionsChecked) {
-                try {
-                    checkOneSessionPerConnection(session);
-                } catch (SQLException | RuntimeException e) {
-                    closeQuietly(session.connection);
-                    throw e;
-                }
-                sessionsChecked = true;
-            }
-            return session;
-        } finally {
-            checking.unlock();
-        }
-    }
-
-    private Session openVerified() throws SQLException {
-        Connection connection = dataSource.getConnection();
-        try {
-            return verified(connection);
-        } catch (SQLException e) {
-            closeQuietly(connection);
-            if (!SqlErrors.isSessionLost(e, null)) {
-                throw e;
-            }
-        } catch (RuntimeException e) {
-            closeQuietly(connection);
-            throw e;
-        }
-        Connection another = dataSource.getConnection();
-        try {
-            return verified(another);
-        } catch (SQLException | RuntimeException e) {
-            closeQuietly(another);
-            throw e;
-        }
-    }
-
-    /** Proves the connection leads to a PostgreSQL primary, not another database or a standby. */
-    private Session verified(Connection connection) throws SQLException {
-        String product = connection.getMetaData().getDatabaseProductName();
-        if (!"PostgreSQL".equalsIgnoreCase(product)) {
-            throw new UnsupportedLockServerException("The lock DataSource connects to " + product
-                    + ", not PostgreSQL: advisory locks need PostgreSQL. Point the lock DataSource at a PostgreSQL "
-                    + "database (jdbc:postgresql://...).", null);
-        }
-        if (!connection.getAutoCommit()) {
-            connection.setAutoCommit(true);
-        }
-        int originalNetworkTimeout = connection.getNetworkTimeout();
-        ServerLease server = lease.apply(connection, connection.getMetaData().getDatabaseMajorVersion());
-        serverLease = server;
-        String problem = lease.problem(server);
-        if (problem != null && !problem.equals(reportedProblem)) {
-            reportedProblem = problem;
-            LOG.log(Level.WARNING, problem);
-        }
-        try (Statement statement = connection.createStatement();
-                ResultSet row = statement.executeQuery("SELECT pg_backend_pid(), pg_is_in_recovery()")) {
-            row.next();
-            if (row.getBoolean(2)) {
-                throw new UnsupportedLockServerException("The lock DataSource connects to a PostgreSQL standby in "
-                        + "recovery: advisory locks taken there do not exclude clients of the primary. Connect to "
-                        + "the primary, for example with targetServerType=primary in the JDBC URL.", null);
-            }
-            return new Session(connection, row.getInt(1), originalNetworkTimeout);
-        }
-    }
-
-    /**
-     * Refuses a pooler that hands out PostgreSQL sessions per transaction (such as PgBouncer in
-     * transaction mode), under which session locks would be taken and released on different
-     * sessions. While a second connection holds a transaction open, a direct connection keeps its
-     * backend and the second gets another; behind such a pooler the second gets the first one's
-     * backend, or the first one's backend changes.
-     */
-    private void checkOneSessionPerConnection(Session first) throws SQLException {
-        Connection second;
-        try {
-            second = dataSource.getConnection();
-        } catch (SQLException e) {
-            LOG.log(Level.WARNING, () -> "Could not open a second connection to check that the lock DataSource keeps "
-                    + "one PostgreSQL session per connection; give it at least maxConnections connections ("
-                    + e.getMessage() + ")");
-            return;
-        }
-        try (Connection other = second) {
-            boolean autoCommit = other.getAutoCommit();
-            other.setAutoCommit(false);
-            try {
-                int otherPid = backendPid(other);
-                int firstPid = backendPid(first.connection);
-                if (otherPid == first.backendPid || firstPid != first.backendPid) {
-                    throw new UnsupportedLockServerException("The lock DataSource goes through a connection pooler "
-                            + "that does not keep one PostgreSQL session per connection (backend " + first.backendPid
-                            + " was handed to another connection, or changed under this one), such as PgBouncer in "
-                            + "transaction mode: session locks would be taken and released on different sessions. "
-                            + "Point the lock DataSource at PostgreSQL directly or at a pooler in session mode; "
-                            + "transaction-scoped locks do work through it.", null);
-                }
-            } finally {
-                other.rollback();
-                other.setAutoCommit(autoCommit);
-            }
-        }
-    }
-
-    private static int backendPid(Connection connection) throws SQLException {
-        // the same volatile query as the first, so that a balancing pooler routes both alike
-        try (Statement statement = connection.createStatement();
-                ResultSet row = statement.executeQuery("SELECT pg_backend_pid(), pg_is_in_recovery()")) {
-            row.next();
-            return row.getInt(1);
-        }
-    }
-
-    static void abort(Connection connection) {
-        try {
-            connection.abort(Runnable::run);
-        } catch (SQLException | RuntimeException e) {
-            LOG.log(Level.DEBUG, () -> "Aborting a lock connection failed: " + e.getMessage());
-        }
-        closeQuietly(connection);
-    }
-
-    private static void closeQuietly(Connection connection) {
-        try {
-            connection.close();
-        } catch (SQLException | RuntimeException e) {
-            // HikariCP 7 may throw a NullPointerException resetting a connection it evicted as it was aborted
-            LOG.log(Level.DEBUG, () -> "Closing a lock connection failed: " + e.getMessage());
-        }
     }
 }

@@ -46,19 +46,21 @@ public final class TransactionLock {
     private final String name;
     private final LockKey key;
     private final LockMode mode;
-    private final LockEngine engine;
+    private final Engine engine;
     private final LockRegistry registry;
+    private final @Nullable TransactionCompletion completion;
     private final Executor workers;
     private final ScheduledExecutorService timer;
 
-    TransactionLock(LockInfo info, LockRegistry registry, LockEngine engine, Executor workers,
-            ScheduledExecutorService timer) {
+    TransactionLock(LockInfo info, LockRegistry registry, Engine engine, @Nullable TransactionCompletion completion,
+            Executor workers, ScheduledExecutorService timer) {
         this.registry = registry;
         this.info = info;
         this.name = info.name();
         this.key = info.key();
         this.mode = info.mode();
         this.engine = engine;
+        this.completion = completion;
         this.workers = workers;
         this.timer = timer;
     }
@@ -68,25 +70,23 @@ public final class TransactionLock {
         return info.group();
     }
 
-    /**
-     * Tells the registry that {@code connection}'s transaction now holds this lock, for whoever
-     * sees that transaction end (the Spring starter does, for {@code @AdvisoryLocked} methods):
-     * the registry cannot. Until the returned hold is ended, it counts in
-     * {@link LockRegistry#heldLocks()}, shows in {@link LockRegistry#activity()} with its backend,
-     * and is a critical section to the registry's {@link LockObserver}s. Call it once per
-     * acquisition that returned {@code true}, and end the hold once the transaction completes.
-     */
-    public TrackedHold trackHold(Connection connection) {
-        LockObserver.Section section = engine.transactionHeld(info, backendPid(connection));
-        return () -> section.ended(null);
-    }
-
-    /** A transaction's hold tracked by {@link #trackHold}. */
-    @FunctionalInterface
-    public interface TrackedHold {
-
-        /** The transaction ended, so PostgreSQL released the lock. A second call does nothing. */
-        void end();
+    /** Tracks the hold of a successful acquisition until its transaction ends, if the registry can see that. */
+    private boolean tracked(Connection connection, boolean acquired) {
+        if (!acquired || completion == null) {
+            return acquired;
+        }
+        Runnable ended = engine.transactionHolds().track(info, backendPid(connection));
+        boolean willRun;
+        try {
+            willRun = completion.afterCompletion(connection, ended);
+        } catch (RuntimeException | Error e) {
+            ended.run();
+            throw e;
+        }
+        if (!willRun) {
+            ended.run();
+        }
+        return true;
     }
 
     private static @Nullable Integer backendPid(Connection connection) {
@@ -123,7 +123,7 @@ public final class TransactionLock {
     public boolean tryAcquire(Connection connection) {
         try {
             registry.requireAdmitting(name);
-            return engine.observed(info, false, null, null, () -> tryOnce(connection));
+            return tracked(connection, engine.observed(info, false, null, null, () -> tryOnce(connection)));
         } catch (InterruptedException e) {
             throw new AssertionError("a try without waiting is never interrupted", e);
         }
@@ -163,7 +163,8 @@ public final class TransactionLock {
             return tryAcquire(connection);
         }
         registry.requireAdmitting(name);
-        return engine.observed(info, true, null, backendPid(connection), () -> waitFor(connection, timeout));
+        return tracked(connection,
+                engine.observed(info, true, null, backendPid(connection), () -> waitFor(connection, timeout)));
     }
 
     private boolean waitFor(Connection connection, Duration timeout) throws InterruptedException {

@@ -148,22 +148,26 @@ class LockObserverTest extends LockTestSupport {
 
     @Test
     void transactionLocksAreObservedInTheTransactionScopeAndTrackedHoldsShowInActivity() throws Exception {
-        LockRegistry registry = observed();
+        List<Runnable> ends = new CopyOnWriteArrayList<>();
+        LockRegistry registry = registry(LockRegistry.builder(dataSource).namespace(namespace).observer(recorder)
+                .transactionCompletion((connection, ended) -> ends.add(ended)));
         TransactionLock lock = registry.transactionLock("account:1", LockOptions.exclusive().withGroup("account"));
         assertThat(lock.group()).isEqualTo("account");
         try (Connection mine = DB.connect(); Connection other = DB.connect()) {
             mine.setAutoCommit(false);
             other.setAutoCommit(false);
             assertThat(lock.tryAcquire(mine)).isTrue();
-            TransactionLock.TrackedHold hold = lock.trackHold(mine);
+            assertThat(ends).hasSize(1);
+            assertThat(registry.heldLocks()).isOne();
             assertThat(registry.activity()).singleElement().satisfies(activity -> {
                 assertThat(activity.lock().scope()).isEqualTo(LockInfo.Scope.TRANSACTION);
                 assertThat(activity.backendPid()).isEqualTo(pidOf(mine));
             });
             assertThat(lock.tryAcquire(other, Duration.ofMillis(50))).isFalse();
+            assertThat(ends).as("a failed acquisition is not tracked").hasSize(1);
             mine.rollback();
-            hold.end();
-            hold.end();
+            ends.get(0).run();
+            ends.get(0).run();
             other.rollback();
         }
         assertThat(registry.heldLocks()).isZero();
@@ -171,6 +175,39 @@ class LockObserverTest extends LockTestSupport {
         assertThat(recorder.events).containsExactly(
                 "start account:1 account TRANSACTION tries", "end account:1 ACQUIRED", "held account:1",
                 "start account:1 account TRANSACTION waits", "end account:1 TIMED_OUT", "released account:1");
+    }
+
+    @Test
+    void transactionHoldsAreNotTrackedWhenTheCompletionCannotSeeTheirEnd() throws Exception {
+        LockRegistry registry = registry(LockRegistry.builder(dataSource).namespace(namespace).observer(recorder)
+                .transactionCompletion((connection, ended) -> false));
+        TransactionLock lock = registry.transactionLock("account:2", LockMode.EXCLUSIVE);
+        try (Connection mine = DB.connect()) {
+            mine.setAutoCommit(false);
+            assertThat(lock.tryAcquire(mine, Duration.ofSeconds(1))).isTrue();
+            assertThat(registry.heldLocks()).isZero();
+            assertThat(registry.activity()).isEmpty();
+            mine.rollback();
+        }
+        assertThat(recorder.events).containsExactly("start account:2 ungrouped TRANSACTION waits",
+                "end account:2 ACQUIRED", "held account:2", "released account:2");
+    }
+
+    @Test
+    void aCompletionThatFailsLeavesNoTrackedHoldAndItsFailureReachesTheCaller() throws Exception {
+        LockRegistry registry = registry(LockRegistry.builder(dataSource).namespace(namespace)
+                .transactionCompletion((connection, ended) -> {
+                    throw new IllegalStateException("no synchronization");
+                }));
+        TransactionLock lock = registry.transactionLock("account:3", LockMode.EXCLUSIVE);
+        try (Connection mine = DB.connect()) {
+            mine.setAutoCommit(false);
+            assertThatThrownBy(() -> lock.tryAcquire(mine)).isInstanceOf(IllegalStateException.class)
+                    .hasMessage("no synchronization");
+            assertThat(registry.heldLocks()).isZero();
+            assertThat(registry.activity()).isEmpty();
+            mine.rollback();
+        }
     }
 
     private static int pidOf(Connection connection) throws SQLException {
@@ -206,7 +243,7 @@ class LockObserverTest extends LockTestSupport {
         LockActivity wait = activity.stream().filter(a -> a.state() == LockActivity.State.WAITING).findFirst()
                 .orElseThrow();
         assertThat(wait.lock().name()).isEqualTo("contested");
-        assertThat(wait.owner()).startsWith("pals-lock-wait-");
+        assertThat(wait.owner()).startsWith("pals-lock-async-");
         assertThat(wait.backendPid()).isEqualTo((int) observe("SELECT pid FROM pg_locks WHERE locktype = 'advisory' "
                 + "AND NOT granted AND classid = ? AND objid = ? AND objsubid = ?", contested.classId(),
                 contested.objId(), contested.objSubId()));

@@ -159,14 +159,12 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
             return invocation.proceed();
         }
         Connection connection = DataSourceUtils.getConnection(serviceDataSource);
-        TransactionLock.TrackedHold hold;
         try {
             boolean acquired = locked.blocking() ? lock.tryAcquire(connection, locked.timeout())
                     : lock.tryAcquire(connection);
             if (!acquired) {
                 return contended(invocation, locked, name);
             }
-            hold = lock.trackHold(connection);
         } catch (IllegalStateException refused) {
             return skippedAtShutdown(locked, name, refused);
         } catch (InterruptedException e) {
@@ -181,7 +179,6 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
             @Override
             public void afterCompletion(int status) {
                 CallChain.leave(lock.key());
-                hold.end();
             }
         });
         return invocation.proceed();

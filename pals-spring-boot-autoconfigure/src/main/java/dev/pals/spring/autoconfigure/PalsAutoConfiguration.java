@@ -250,6 +250,7 @@ public final class PalsAutoConfiguration {
                     .lossCheckInterval(properties.getLossCheckInterval())
                     .networkTimeout(properties.getNetworkTimeout())
                     .silentClientTimeout(properties.getSilentClientTimeout())
+                    .transactionCompletion(new SpringTransactionCompletion())
                     .lossListener((lock, cause) -> events.publishEvent(new LockLostEvent(pool, lock, cause)));
             observers.orderedStream().forEach(builder::observer);
             builder.acquireTimeout(properties.getAcquireTimeout());
