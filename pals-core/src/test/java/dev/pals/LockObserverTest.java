@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
 
@@ -144,6 +145,36 @@ class LockObserverTest extends LockTestSupport {
         assertThat(linkage.tryAcquire()).isTrue();
         assertThat(linkage.release()).isTrue();
         assertThat(registry.heldLocks()).isZero();
+    }
+
+    @Test
+    void anObserverRunsOutsideTheRegistrysLockForTheKey() throws Exception {
+        List<String> seen = new CopyOnWriteArrayList<>();
+        AtomicReference<AdvisoryLock> other = new AtomicReference<>();
+        // an observer that asks about the same key from another thread: under the key's lock, that would hang
+        LockObserver asking = new LockObserver() {
+            @Override
+            public Section sectionStarted(LockInfo lock) {
+                AdvisoryLock second = other.get();
+                if (second != null) {
+                    CompletableFuture<Boolean> answer = CompletableFuture.supplyAsync(second::tryAcquire);
+                    try {
+                        seen.add("other handle got " + answer.get(2, TimeUnit.SECONDS));
+                    } catch (Exception e) {
+                        seen.add("other handle blocked: " + e);
+                    }
+                }
+                return lost -> seen.add("ended");
+            }
+        };
+        LockRegistry registry = registry(LockRegistry.builder(dataSource).namespace(namespace).observer(asking));
+        AdvisoryLock first = registry.lock("asked");
+        other.set(registry.lock("asked"));
+
+        assertThat(first.tryAcquire()).isTrue();
+        assertThat(first.release()).isTrue();
+
+        assertThat(seen).containsExactly("other handle got false", "ended");
     }
 
     @Test
