@@ -11,18 +11,16 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
 import org.jspecify.annotations.Nullable;
-import org.postgresql.PGConnection;
 
 /**
  * The race between a waiting statement's grant and its caller giving up. Exactly one side wins
  * {@link #state}: the worker by {@link #granted()}, the caller by {@link #abandon()}; the loser
  * makes sure nothing stays held.
  *
- * <p>A cancel that reaches the server before the statement does is ignored there, and PgJDBC
- * then turns every later {@code Statement.cancel()} of that statement into a no-op. So giving up
- * sends a fresh cancel request every {@link #RETRY_MILLIS} until the worker is done with the
- * statement, off the caller's thread (a cancel opens a connection of its own, which a silent
- * network can hold up). Where the connection is the registry's own, it is aborted if the
+ * <p>A cancel that reaches the server before the statement does is ignored there. So giving up
+ * sends a cancel every {@link #RETRY_MILLIS} until the worker is done with the statement, in the
+ * way that can be repeated on the connection's driver ({@link PgJdbc#cancel}), off the caller's
+ * thread (a cancel opens a connection of its own, which a silent network can hold up). Where the connection is the registry's own, it is aborted if the
  * statement still runs {@code abortAfterNanos} after giving up, however the cancels fare: it
  * holds nothing else, and the server drops the waiter when it sees its client gone.
  */
@@ -153,13 +151,9 @@ final class Cancellation {
 
     private void sendCancel(Statement current) {
         try {
-            connection.unwrap(PGConnection.class).cancelQuery();
-        } catch (SQLException | RuntimeException notPgJdbc) {
-            try {
-                current.cancel();
-            } catch (SQLException gone) {
-                // the connection is gone, which ends the wait as well
-            }
+            PgJdbc.cancel(connection, current);
+        } catch (SQLException | RuntimeException gone) {
+            // the connection is gone, which ends the wait as well; else the next retry sends another
         }
     }
 }

@@ -12,7 +12,6 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import org.jspecify.annotations.Nullable;
-import org.postgresql.PGConnection;
 
 /**
  * A transaction-scoped advisory lock, from {@link LockRegistry#transactionLock}: taken with
@@ -91,8 +90,8 @@ public final class TransactionLock {
 
     private static @Nullable Integer backendPid(Connection connection) {
         try {
-            return connection.unwrap(PGConnection.class).getBackendPID();
-        } catch (SQLException | RuntimeException | LinkageError notPgJdbc) {
+            return PgJdbc.backendPid(connection);
+        } catch (SQLException | RuntimeException unknown) {
             return null;
         }
     }
