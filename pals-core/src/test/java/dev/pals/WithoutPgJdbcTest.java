@@ -14,8 +14,10 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Enumeration;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicReference;
 import javax.sql.DataSource;
@@ -162,18 +164,19 @@ class WithoutPgJdbcTest extends LockTestSupport {
         @Override
         public Void call() throws Exception {
             requireHidden(getClass());
-            try (LockRegistry registry = withoutAbortSoon(dataSource, namespace);
+            List<Runnable> ends = new ArrayList<>();
+            try (LockRegistry registry = LockRegistry.builder(dataSource).namespace(namespace)
+                    .transactionCompletion((connection, ended) -> ends.add(ended)).build();
                     Connection transaction = dataSource.getConnection()) {
                 TransactionLock lock = registry.transactionLock("account:8", LockMode.EXCLUSIVE);
                 transaction.setAutoCommit(false);
                 int pid = pidOf(transaction);
                 assertThat(lock.tryAcquire(transaction)).isTrue();
-                TransactionLock.TrackedHold hold = lock.trackHold(transaction);
 
                 assertThat(registry.activity()).singleElement()
                         .satisfies(activity -> assertThat(activity.backendPid()).isEqualTo(pid));
                 transaction.rollback();
-                hold.end();
+                ends.forEach(Runnable::run);
             }
             return null;
         }
