@@ -27,6 +27,12 @@ final class ServerWait implements Runnable {
     /** Completes with whether the lock is now held on {@link #session}, or with the failure. */
     final CompletableFuture<Boolean> result = new CompletableFuture<>();
     private final Cancellation cancellation;
+    /**
+     * Whether the session may hold the key without {@link #result} saying so: from when the wait
+     * statement is sent (before that, nothing reached the server) until a failure is known to have
+     * left nothing held. Only the worker uses it.
+     */
+    private boolean mayHold;
 
     ServerWait(SessionPool pool, Session session, KeyState keyState, Holder holder, long deadline, Lease lease,
             ScheduledExecutorService timer, Executor workers) {
@@ -67,7 +73,11 @@ final class ServerWait implements Runnable {
         } catch (SQLException e) {
             result.completeExceptionally(translate(e));
         } catch (RuntimeException | Error e) {
-            result.completeExceptionally(e);
+            try {
+                clearIfMayHold(e);
+            } finally {
+                result.completeExceptionally(e);
+            }
         } finally {
             cancellation.finish();
             session.releaseIo();
@@ -78,6 +88,7 @@ final class ServerWait implements Runnable {
     private boolean waitOn(PreparedStatement wait) throws SQLException {
         SQLException failure = null;
         session.connection.setNetworkTimeout(Lease.DIRECT, lease.waitNetworkTimeoutMillis(deadline));
+        mayHold = true;
         try {
             wait.executeQuery().close();
         } catch (SQLException e) {
@@ -104,9 +115,15 @@ final class ServerWait implements Runnable {
         if (SqlErrors.is(failure, SqlErrors.QUERY_CANCELED)) {
             // a cancel can land after the grant: this session holds nothing else, so clear it all
             session.unlockAll();
+            mayHold = false;
             if (cancellation.isAbandoned()) {
                 return false;
             }
+        } else if (SqlErrors.is(failure, SqlErrors.DEADLOCK_DETECTED)) {
+            // known clean: a deadlock victim is taken out of the queue instead of being granted, and this
+            // statement waits for nothing else. Any other failure may have come after the grant (a full lock
+            // table is 53200, but so is running out of memory anywhere), so it is cleared, at one round trip.
+            mayHold = false;
         }
         throw failure;
     }
@@ -121,7 +138,29 @@ final class ServerWait implements Runnable {
             return new LockException("The connection waiting for lock '" + holder.name + "' was lost: "
                     + e.getMessage() + "; nothing is held. Check the database server and network.", e);
         }
+        clearIfMayHold(e);
         return SqlErrors.lockFailure("wait for", holder.name, holder.mode, e);
+    }
+
+    /**
+     * After a failure that may have come after the grant (restoring the network timeout, or asking
+     * the server whether a timed-out wait was granted after all): the result will not say the key
+     * is held, so nobody would own it, and the session is about to go back to the pool. It holds
+     * nothing else, so it is cleared; if that fails too, it is discarded, which ends its PostgreSQL
+     * session and so frees the key.
+     */
+    private void clearIfMayHold(Throwable failure) {
+        if (!mayHold) {
+            return;
+        }
+        try {
+            session.connection.setNetworkTimeout(Lease.DIRECT, lease.networkTimeoutMillis());
+            session.unlockAll();
+        } catch (SQLException | RuntimeException | Error e) {
+            failure.addSuppressed(e);
+            pool.discard(session, e instanceof SQLException sql ? sql
+                    : new SQLException("Clearing the session after a failed wait failed: " + e, e));
+        }
     }
 
     /**

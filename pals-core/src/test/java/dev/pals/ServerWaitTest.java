@@ -5,6 +5,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.zaxxer.hikari.HikariDataSource;
+import java.lang.reflect.InvocationHandler;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.lang.reflect.Proxy;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -14,7 +18,10 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import javax.sql.DataSource;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
 
 /** Waits happen in the server, end promptly, and leave nothing behind however they end. */
@@ -204,6 +211,75 @@ class ServerWaitTest extends LockTestSupport {
         unlockAll(holder);
         assertThat(waiting.get(30, TimeUnit.SECONDS)).isTrue();
         lock.release();
+    }
+
+    @Test
+    void failureAfterTheGrantLeavesNoPooledSessionHoldingTheKey() throws Exception {
+        AtomicInteger refusals = new AtomicInteger();
+        LockRegistry registry = registry(LockRegistry.builder(refusingNetworkTimeouts(refusals)).namespace(namespace));
+        AdvisoryLock lock = registry.lock("x");
+        Connection holder = holdFromOutside(lock.key());
+        CompletableFuture<Boolean> waiting = lock.acquireAsync(LONG);
+        awaitServerWaiter(lock.key());
+
+        // the wait set its own network timeout before it was sent: the next call is its restore, after the grant
+        refusals.set(1);
+        unlockAll(holder);
+
+        assertThatThrownBy(() -> waiting.get(30, TimeUnit.SECONDS)).hasCauseInstanceOf(LockException.class);
+        assertThat(lock.isHeld()).isFalse();
+        assertThat(grantedOnServer(lock.key())).as("granted to the session the pool keeps").isZero();
+        assertThat(lock.tryAcquire()).isTrue();
+        lock.release();
+    }
+
+    @Test
+    void failureAfterTheGrantDiscardsTheSessionWhenClearingItFailsToo() throws Exception {
+        AtomicInteger refusals = new AtomicInteger();
+        LockRegistry registry = registry(LockRegistry.builder(refusingNetworkTimeouts(refusals)).namespace(namespace));
+        AdvisoryLock lock = registry.lock("x");
+        Connection holder = holdFromOutside(lock.key());
+        CompletableFuture<Boolean> waiting = lock.acquireAsync(LONG);
+        awaitServerWaiter(lock.key());
+
+        refusals.set(Integer.MAX_VALUE);
+        unlockAll(holder);
+
+        assertThatThrownBy(() -> waiting.get(30, TimeUnit.SECONDS)).hasCauseInstanceOf(LockException.class);
+        // the session was ended, not cleared: the server frees the key once it sees the connection closed
+        await().atMost(Duration.ofSeconds(10)).until(() -> grantedOnServer(lock.key()) == 0);
+        refusals.set(0);
+        assertThat(lock.tryAcquire()).isTrue();
+        lock.release();
+    }
+
+    /**
+     * {@link #dataSource}, whose connections refuse {@code setNetworkTimeout} while {@code refusals}
+     * is above zero, counting it down: a failure that is not a lost connection, at a point of a
+     * server wait that no real server can be made to fail at on cue.
+     */
+    private DataSource refusingNetworkTimeouts(AtomicInteger refusals) {
+        return proxy(DataSource.class, (self, method, args) -> {
+            Object result = delegate(method, dataSource, args);
+            return result instanceof Connection connection ? proxy(Connection.class, (inner, call, callArgs) -> {
+                if (call.getName().equals("setNetworkTimeout") && refusals.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+                    throw new SQLException("setNetworkTimeout refused by the test", "HY000");
+                }
+                return delegate(call, connection, callArgs);
+            }) : result;
+        });
+    }
+
+    private static <T> T proxy(Class<T> type, InvocationHandler handler) {
+        return type.cast(Proxy.newProxyInstance(type.getClassLoader(), new Class<?>[] {type}, handler));
+    }
+
+    private static @Nullable Object delegate(Method method, Object target, Object @Nullable [] args) throws Throwable {
+        try {
+            return method.invoke(target, args);
+        } catch (InvocationTargetException e) {
+            throw e.getCause();
+        }
     }
 
     private Connection holdFromOutside(LockKey key) throws SQLException {
