@@ -112,7 +112,8 @@ public final class AdvisoryLock {
      *
      * @return whether this handle now holds the lock; {@code false} once the timeout passed
      * @throws InterruptedException if the thread was interrupted while waiting, or before the call
-     *     (even one this handle would have answered at once, as a re-entry); the server wait is
+     *     (also for a zero timeout, and even where this handle would have answered at once, as a
+     *     re-entry); the server wait is
      *     cancelled and nothing more is held
      * @throws LockException if the server or connection failed, or the server's
      *     {@code statement_timeout} cut the wait short; nothing is then held
@@ -122,10 +123,9 @@ public final class AdvisoryLock {
      */
     public boolean tryAcquire(Duration timeout) throws InterruptedException {
         Timeouts.check(timeout, "timeout");
-        if (timeout.isZero()) {
-            return tryAcquire();
-        }
-        return registry.forAcquisition(holder).acquire(holder, true, Timeouts.deadline(timeout));
+        // zero does not wait, but answers an interrupt as every other timeout does: with InterruptedException
+        boolean mayWait = !timeout.isZero();
+        return registry.forAcquisition(holder).acquire(holder, mayWait, mayWait ? Timeouts.deadline(timeout) : 0);
     }
 
     /**
@@ -136,7 +136,7 @@ public final class AdvisoryLock {
      * @throws InterruptedException if interrupted while waiting; nothing is then held
      */
     public boolean acquire() throws InterruptedException {
-        return blocking ? tryAcquire(timeout) : tryAcquire();
+        return tryAcquire(blocking ? timeout : Duration.ZERO);
     }
 
     /**

@@ -115,16 +115,18 @@ public final class TransactionLock {
      * Takes the lock in {@code connection}'s transaction if it is free now; never waits.
      *
      * @return whether the transaction now holds the lock
+     * @throws AcquireFailureException with reason INTERRUPTED if an interrupt was pending; the
+     *     interrupt status is set again and nothing was taken
      * @throws IllegalStateException if {@code connection} is in autocommit mode (no transaction), or
      *     the registry is closing gracefully
      * @throws LockException if the server failed
      */
     public boolean tryAcquire(Connection connection) {
         try {
-            registry.requireAdmitting(name);
-            return tracked(connection, engine.observed(info, false, null, null, () -> tryOnce(connection)));
+            return acquire(connection, Duration.ZERO);
         } catch (InterruptedException e) {
-            throw new AssertionError("a try without waiting is never interrupted", e);
+            Thread.currentThread().interrupt();
+            throw new AcquireFailureException(name, mode, AcquireFailureException.Reason.INTERRUPTED, null, e);
         }
     }
 
@@ -147,8 +149,8 @@ public final class TransactionLock {
      *
      * @return whether the transaction now holds the lock; {@code false} once the timeout passed,
      *     with the transaction still usable
-     * @throws InterruptedException if interrupted while waiting; nothing is held and the
-     *     transaction is still usable (if the grant came first, this returns {@code true} with the
+     * @throws InterruptedException if interrupted while waiting, or before the call (also for a
+     *     zero timeout); nothing is held and the transaction is still usable (if the grant came first, this returns {@code true} with the
      *     interrupt status set instead)
      * @throws AcquireFailureException with reason DEADLOCK if PostgreSQL broke a deadlock by
      *     aborting this wait; the transaction is still usable, but it should usually roll back to
@@ -158,12 +160,19 @@ public final class TransactionLock {
      */
     public boolean tryAcquire(Connection connection, Duration timeout) throws InterruptedException {
         Timeouts.check(timeout, "timeout");
-        if (timeout.isZero()) {
-            return tryAcquire(connection);
-        }
+        return acquire(connection, timeout);
+    }
+
+    /** A try for a zero timeout, else a wait; a pending interrupt ends either, as it does a handle's. */
+    private boolean acquire(Connection connection, Duration timeout) throws InterruptedException {
         registry.requireAdmitting(name);
-        return tracked(connection,
-                engine.observed(info, true, null, backendPid(connection), () -> waitFor(connection, timeout)));
+        boolean mayWait = !timeout.isZero();
+        return tracked(connection, engine.observed(info, mayWait, null, mayWait ? backendPid(connection) : null, () -> {
+            if (Thread.interrupted()) {
+                throw new InterruptedException("interrupted before acquiring lock '" + name + "'");
+            }
+            return mayWait ? waitFor(connection, timeout) : tryOnce(connection);
+        }));
     }
 
     private boolean waitFor(Connection connection, Duration timeout) throws InterruptedException {

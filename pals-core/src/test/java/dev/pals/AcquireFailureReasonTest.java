@@ -103,6 +103,53 @@ class AcquireFailureReasonTest extends LockTestSupport {
         assertThat(reader.release()).isTrue();
     }
 
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"PostgreSQL", "in memory"})
+    void aTimedAcquisitionWithAnInterruptPendingThrowsInterruptedExceptionWhateverItsTimeout(String engine) {
+        LockRegistry registry = registry(engine.equals("in memory") ? LockRegistry.inMemory()
+                : LockRegistry.builder(dataSource).namespace(namespace));
+        AdvisoryLock lock = registry.lock("timed");
+
+        for (Duration timeout : List.of(Duration.ZERO, Duration.ofMillis(1), Duration.ofSeconds(30))) {
+            Thread.currentThread().interrupt();
+            try {
+                assertThatThrownBy(() -> lock.tryAcquire(timeout)).as("tryAcquire(%s) with an interrupt pending", timeout)
+                        .isInstanceOf(InterruptedException.class);
+            } finally {
+                Thread.interrupted();
+            }
+        }
+        assertThat(lock.isHeld()).isFalse();
+    }
+
+    @Test
+    void aTransactionLockWithAnInterruptPendingAnswersAsAHandleDoes() throws Exception {
+        TransactionLock lock = registry().transactionLock("account", LockMode.EXCLUSIVE);
+        try (Connection connection = DB.connect()) {
+            connection.setAutoCommit(false);
+            for (Duration timeout : List.of(Duration.ZERO, Duration.ofSeconds(30))) {
+                Thread.currentThread().interrupt();
+                try {
+                    assertThatThrownBy(() -> lock.tryAcquire(connection, timeout))
+                            .as("tryAcquire(connection, %s) with an interrupt pending", timeout)
+                            .isInstanceOf(InterruptedException.class);
+                } finally {
+                    Thread.interrupted();
+                }
+            }
+            Thread.currentThread().interrupt();
+            try {
+                assertThatThrownBy(() -> lock.tryAcquire(connection)).isInstanceOfSatisfying(
+                        AcquireFailureException.class,
+                        e -> assertThat(e.reason()).isEqualTo(AcquireFailureException.Reason.INTERRUPTED));
+            } finally {
+                assertThat(Thread.interrupted()).as("interrupt status after the failure").isTrue();
+            }
+            assertThat(grantedOnServer(lock.key())).as("nothing taken in the transaction").isZero();
+            connection.rollback();
+        }
+    }
+
     @Test
     void asyncWaitWhoseRegistryThreadIsInterruptedFailsWithReasonCancelledAndHoldsNothing() throws Exception {
         AtomicReference<Thread> acquiring = new AtomicReference<>();
