@@ -97,8 +97,9 @@ public final class Comparison {
             measure(kind, () -> micros.put(kind, jmh("s1", kind, 1, 0, Mode.SampleTime)
                     .getPrimaryResult().getStatistics().getPercentile(50)));
         }
-        progress("Scenarios 1 and 6, interleaved: floor, registry, annotation, annotation with Micrometer");
-        List<Kind> paired = List.of(Kind.FLOOR, Kind.REGISTRY, Kind.ANNOTATION, Kind.ANNOTATION_OBSERVED);
+        progress("Scenarios 1 and 6, interleaved: floor, registry, annotation, annotation with Micrometer, shared join");
+        List<Kind> paired = List.of(Kind.FLOOR, Kind.REGISTRY, Kind.ANNOTATION, Kind.ANNOTATION_OBSERVED,
+                Kind.REGISTRY_SHARED_JOIN);
         Map<Kind, Samples> interleaved = new Interleaved(database, quick ? 500 : 5_000, quick ? 2_000 : 30_000)
                 .measure(paired);
         double floor = measuredFor(micros, Kind.FLOOR);

@@ -20,6 +20,8 @@ abstract class Contender implements AutoCloseable {
         ANNOTATION("annotation", "**this project: @AdvisoryLocked proxy**", ""),
         /** The proxy with Micrometer's observations and meters on; measured in scenario 6 only. */
         ANNOTATION_OBSERVED("annotation-observed", "this project: @AdvisoryLocked proxy with Micrometer", ""),
+        /** A shared handle joining a shared hold of the same registry; measured in the interleaved line only. */
+        REGISTRY_SHARED_JOIN("registry-shared-join", "this project: LockRegistry, a shared join", ""),
         SHEDLOCK("shedlock", "ShedLock 7 LockingTaskExecutor (JdbcTemplate, usingDbTime)",
                 "never waits; a taken lock skips the task"),
         SPRING_INTEGRATION("spring-integration", "Spring Integration 7 JdbcLockRegistry", "");
@@ -37,7 +39,8 @@ abstract class Contender implements AutoCloseable {
 
         /** The contenders every scenario compares. */
         static List<Kind> compared() {
-            return Arrays.stream(values()).filter(kind -> kind != ANNOTATION_OBSERVED).toList();
+            return Arrays.stream(values()).filter(kind -> kind != ANNOTATION_OBSERVED && kind != REGISTRY_SHARED_JOIN)
+                    .toList();
         }
 
         static Kind of(String id) {
@@ -74,6 +77,8 @@ abstract class Contender implements AutoCloseable {
             case REGISTRY -> new RegistryContender(database.pool(applicationName, RegistryContender.POOL_HEADROOM));
             case ANNOTATION -> new AnnotationContender(database, applicationName, false);
             case ANNOTATION_OBSERVED -> new AnnotationContender(database, applicationName, true);
+            case REGISTRY_SHARED_JOIN -> new SharedJoinContender(database.pool(applicationName,
+                    RegistryContender.POOL_HEADROOM));
             case SHEDLOCK -> new ShedLockContender(database.pool(applicationName, poolSize));
             case SPRING_INTEGRATION -> new SpringIntegrationContender(database.pool(applicationName, poolSize));
         };
