@@ -40,7 +40,7 @@ final class KeyState {
     }
 
     final LockKey key;
-    final ReentrantLock mutex = new ReentrantLock();
+    final ReentrantLock mutex = new OrderedLock(OrderedLock.Level.KEY_MUTEX);
     /** Signalled at every change of phase. */
     final Condition changed = mutex.newCondition();
 

@@ -44,10 +44,13 @@ import org.jspecify.annotations.Nullable;
  *   <li>The {@link SessionPool}'s lock: which sessions are out, and each one's users, waiting
  *       flag and idle time.
  * </ol>
- * The pool's fields carry {@code @GuardedBy}, which Error Prone checks at every build; the key
- * states' cannot, as {@link KeyTable#enter} hands the mutex to its caller, so their methods assert
- * it instead (the tests run with assertions on). A failed statement found under {@code io} reaches
- * {@link LossReports#sessionLost}, which takes key mutexes: that is order 1 then 2.
+ * All three are {@link OrderedLock}s: with assertions on (the tests), blocking on one while holding
+ * a lock further down fails at once, naming both. The pool's fields carry {@code @GuardedBy}, which
+ * Error Prone checks at every build; the key states' cannot, as {@link KeyTable#enter} hands the
+ * mutex to its caller, so their methods assert it instead; the session fields the pool decides on
+ * ({@code users}, {@code waiting}, {@code idleSince}) are touched only by the pool, under its lock.
+ * A failed statement found under {@code io} reaches {@link LossReports#sessionLost}, which takes
+ * key mutexes: that is order 1 then 2.
  *
  * <p>No user code runs under any of these locks: a critical section is started for the observers
  * by the acquirer once the key's mutex is let go, and ended by whoever lets the hold go, also

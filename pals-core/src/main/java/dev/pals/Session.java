@@ -38,7 +38,7 @@ final class Session {
     final int originalNetworkTimeoutMillis;
 
     /** Serializes statements: a JDBC connection runs one at a time. Let go of it with {@link #releaseIo()}. */
-    final ReentrantLock io = new ReentrantLock();
+    final ReentrantLock io = new OrderedLock(OrderedLock.Level.SESSION_IO);
 
     /** The keys this session holds on the server, for loss reporting. */
     final Set<KeyState> held = ConcurrentHashMap.newKeySet();

@@ -36,7 +36,7 @@ final class SessionPool {
     private final BiConsumer<Session, SQLException> onLost;
     private final Executor background;
 
-    private final ReentrantLock lock = new ReentrantLock();
+    private final ReentrantLock lock = new OrderedLock(OrderedLock.Level.POOL);
     private final Condition changed = lock.newCondition();
     @GuardedBy("lock")
     private final List<Session> sessions = new ArrayList<>();
