@@ -59,8 +59,8 @@ final class BenchmarkDatabase {
     static BenchmarkDatabase fromSystemProperties() {
         String url = System.getProperty(URL);
         if (url == null) {
-            throw new IllegalStateException("Run the benchmarks through dev.pals.benchmarks.Comparison (see the README, "
-                    + "section Performance), which starts the database and passes -D" + URL + " to each fork");
+            throw new IllegalStateException("Run the benchmarks through dev.pals.benchmarks.Comparison (see CONTRIBUTING.md, "
+                    + "section Running the benchmark), which starts the database and passes -D" + URL + " to each fork");
         }
         return new BenchmarkDatabase(url, System.getProperty(USER, "postgres"), System.getProperty(PASSWORD, ""));
     }

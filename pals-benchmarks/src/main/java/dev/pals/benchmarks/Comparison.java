@@ -320,8 +320,8 @@ public final class Comparison {
                 "The network between the holder and PostgreSQL goes silent (a relay stops forwarding, nothing is "
                         + "closed), as when a host dies or the network splits. Time until the holder is told, at "
                         + "default settings, and when PostgreSQL frees the silent session's lock. The server's "
-                        + "side needs a real partition; PartitionTest measures it with a network namespace (README, "
-                        + "Guarantees). This server's own keepalive settings: " + serverDefault
+                        + "side needs a real partition; PartitionTest measures it with a network namespace "
+                        + "(docs/guarantees.md). This server's own keepalive settings: " + serverDefault
                         + " (0 leaves them to the operating system: about 2 h 11 min on Linux).",
                 "contender", "median time to the signal", "server frees the lock after");
         report.row(Kind.REGISTRY.label + " (and the proxy)", Report.micros(silent.latency().medianMicros())

@@ -78,7 +78,7 @@ public final class ApiSurface {
                 Files.write(file, Stream.concat(Stream.of(
                         "# The public API of " + module + ", one line per type and member, checked by ApiSurfaceTest.",
                         "# Do not edit: rewrite it with -D" + UPDATE_PROPERTY + "=true and review the diff"
-                                + " (README, \"The test suite\")."),
+                                + " (CONTRIBUTING.md, \"The API surface\")."),
                         actual.stream()).toList());
                 return;
             }
