@@ -52,8 +52,6 @@ import org.springframework.util.StringUtils;
 @EnableConfigurationProperties(PalsProperties.class)
 public final class PalsAutoConfiguration {
 
-    private static final String ACQUIRE_TIMEOUT = "pals.acquire-timeout";
-
     /**
      * The graceful close of an auto-configured registry, given the shutdown phase's timeout
      * ({@code spring.lifecycle}, bound here as Boot binds it, whether or not its lifecycle
@@ -72,8 +70,9 @@ public final class PalsAutoConfiguration {
     @Role(BeanDefinition.ROLE_INFRASTRUCTURE)
     static AdvisoryLockedAdvisor palsSessionLockAdvisor(Environment environment,
             ObjectProvider<LockRegistry> registry, ObjectProvider<DataSource> dataSource) {
-        return AdvisoryLockedAdvisor.of(LockScope.SESSION, acquireTimeout(environment), interruptOnLoss(environment),
-                registry, dataSource);
+        PalsProperties properties = advisorProperties(environment);
+        return AdvisoryLockedAdvisor.of(LockScope.SESSION, properties.getAdvisorOrder(),
+                properties.getAcquireTimeout(), properties.isInterruptOnLoss(), registry, dataSource);
     }
 
     /** Inside {@code @Transactional} on the same method: the lock lives in the transaction. */
@@ -81,28 +80,17 @@ public final class PalsAutoConfiguration {
     @Role(BeanDefinition.ROLE_INFRASTRUCTURE)
     static AdvisoryLockedAdvisor palsTransactionLockAdvisor(Environment environment,
             ObjectProvider<LockRegistry> registry, ObjectProvider<DataSource> dataSource) {
-        return AdvisoryLockedAdvisor.of(LockScope.TRANSACTION, acquireTimeout(environment), false, registry,
-                dataSource);
+        PalsProperties properties = advisorProperties(environment);
+        return AdvisoryLockedAdvisor.of(LockScope.TRANSACTION, properties.getAdvisorOrder(),
+                properties.getAcquireTimeout(), false, registry, dataSource);
     }
 
-    private static boolean interruptOnLoss(Environment environment) {
-        return Binder.get(environment).bind("pals.interrupt-on-loss", Boolean.class).orElse(false);
-    }
-
-    /** Advisors are made before properties beans can be injected, so they read the ones they need. */
-    private static Duration acquireTimeout(Environment environment) {
-        Duration timeout = Binder.get(environment).bind(ACQUIRE_TIMEOUT, Duration.class)
-                .orElseGet(() -> new PalsProperties().getAcquireTimeout());
-        if (timeout.isNegative()) {
-            throw new InvalidConfigurationPropertyValueException(ACQUIRE_TIMEOUT, timeout,
-                    "It must not be negative; use 0s not to wait");
-        }
-        if (timeout.compareTo(LockRegistry.LONGEST_WAIT) > 0) {
-            throw new InvalidConfigurationPropertyValueException(ACQUIRE_TIMEOUT, timeout,
-                    "It is longer than PostgreSQL's lock_timeout can wait (about 24 days); use a shorter duration, "
-                    + "or timeout = \"forever\" on the methods that must wait without limit");
-        }
-        return timeout;
+    /**
+     * Advisors are made before properties beans can be injected, so they bind the settings
+     * themselves, into the same class and so through the same checks.
+     */
+    private static PalsProperties advisorProperties(Environment environment) {
+        return Binder.get(environment).bindOrCreate("pals", PalsProperties.class);
     }
 
     /** A leader election, when the service names its lock; without a lock database start-up fails and says so. */

@@ -20,6 +20,7 @@ import org.springframework.boot.context.properties.bind.UnboundConfigurationProp
 import org.springframework.boot.diagnostics.FailureAnalysis;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.core.Ordered;
 import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.transaction.PlatformTransactionManager;
 
@@ -36,6 +37,23 @@ class PalsAutoConfigurationTest extends StarterTestSupport {
                     .isNotSameAs(context.getBean(LockConnectionPool.class).getDataSource());
             assertThat(context.getBean(JdbcTemplate.class).queryForObject("SELECT 1", Integer.class)).isEqualTo(1);
         });
+    }
+
+    @Test
+    void sessionAdvisorSitsJustOutsideTheDefaultTransactionOrderAndTransactionAdvisorInnermost() {
+        instance().run(context -> {
+            assertThat(context.getBean("palsSessionLockAdvisor", AdvisoryLockedAdvisor.class).getOrder())
+                    .isEqualTo(Ordered.LOWEST_PRECEDENCE - 1);
+            assertThat(context.getBean("palsTransactionLockAdvisor", AdvisoryLockedAdvisor.class).getOrder())
+                    .isEqualTo(Ordered.LOWEST_PRECEDENCE);
+        });
+    }
+
+    @Test
+    void advisorOrderPropertyMovesTheSessionAdvisor() {
+        instance().withPropertyValues("pals.advisor-order=5").run(context ->
+                assertThat(context.getBean("palsSessionLockAdvisor", AdvisoryLockedAdvisor.class).getOrder())
+                        .isEqualTo(5));
     }
 
     @Test
