@@ -30,6 +30,7 @@ import org.springframework.boot.context.properties.bind.Binder;
 import org.springframework.boot.context.properties.bind.handler.NoUnboundElementsBindHandler;
 import org.springframework.boot.context.properties.source.InvalidConfigurationPropertyValueException;
 import org.springframework.boot.jdbc.autoconfigure.DataSourceAutoConfiguration;
+import org.springframework.boot.jdbc.autoconfigure.DataSourceProperties;
 import org.springframework.boot.jdbc.autoconfigure.JdbcConnectionDetails;
 import org.springframework.boot.transaction.autoconfigure.TransactionAutoConfiguration;
 import org.springframework.context.ApplicationEventPublisher;
@@ -143,33 +144,29 @@ public final class PalsAutoConfiguration {
     /** The lock pool and registry, unless the service defines its own registry or keeps locks in memory. */
     @Configuration(proxyBeanMethods = false)
     @ConditionalOnMissingBean(LockRegistry.class)
-    @Conditional(LockDatabaseCondition.class)
+    @Conditional({LockDatabaseCondition.class, LockDatabaseCondition.NotInMemory.class})
     @ImportRuntimeHints(LockConnectionPoolRuntimeHints.class)
     static final class LockRegistryConfiguration {
 
+        @Bean
+        @ConditionalOnMissingBean(PalsConnectionDetails.class)
+        PropertiesPalsConnectionDetails palsConnectionDetails(PalsProperties properties,
+                ObjectProvider<DataSourceProperties> service, ObjectProvider<JdbcConnectionDetails> connectionDetails) {
+            return new PropertiesPalsConnectionDetails(properties.getDatasource(), service.getIfAvailable(),
+                    LockDatabaseCondition.serviceConnection(connectionDetails.orderedStream()));
+        }
+
+        /** The lock pool, unless the service gives a {@link LockDataSource @LockDataSource} DataSource of its own. */
         @Bean(destroyMethod = "close")
+        @ConditionalOnMissingBean(annotation = LockDataSource.class)
         LockConnectionPool palsLockConnectionPool(PalsProperties properties, Environment environment,
-                ObjectProvider<JdbcConnectionDetails> connectionDetails) {
+                PalsConnectionDetails connectionDetails) {
             PalsProperties.Datasource settings = properties.getDatasource();
-            JdbcConnectionDetails service = LockDatabaseCondition.serviceConnection(connectionDetails.orderedStream());
-            String property = "pals.datasource.url";
-            String url = settings.getUrl();
-            if (!StringUtils.hasText(url)) {
-                property = "spring.datasource.url";
-                url = environment.getProperty(property);
-            }
-            if (!StringUtils.hasText(url) && service != null) {
-                property = "the service's connection details (" + service.getClass().getSimpleName() + ")";
-                url = service.getJdbcUrl();
-            }
-            if (!StringUtils.hasText(url)) {
-                // only where AOT processing generated the registry, which it does without knowing the URL
-                throw new IllegalStateException("PALs takes its locks in a PostgreSQL database and none is named: "
-                        + "set spring.datasource.url or pals.datasource.url to a jdbc:postgresql://host:5432/database "
-                        + "URL, or give the service a service connection. This service was AOT-processed, which makes "
-                        + "the lock registry without knowing the URL; without AOT it would have no registry instead.");
-            }
+            String url = connectionDetails.getJdbcUrl();
             if (!url.startsWith("jdbc:postgresql:")) {
+                String property = connectionDetails instanceof PropertiesPalsConnectionDetails fromProperties
+                        ? fromProperties.urlOrigin()
+                        : "the connection details (" + connectionDetails.getClass().getSimpleName() + ")";
                 throw new InvalidConfigurationPropertyValueException(property, withoutSecrets(url), "PALs takes PostgreSQL advisory "
                         + "locks, so its lock database must be PostgreSQL; set pals.datasource.url to a "
                         + "jdbc:postgresql://host:5432/database URL");
@@ -178,10 +175,8 @@ public final class PalsAutoConfiguration {
             Binder.get(environment).bind("pals.datasource.hikari", Bindable.ofInstance(config),
                     new NoUnboundElementsBindHandler(BindHandler.DEFAULT));
             config.setJdbcUrl(url);
-            config.setUsername(firstText(settings.getUsername(), environment.getProperty("spring.datasource.username"),
-                    service == null ? null : service.getUsername()));
-            config.setPassword(firstText(settings.getPassword(), environment.getProperty("spring.datasource.password"),
-                    service == null ? null : service.getPassword()));
+            config.setUsername(connectionDetails.getUsername());
+            config.setPassword(connectionDetails.getPassword());
             // one beyond the registry's, so that the health check and the endpoint never wait behind held locks
             config.setMaximumPoolSize(settings.getMaximumPoolSize() + 1);
             if (config.getMinimumIdle() < 0) {
@@ -218,19 +213,14 @@ public final class PalsAutoConfiguration {
             return subprotocolEnd < 0 ? "(not a JDBC URL)" : url.substring(0, subprotocolEnd + 1) + "...";
         }
 
-        private static @Nullable String firstText(@Nullable String... candidates) {
-            for (String candidate : candidates) {
-                if (StringUtils.hasText(candidate)) {
-                    return candidate;
-                }
-            }
-            return null;
-        }
-
         @Bean(destroyMethod = "close")
-        LockRegistry lockRegistry(LockConnectionPool pool, PalsProperties properties, Environment environment,
-                ApplicationEventPublisher events, ObjectProvider<LockObserver> observers) {
-            LockRegistry.Builder builder = LockRegistry.builder(pool.getDataSource())
+        LockRegistry lockRegistry(ObjectProvider<LockConnectionPool> pool,
+                @LockDataSource ObjectProvider<DataSource> lockDataSource, PalsProperties properties,
+                Environment environment, ApplicationEventPublisher events, ObjectProvider<LockObserver> observers) {
+            DataSource qualified = lockDataSource.getIfAvailable();
+            Object source = qualified != null ? qualified : pool.getObject();
+            DataSource connections = qualified != null ? qualified : pool.getObject().getDataSource();
+            LockRegistry.Builder builder = LockRegistry.builder(connections)
                     .namespace(namespace(properties, environment))
                     .blocking(properties.isBlocking())
                     .maxConnections(properties.getDatasource().getMaximumPoolSize())
@@ -239,7 +229,7 @@ public final class PalsAutoConfiguration {
                     .networkTimeout(properties.getNetworkTimeout())
                     .silentClientTimeout(properties.getSilentClientTimeout())
                     .transactionCompletion(new SpringTransactionCompletion())
-                    .lossListener((lock, cause) -> events.publishEvent(new LockLostEvent(pool, lock, cause)));
+                    .lossListener((lock, cause) -> events.publishEvent(new LockLostEvent(source, lock, cause)));
             observers.orderedStream().forEach(builder::observer);
             builder.acquireTimeout(properties.getAcquireTimeout());
             try {

@@ -20,6 +20,10 @@ import org.springframework.boot.context.properties.bind.UnboundConfigurationProp
 import org.springframework.boot.diagnostics.FailureAnalysis;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.context.annotation.Primary;
+import org.springframework.boot.jdbc.autoconfigure.JdbcConnectionDetails;
+import org.springframework.boot.origin.Origin;
+import org.springframework.boot.origin.OriginProvider;
 import org.springframework.core.Ordered;
 import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.transaction.PlatformTransactionManager;
@@ -111,6 +115,51 @@ class PalsAutoConfigurationTest extends StarterTestSupport {
     void embeddedDatabaseFallbackIsNotALockDatabase() {
         bareRunner().run(context -> assertThat(context).hasNotFailed().hasSingleBean(DataSource.class)
                 .doesNotHaveBean(LockRegistry.class).doesNotHaveBean(LockConnectionPool.class));
+    }
+
+    @Test
+    void connectionDetailsBeanOfTheServiceNamesTheLockDatabase() {
+        String lockDatabase = DB.createDatabase();
+        bareRunner().withPropertyValues("spring.lifecycle.timeout-per-shutdown-phase=1s")
+                .withBean(PalsConnectionDetails.class, () -> new PalsConnectionDetails() {
+                    @Override
+                    public String getJdbcUrl() {
+                        return lockDatabase;
+                    }
+
+                    @Override
+                    public String getUsername() {
+                        return DB.user();
+                    }
+
+                    @Override
+                    public String getPassword() {
+                        return DB.password();
+                    }
+                }).run(context -> {
+                    assertThat(context.getBean(LockConnectionPool.class).getJdbcUrl()).isEqualTo(lockDatabase);
+                    assertThat(context.getBean(LockRegistry.class).lock("x").tryAcquire()).isTrue();
+                });
+    }
+
+    @Test
+    void serviceConnectionNamesTheLockDatabaseWithoutAnyUrlProperty() {
+        bareRunner().withPropertyValues("spring.lifecycle.timeout-per-shutdown-phase=1s")
+                .withBean(ContainerLikeConnectionDetails.class, ContainerLikeConnectionDetails::new).run(context -> {
+                    assertThat(context.getBean(LockConnectionPool.class).getJdbcUrl()).isEqualTo(DB.url());
+                    assertThat(context.getBean(LockRegistry.class).lock("x").tryAcquire()).isTrue();
+                });
+    }
+
+    @Test
+    void lockDataSourceOfTheServiceTakesTheLocksInsteadOfALockPool() {
+        instance().withUserConfiguration(QualifiedLockDataSourceConfiguration.class).run(context -> {
+            assertThat(context).doesNotHaveBean(LockConnectionPool.class);
+            AdvisoryLock lock = context.getBean(LockRegistry.class).lock("qualified");
+            assertThat(lock.tryAcquire()).isTrue();
+            assertThat(holderApplicationName(lock.key())).isEqualTo(QualifiedLockDataSourceConfiguration.NAME);
+            lock.release();
+        });
     }
 
     @Test
@@ -294,6 +343,57 @@ class PalsAutoConfigurationTest extends StarterTestSupport {
         @Bean(destroyMethod = "close")
         LockRegistry ownRegistry(DataSource dataSource) {
             return LockRegistry.builder(dataSource).namespace("own").build();
+        }
+    }
+
+    /** Connection details as Testcontainers' and Docker Compose's are, registered by their own class: they say where they come from. */
+    static class ContainerLikeConnectionDetails implements JdbcConnectionDetails, OriginProvider {
+        @Override
+        public String getJdbcUrl() {
+            return DB.url();
+        }
+
+        @Override
+        public String getUsername() {
+            return DB.user();
+        }
+
+        @Override
+        public String getPassword() {
+            return DB.password();
+        }
+
+        @Override
+        public Origin getOrigin() {
+            return new Origin() {
+                @Override
+                public String toString() {
+                    return "a test container";
+                }
+            };
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    static class QualifiedLockDataSourceConfiguration {
+        static final String NAME = TestDatabase.uniqueName("own-lock-pool-");
+
+        @Bean
+        @Primary
+        HikariDataSource serviceDataSource() {
+            return DB.dataSource(2);
+        }
+
+        @Bean
+        @LockDataSource
+        HikariDataSource ownLockDataSource() {
+            HikariDataSource pool = new HikariDataSource();
+            pool.setJdbcUrl(DB.url());
+            pool.setUsername(DB.user());
+            pool.setPassword(DB.password());
+            pool.setMaximumPoolSize(3);
+            pool.addDataSourceProperty("ApplicationName", NAME);
+            return pool;
         }
     }
 
