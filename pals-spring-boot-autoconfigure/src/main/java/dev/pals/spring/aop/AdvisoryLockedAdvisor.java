@@ -112,8 +112,9 @@ public final class AdvisoryLockedAdvisor extends AbstractPointcutAdvisor
                     boolean locked = lockedMethods.inspect(type, scope);
                     // fails start-up, through the failure analyzer, when there is no registry to lock with;
                     // not at build time, where AOT processing only needs to know which classes are proxied
-                    if (locked && !Boolean.getBoolean(AbstractAotProcessor.AOT_PROCESSING)) {
-                        registry.getObject();
+                    if (locked && !Boolean.getBoolean(AbstractAotProcessor.AOT_PROCESSING)
+                            && registry.getIfAvailable() == null) {
+                        throw new LockRegistryMissingException(type);
                     }
                     return locked;
                 }

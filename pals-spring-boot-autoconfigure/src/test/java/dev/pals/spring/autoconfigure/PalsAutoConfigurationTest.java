@@ -17,7 +17,6 @@ import java.time.Duration;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.context.properties.bind.UnboundConfigurationPropertiesException;
-import org.springframework.boot.diagnostics.FailureAnalysis;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.context.annotation.Primary;
@@ -213,24 +212,6 @@ class PalsAutoConfigurationTest extends StarterTestSupport {
         instance().run(context -> assertThat(((HikariDataSource) context
                 .getBean(LockConnectionPool.class).getDataSource()).getDataSourceProperties())
                 .containsEntry("tcpKeepAlive", "true"));
-    }
-
-    @Test
-    void lockedMethodWithoutAnyDatabaseFailsStartUpWithAnAnalysisThatSaysWhatToSet() {
-        new org.springframework.boot.test.context.runner.ApplicationContextRunner()
-                .withConfiguration(org.springframework.boot.autoconfigure.AutoConfigurations.of(
-                        org.springframework.boot.autoconfigure.aop.AopAutoConfiguration.class,
-                        PalsAutoConfiguration.class))
-                .withUserConfiguration(LockedJobConfiguration.class)
-                .run(context -> {
-                    assertThat(context).hasFailed();
-                    FailureAnalysis analysis = new LockRegistryMissingFailureAnalyzer()
-                            .analyze(context.getStartupFailure());
-                    assertThat(analysis).isNotNull();
-                    assertThat(analysis.getDescription()).contains("LockRegistry is needed")
-                            .contains("pals.datasource.url");
-                    assertThat(analysis.getAction()).contains("pals.datasource.url").contains("jdbc:postgresql://");
-                });
     }
 
     @Test
