@@ -23,11 +23,10 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.boot.autoconfigure.context.LifecycleProperties;
+import org.springframework.beans.factory.annotation.Qualifier;
+import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
-import org.springframework.boot.context.properties.bind.BindHandler;
-import org.springframework.boot.context.properties.bind.Bindable;
 import org.springframework.boot.context.properties.bind.Binder;
-import org.springframework.boot.context.properties.bind.handler.NoUnboundElementsBindHandler;
 import org.springframework.boot.context.properties.source.InvalidConfigurationPropertyValueException;
 import org.springframework.boot.jdbc.autoconfigure.DataSourceAutoConfiguration;
 import org.springframework.boot.jdbc.autoconfigure.DataSourceProperties;
@@ -156,11 +155,32 @@ public final class PalsAutoConfiguration {
                     LockDatabaseCondition.serviceConnection(connectionDetails.orderedStream()));
         }
 
+        /**
+         * The lock pool's HikariCP settings, {@code pals.datasource.hikari.*} bound over PALs' own
+         * defaults; an unknown one fails start-up naming it.
+         */
+        @Bean
+        @ConditionalOnMissingBean(annotation = LockDataSource.class)
+        @ConfigurationProperties(prefix = "pals.datasource.hikari", ignoreUnknownFields = false)
+        HikariConfig palsLockPoolConfig() {
+            HikariConfig config = new HikariConfig();
+            // frugal: the registry keeps what it uses; idle lock connections are not needed
+            config.setMinimumIdle(0);
+            // an acquisition while the database is down fails within seconds, not HikariCP's 30
+            config.setConnectionTimeout(Duration.ofSeconds(5).toMillis());
+            // lazy: the service starts while its lock database is down; acquisitions fail loudly until it is up
+            config.setInitializationFailTimeout(-1);
+            config.setPoolName("pals-lock-pool");
+            // the client's side of dead-peer detection for idle pooled connections; the registry bounds its statements itself
+            config.addDataSourceProperty("tcpKeepAlive", "true");
+            return config;
+        }
+
         /** The lock pool, unless the service gives a {@link LockDataSource @LockDataSource} DataSource of its own. */
         @Bean(destroyMethod = "close")
         @ConditionalOnMissingBean(annotation = LockDataSource.class)
         LockConnectionPool palsLockConnectionPool(PalsProperties properties, Environment environment,
-                PalsConnectionDetails connectionDetails) {
+                PalsConnectionDetails connectionDetails, @Qualifier("palsLockPoolConfig") HikariConfig config) {
             PalsProperties.Datasource settings = properties.getDatasource();
             String url = connectionDetails.getJdbcUrl();
             if (!url.startsWith("jdbc:postgresql:")) {
@@ -171,37 +191,15 @@ public final class PalsAutoConfiguration {
                         + "locks, so its lock database must be PostgreSQL; set pals.datasource.url to a "
                         + "jdbc:postgresql://host:5432/database URL");
             }
-            HikariConfig config = new HikariConfig();
-            Binder.get(environment).bind("pals.datasource.hikari", Bindable.ofInstance(config),
-                    new NoUnboundElementsBindHandler(BindHandler.DEFAULT));
-            config.setJdbcUrl(url);
-            config.setUsername(connectionDetails.getUsername());
-            config.setPassword(connectionDetails.getPassword());
+            HikariConfig pool = new HikariConfig();
+            config.copyStateTo(pool);
+            pool.setJdbcUrl(url);
+            pool.setUsername(connectionDetails.getUsername());
+            pool.setPassword(connectionDetails.getPassword());
             // one beyond the registry's, so that the health check and the endpoint never wait behind held locks
-            config.setMaximumPoolSize(settings.getMaximumPoolSize() + 1);
-            if (config.getMinimumIdle() < 0) {
-                // frugal: the registry keeps what it uses; idle lock connections are not needed
-                config.setMinimumIdle(0);
-            }
-            if (!isSet(environment, "pals.datasource.hikari.connection-timeout")) {
-                // an acquisition while the database is down fails within seconds, not HikariCP's 30
-                config.setConnectionTimeout(Duration.ofSeconds(5).toMillis());
-            }
-            if (!isSet(environment, "pals.datasource.hikari.initialization-fail-timeout")) {
-                // lazy: the service starts while its lock database is down; acquisitions fail loudly until it is up
-                config.setInitializationFailTimeout(-1);
-            }
-            if (config.getPoolName() == null) {
-                config.setPoolName("pals-lock-pool");
-            }
-            config.addDataSourceProperty("ApplicationName", applicationName(settings, environment));
-            // the client's side of dead-peer detection for idle pooled connections; the registry bounds its statements itself
-            config.getDataSourceProperties().putIfAbsent("tcpKeepAlive", "true");
-            return new LockConnectionPool(new HikariDataSource(config));
-        }
-
-        private static boolean isSet(Environment environment, String property) {
-            return Binder.get(environment).bind(property, String.class).isBound();
+            pool.setMaximumPoolSize(settings.getMaximumPoolSize() + 1);
+            pool.addDataSourceProperty("ApplicationName", applicationName(settings, environment));
+            return new LockConnectionPool(new HikariDataSource(pool));
         }
 
         /** A JDBC URL may carry credentials in many forms; an error shows only its scheme. */
