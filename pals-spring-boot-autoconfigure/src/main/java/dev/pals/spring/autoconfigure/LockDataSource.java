@@ -12,8 +12,8 @@ import org.springframework.beans.factory.annotation.Qualifier;
  * on, instead of the lock pool PALs would make; as {@code @FlywayDataSource} does for Flyway. Its
  * connections stay out of it for as long as they hold locks, so give it a pool of its own,
  * apart from the service's DataSource, with room for {@code pals.datasource.maximum-pool-size}
- * connections. The service's own DataSource, if it has no other, must then be marked
- * {@code @Primary}.
+ * connections. Spring Boot then makes no DataSource of its own, so a service that needs one
+ * defines it too, marked {@code @Primary}, as with Flyway's.
  */
 @Target({ElementType.FIELD, ElementType.METHOD, ElementType.PARAMETER, ElementType.TYPE, ElementType.ANNOTATION_TYPE})
 @Retention(RetentionPolicy.RUNTIME)
