@@ -30,6 +30,7 @@ class StartupValidationTest extends StarterTestSupport {
             {UnparsableHoldAtLeast.class, "UnparsableHoldAtLeast.run()", "holdAtLeast = \"a while\" is not a duration"},
             {NegativeHoldAtLeast.class, "NegativeHoldAtLeast.run()", "holdAtLeast = \"-1s\" is negative"},
             {TooLongHoldAtLeast.class, "TooLongHoldAtLeast.run()", "holdAtLeast = \"30d\" is longer than about 24 days"},
+            {ClassMember.class, "ClassMember.run()", "reads packageName of a Class"},
         };
     }
 
@@ -170,6 +171,12 @@ class StartupValidationTest extends StarterTestSupport {
 
     static class TooLongHoldAtLeast {
         @AdvisoryLocked(name = "job", holdAtLeast = "30d")
+        public void run() {
+        }
+    }
+
+    static class ClassMember {
+        @AdvisoryLocked("#root.targetClass.packageName")
         public void run() {
         }
     }

@@ -139,8 +139,9 @@ class TransactionScopeTest extends StarterTestSupport {
     }
 
     @Test
-    void sessionScopeStillWrapsTransactionalWhenTheServiceOrdersTransactionsFirst() {
-        twoInstances(instances().withUserConfiguration(TransactionsFirst.class), (one, two) -> {
+    void sessionScopeWrapsTransactionalOrderedFirstWhenTheAdvisorOrderIsSetBelowIt() {
+        twoInstances(instances().withUserConfiguration(TransactionsFirst.class)
+                .withPropertyValues("pals.advisor-order=-1"), (one, two) -> {
             int total = incrementConcurrently(one, two, id -> one.getBean(Accounts.class).incrementInSessionScope(id),
                     id -> two.getBean(Accounts.class).incrementInSessionScope(id));
             assertThat(balance(one)).isEqualTo(total);

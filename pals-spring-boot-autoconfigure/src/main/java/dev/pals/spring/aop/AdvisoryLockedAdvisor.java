@@ -8,13 +8,11 @@ import java.time.Duration;
 import java.util.Set;
 import javax.sql.DataSource;
 import org.aopalliance.aop.Advice;
-import org.jspecify.annotations.Nullable;
 import org.springframework.aop.ClassFilter;
 import org.springframework.aop.Pointcut;
 import org.springframework.aop.support.AbstractPointcutAdvisor;
 import org.springframework.aop.support.StaticMethodMatcherPointcut;
-import org.springframework.beans.factory.BeanFactory;
-import org.springframework.beans.factory.BeanFactoryAware;
+import org.jspecify.annotations.Nullable;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.context.ApplicationEventPublisher;
 import org.springframework.context.ApplicationEventPublisherAware;
@@ -26,30 +24,27 @@ import org.springframework.core.Ordered;
  * Applies {@code @AdvisoryLocked} of one scope to the beans that use it, checking every locked
  * method of a bean when its proxy is made, so that a wrong attribute fails start-up.
  *
- * <p>Order against {@code @Transactional} on the same method, read from the transaction advisor
- * itself so that a service's own {@code @EnableTransactionManagement(order = ...)} is respected:
- * the SESSION advisor runs just outside the transaction interceptor, so the lock is taken before
- * the transaction begins and released after it commits, and no other instance can read the state
- * before it is committed. The TRANSACTION advisor runs just inside it, in the transaction it
- * locks in.
+ * <p>Order against {@code @Transactional} on the same method, given when the advisor is made:
+ * the SESSION advisor runs outside the transaction interceptor (by default at
+ * {@code Ordered.LOWEST_PRECEDENCE - 1}, just before {@code @EnableTransactionManagement}'s default
+ * order), so the lock is taken before the transaction begins and released after it commits, and
+ * no other instance can read the state before it is committed. The TRANSACTION advisor runs at
+ * {@link Ordered#LOWEST_PRECEDENCE}, inside the transaction it locks in; beside a transaction
+ * advisor of that same order it still runs inside, because Spring keeps advisors of equal order
+ * in registration order and auto-configuration registers after the service's configuration.
  */
 public final class AdvisoryLockedAdvisor extends AbstractPointcutAdvisor
-        implements BeanFactoryAware, ApplicationEventPublisherAware, ApplicationListener<LockLostEvent> {
+        implements ApplicationEventPublisherAware, ApplicationListener<LockLostEvent> {
 
     private static final long serialVersionUID = 1L;
 
-    /** The advisor behind {@code @Transactional}, as {@code @EnableTransactionManagement} registers it. */
-    private static final String TRANSACTION_ADVISOR = "org.springframework.transaction.config.internalTransactionAdvisor";
-
-    private final LockScope scope;
     private final transient LockedMethods lockedMethods;
     private final transient AdvisoryLockInterceptor interceptor;
     private final transient Pointcut pointcut;
-    private transient @Nullable BeanFactory beanFactory;
 
-    private AdvisoryLockedAdvisor(LockScope scope, LockedMethods lockedMethods, AdvisoryLockInterceptor interceptor,
-            ObjectProvider<LockRegistry> registry) {
-        this.scope = scope;
+    private AdvisoryLockedAdvisor(LockScope scope, int order, LockedMethods lockedMethods,
+            AdvisoryLockInterceptor interceptor, ObjectProvider<LockRegistry> registry) {
+        setOrder(order);
         this.lockedMethods = lockedMethods;
         this.interceptor = interceptor;
         this.pointcut = new LockedMethodPointcut(scope, lockedMethods, registry);
@@ -58,15 +53,18 @@ public final class AdvisoryLockedAdvisor extends AbstractPointcutAdvisor
     /**
      * The advisor for one scope.
      *
+     * @param sessionOrder the order of the SESSION advisor; the TRANSACTION advisor's is always
+     *     {@link Ordered#LOWEST_PRECEDENCE}
      * @param defaultTimeout the wait of a blocking method without a {@code timeout}
      * @param interruptOnLoss whether a lost lock interrupts the thread running its method
      * @param registry the lock registry, looked up when the first locked method is found
      * @param dataSource the service's DataSource, for TRANSACTION scope
      */
-    public static AdvisoryLockedAdvisor of(LockScope scope, Duration defaultTimeout, boolean interruptOnLoss,
-            ObjectProvider<LockRegistry> registry, ObjectProvider<DataSource> dataSource) {
+    public static AdvisoryLockedAdvisor of(LockScope scope, int sessionOrder, Duration defaultTimeout,
+            boolean interruptOnLoss, ObjectProvider<LockRegistry> registry, ObjectProvider<DataSource> dataSource) {
         LockedMethods lockedMethods = new LockedMethods(defaultTimeout);
-        return new AdvisoryLockedAdvisor(scope, lockedMethods,
+        int order = scope == LockScope.SESSION ? sessionOrder : Ordered.LOWEST_PRECEDENCE;
+        return new AdvisoryLockedAdvisor(scope, order, lockedMethods,
                 new AdvisoryLockInterceptor(lockedMethods, registry, dataSource, interruptOnLoss), registry);
     }
 
@@ -87,25 +85,6 @@ public final class AdvisoryLockedAdvisor extends AbstractPointcutAdvisor
     @Override
     public void setApplicationEventPublisher(ApplicationEventPublisher publisher) {
         interceptor.setPublisher(publisher);
-    }
-
-    @Override
-    public void setBeanFactory(BeanFactory beanFactory) {
-        this.beanFactory = beanFactory;
-    }
-
-    @Override
-    public int getOrder() {
-        int transaction = Ordered.LOWEST_PRECEDENCE;
-        BeanFactory factory = beanFactory;
-        if (factory != null && factory.containsBean(TRANSACTION_ADVISOR)
-                && factory.getBean(TRANSACTION_ADVISOR) instanceof Ordered ordered) {
-            transaction = ordered.getOrder();
-        }
-        if (scope == LockScope.SESSION) {
-            return transaction == Ordered.HIGHEST_PRECEDENCE ? transaction : transaction - 1;
-        }
-        return transaction == Ordered.LOWEST_PRECEDENCE ? transaction : transaction + 1;
     }
 
     @Override
@@ -133,8 +112,9 @@ public final class AdvisoryLockedAdvisor extends AbstractPointcutAdvisor
                     boolean locked = lockedMethods.inspect(type, scope);
                     // fails start-up, through the failure analyzer, when there is no registry to lock with;
                     // not at build time, where AOT processing only needs to know which classes are proxied
-                    if (locked && !Boolean.getBoolean(AbstractAotProcessor.AOT_PROCESSING)) {
-                        registry.getObject();
+                    if (locked && !Boolean.getBoolean(AbstractAotProcessor.AOT_PROCESSING)
+                            && registry.getIfAvailable() == null) {
+                        throw new LockRegistryMissingException(type);
                     }
                     return locked;
                 }

@@ -9,23 +9,33 @@ import java.util.TreeSet;
 import java.util.UUID;
 import java.util.stream.Collectors;
 import org.jspecify.annotations.Nullable;
+import java.beans.PropertyDescriptor;
+import org.springframework.beans.BeanUtils;
 import org.springframework.core.DefaultParameterNameDiscoverer;
 import org.springframework.core.ParameterNameDiscoverer;
+import org.springframework.expression.AccessException;
+import org.springframework.expression.EvaluationContext;
 import org.springframework.expression.EvaluationException;
+import org.springframework.expression.PropertyAccessor;
+import org.springframework.expression.TypedValue;
 import org.springframework.expression.ParseException;
 import org.springframework.expression.spel.SpelNode;
 import org.springframework.expression.spel.ast.Assign;
 import org.springframework.expression.spel.ast.BeanReference;
+import org.springframework.expression.spel.ast.CompoundExpression;
 import org.springframework.expression.spel.ast.ConstructorReference;
 import org.springframework.expression.spel.ast.FunctionReference;
+import org.springframework.expression.spel.ast.MethodReference;
 import org.springframework.expression.spel.ast.OpDec;
 import org.springframework.expression.spel.ast.OpInc;
 import org.springframework.expression.spel.ast.OpPlus;
+import org.springframework.expression.spel.ast.PropertyOrFieldReference;
 import org.springframework.expression.spel.ast.StringLiteral;
 import org.springframework.expression.spel.ast.TypeReference;
 import org.springframework.expression.spel.ast.VariableReference;
 import org.springframework.expression.spel.standard.SpelExpression;
 import org.springframework.expression.spel.standard.SpelExpressionParser;
+import org.springframework.expression.spel.support.DataBindingPropertyAccessor;
 import org.springframework.expression.spel.support.SimpleEvaluationContext;
 import org.springframework.util.ClassUtils;
 
@@ -40,7 +50,10 @@ import org.springframework.util.ClassUtils;
  * <p>An expression may read the parameters by name ({@code #id}), by position ({@code #p0} or
  * {@code #a0}), their properties and their public instance methods, and {@code #root}: the
  * {@link Root call} ({@code #root.methodName}, {@code #root.args}, {@code #root.target}, ...). It
- * may not refer to types, constructors, beans or functions, nor assign. The template is written by
+ * may not refer to types, constructors, beans or functions, nor assign. Of a {@link Class}, such
+ * as {@code #root.targetClass}, only {@code name} and {@code simpleName} can be read: SpEL's
+ * data-binding access refuses every member of {@code Class}, so PALs reads those two itself and
+ * refuses any other at start-up rather than at the first call. The template is written by
  * the application's own developers, so these limits guard against mistakes rather than attacks:
  * the methods an expression may call are those of the objects it reaches. All of this is checked
  * when the template is made, at start-up, rather than on the first call.
@@ -51,6 +64,8 @@ final class LockNameTemplate {
 
     private static final SpelExpressionParser PARSER = new SpelExpressionParser();
     private static final ParameterNameDiscoverer PARAMETER_NAMES = new DefaultParameterNameDiscoverer();
+    private static final PropertyAccessor CLASS_NAMES = new ClassNameAccessor();
+    private static final PropertyAccessor DATA_BINDING = DataBindingPropertyAccessor.forReadOnlyAccess();
 
     private final String source;
     private final Method method;
@@ -95,6 +110,7 @@ final class LockNameTemplate {
         }
         String @Nullable [] parameterNames = PARAMETER_NAMES.getParameterNames(method);
         check(expression.getAST(), name, errorPrefix, method.getParameterCount(), parameterNames);
+        checkClassMembers(expression.getAST(), name, errorPrefix);
         return new LockNameTemplate(name, method, errorPrefix, expression, parameterNames);
     }
 
@@ -158,7 +174,7 @@ final class LockNameTemplate {
     }
 
     private @Nullable Object evaluate(SpelExpression expression, @Nullable Object[] args, @Nullable Object target) {
-        SimpleEvaluationContext context = SimpleEvaluationContext.forReadOnlyDataBinding()
+        SimpleEvaluationContext context = SimpleEvaluationContext.forPropertyAccessors(CLASS_NAMES, DATA_BINDING)
                 .withInstanceMethods()
                 .withAssignmentDisabled()
                 .withRootObject(new Root(method, args, target))
@@ -255,6 +271,54 @@ final class LockNameTemplate {
         }
     }
 
+    /**
+     * Follows each chain that starts at the root ({@code #root.targetClass.simpleName},
+     * {@code method.declaringClass.name}) through the getters' declared types, and refuses a
+     * member of a {@link Class} other than the two {@link ClassNameAccessor} reads, which would
+     * otherwise fail only when called. Chains through parameters are typed at call time, so
+     * they are not followed.
+     */
+    private static void checkClassMembers(SpelNode node, String name, String errorPrefix) {
+        if (node instanceof CompoundExpression) {
+            Class<?> type = null;
+            for (int i = 0; i < node.getChildCount(); i++) {
+                SpelNode step = node.getChild(i);
+                if (i == 0 && step instanceof VariableReference variable
+                        && (variable.toStringAST().equals("#root") || variable.toStringAST().equals("#this"))) {
+                    type = Root.class;
+                    continue;
+                }
+                if (i == 0 && step instanceof PropertyOrFieldReference) {
+                    type = Root.class;
+                }
+                if (type == Class.class) {
+                    String member = step instanceof PropertyOrFieldReference property ? property.getName()
+                            : step instanceof MethodReference called ? called.getName() + "()" : null;
+                    if (member != null && !ClassNameAccessor.READ.contains(member)) {
+                        throw new IllegalStateException(errorPrefix + "name '" + name + "' "
+                                + (step instanceof MethodReference ? "calls " + member + " on" : "reads " + member + " of")
+                                + " a Class, which is not allowed; of a Class only its name and simpleName can be "
+                                + "read, e.g. #root.targetClass.simpleName");
+                    }
+                }
+                type = step instanceof PropertyOrFieldReference property && type != null
+                        ? propertyType(type, property.getName()) : null;
+            }
+        }
+        for (int i = 0; i < node.getChildCount(); i++) {
+            checkClassMembers(node.getChild(i), name, errorPrefix);
+        }
+    }
+
+    /** The declared type of a readable property, or {@code null} when it is not known before the call. */
+    private static @Nullable Class<?> propertyType(Class<?> type, String property) {
+        if (type == Class.class) {
+            return String.class;
+        }
+        PropertyDescriptor descriptor = BeanUtils.getPropertyDescriptor(type, property);
+        return descriptor == null || descriptor.getReadMethod() == null ? null : descriptor.getPropertyType();
+    }
+
     private static @Nullable String forbidden(SpelNode node) {
         if (node instanceof TypeReference) {
             return "a type reference T(...)";
@@ -286,6 +350,46 @@ final class LockNameTemplate {
             allowed.add("a" + i);
         }
         return allowed;
+    }
+
+    /**
+     * Reads {@code name} and {@code simpleName} of a {@link Class}, which the data-binding accessor
+     * refuses along with every other member of {@code Class} (for safety, since a class reaches
+     * its class loader); these two reach nothing but a string.
+     */
+    private static final class ClassNameAccessor implements PropertyAccessor {
+
+        static final Set<String> READ = Set.of("name", "simpleName");
+
+        @Override
+        public Class<?> @Nullable [] getSpecificTargetClasses() {
+            // SpEL looks accessors up by the class a Class value stands for, so this one is general
+            return null;
+        }
+
+        @Override
+        public boolean canRead(EvaluationContext context, @Nullable Object target, String name) {
+            return target instanceof Class && READ.contains(name);
+        }
+
+        @Override
+        public TypedValue read(EvaluationContext context, @Nullable Object target, String name)
+                throws AccessException {
+            if (!(target instanceof Class<?> type)) {
+                throw new AccessException("not a Class: " + target);
+            }
+            return new TypedValue(name.equals("name") ? type.getName() : type.getSimpleName());
+        }
+
+        @Override
+        public boolean canWrite(EvaluationContext context, @Nullable Object target, String name) {
+            return false;
+        }
+
+        @Override
+        public void write(EvaluationContext context, @Nullable Object target, String name, @Nullable Object newValue) {
+            throw new UnsupportedOperationException("lock name expressions do not assign");
+        }
     }
 
     /**

@@ -23,13 +23,13 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.boot.autoconfigure.context.LifecycleProperties;
+import org.springframework.beans.factory.annotation.Qualifier;
+import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
-import org.springframework.boot.context.properties.bind.BindHandler;
-import org.springframework.boot.context.properties.bind.Bindable;
 import org.springframework.boot.context.properties.bind.Binder;
-import org.springframework.boot.context.properties.bind.handler.NoUnboundElementsBindHandler;
 import org.springframework.boot.context.properties.source.InvalidConfigurationPropertyValueException;
 import org.springframework.boot.jdbc.autoconfigure.DataSourceAutoConfiguration;
+import org.springframework.boot.jdbc.autoconfigure.DataSourceProperties;
 import org.springframework.boot.jdbc.autoconfigure.JdbcConnectionDetails;
 import org.springframework.boot.transaction.autoconfigure.TransactionAutoConfiguration;
 import org.springframework.context.ApplicationEventPublisher;
@@ -52,8 +52,6 @@ import org.springframework.util.StringUtils;
 @EnableConfigurationProperties(PalsProperties.class)
 public final class PalsAutoConfiguration {
 
-    private static final String ACQUIRE_TIMEOUT = "pals.acquire-timeout";
-
     /**
      * The graceful close of an auto-configured registry, given the shutdown phase's timeout
      * ({@code spring.lifecycle}, bound here as Boot binds it, whether or not its lifecycle
@@ -72,8 +70,9 @@ public final class PalsAutoConfiguration {
     @Role(BeanDefinition.ROLE_INFRASTRUCTURE)
     static AdvisoryLockedAdvisor palsSessionLockAdvisor(Environment environment,
             ObjectProvider<LockRegistry> registry, ObjectProvider<DataSource> dataSource) {
-        return AdvisoryLockedAdvisor.of(LockScope.SESSION, acquireTimeout(environment), interruptOnLoss(environment),
-                registry, dataSource);
+        PalsProperties properties = advisorProperties(environment);
+        return AdvisoryLockedAdvisor.of(LockScope.SESSION, properties.getAdvisorOrder(),
+                properties.getAcquireTimeout(), properties.isInterruptOnLoss(), registry, dataSource);
     }
 
     /** Inside {@code @Transactional} on the same method: the lock lives in the transaction. */
@@ -81,28 +80,17 @@ public final class PalsAutoConfiguration {
     @Role(BeanDefinition.ROLE_INFRASTRUCTURE)
     static AdvisoryLockedAdvisor palsTransactionLockAdvisor(Environment environment,
             ObjectProvider<LockRegistry> registry, ObjectProvider<DataSource> dataSource) {
-        return AdvisoryLockedAdvisor.of(LockScope.TRANSACTION, acquireTimeout(environment), false, registry,
-                dataSource);
+        PalsProperties properties = advisorProperties(environment);
+        return AdvisoryLockedAdvisor.of(LockScope.TRANSACTION, properties.getAdvisorOrder(),
+                properties.getAcquireTimeout(), false, registry, dataSource);
     }
 
-    private static boolean interruptOnLoss(Environment environment) {
-        return Binder.get(environment).bind("pals.interrupt-on-loss", Boolean.class).orElse(false);
-    }
-
-    /** Advisors are made before properties beans can be injected, so they read the ones they need. */
-    private static Duration acquireTimeout(Environment environment) {
-        Duration timeout = Binder.get(environment).bind(ACQUIRE_TIMEOUT, Duration.class)
-                .orElseGet(() -> new PalsProperties().getAcquireTimeout());
-        if (timeout.isNegative()) {
-            throw new InvalidConfigurationPropertyValueException(ACQUIRE_TIMEOUT, timeout,
-                    "It must not be negative; use 0s not to wait");
-        }
-        if (timeout.compareTo(LockRegistry.LONGEST_WAIT) > 0) {
-            throw new InvalidConfigurationPropertyValueException(ACQUIRE_TIMEOUT, timeout,
-                    "It is longer than PostgreSQL's lock_timeout can wait (about 24 days); use a shorter duration, "
-                    + "or timeout = \"forever\" on the methods that must wait without limit");
-        }
-        return timeout;
+    /**
+     * Advisors are made before properties beans can be injected, so they bind the settings
+     * themselves, into the same class and so through the same checks.
+     */
+    private static PalsProperties advisorProperties(Environment environment) {
+        return Binder.get(environment).bindOrCreate("pals", PalsProperties.class);
     }
 
     /** A leader election, when the service names its lock; without a lock database start-up fails and says so. */
@@ -155,70 +143,63 @@ public final class PalsAutoConfiguration {
     /** The lock pool and registry, unless the service defines its own registry or keeps locks in memory. */
     @Configuration(proxyBeanMethods = false)
     @ConditionalOnMissingBean(LockRegistry.class)
-    @Conditional(LockDatabaseCondition.class)
+    @Conditional({LockDatabaseCondition.class, LockDatabaseCondition.NotInMemory.class})
     @ImportRuntimeHints(LockConnectionPoolRuntimeHints.class)
     static final class LockRegistryConfiguration {
 
+        @Bean
+        @ConditionalOnMissingBean(PalsConnectionDetails.class)
+        PropertiesPalsConnectionDetails palsConnectionDetails(PalsProperties properties,
+                ObjectProvider<DataSourceProperties> service, ObjectProvider<JdbcConnectionDetails> connectionDetails) {
+            return new PropertiesPalsConnectionDetails(properties.getDatasource(), service.getIfAvailable(),
+                    LockDatabaseCondition.serviceConnection(connectionDetails.orderedStream()));
+        }
+
+        /**
+         * The lock pool's HikariCP settings, {@code pals.datasource.hikari.*} bound over PALs' own
+         * defaults; an unknown one fails start-up naming it.
+         */
+        @Bean
+        @ConditionalOnMissingBean(annotation = LockDataSource.class)
+        @ConfigurationProperties(prefix = "pals.datasource.hikari", ignoreUnknownFields = false)
+        HikariConfig palsLockPoolConfig() {
+            HikariConfig config = new HikariConfig();
+            // frugal: the registry keeps what it uses; idle lock connections are not needed
+            config.setMinimumIdle(0);
+            // an acquisition while the database is down fails within seconds, not HikariCP's 30
+            config.setConnectionTimeout(Duration.ofSeconds(5).toMillis());
+            // lazy: the service starts while its lock database is down; acquisitions fail loudly until it is up
+            config.setInitializationFailTimeout(-1);
+            config.setPoolName("pals-lock-pool");
+            // the client's side of dead-peer detection for idle pooled connections; the registry bounds its statements itself
+            config.addDataSourceProperty("tcpKeepAlive", "true");
+            return config;
+        }
+
+        /** The lock pool, unless the service gives a {@link LockDataSource @LockDataSource} DataSource of its own. */
         @Bean(destroyMethod = "close")
+        @ConditionalOnMissingBean(annotation = LockDataSource.class)
         LockConnectionPool palsLockConnectionPool(PalsProperties properties, Environment environment,
-                ObjectProvider<JdbcConnectionDetails> connectionDetails) {
+                PalsConnectionDetails connectionDetails, @Qualifier("palsLockPoolConfig") HikariConfig config) {
             PalsProperties.Datasource settings = properties.getDatasource();
-            JdbcConnectionDetails service = LockDatabaseCondition.serviceConnection(connectionDetails.orderedStream());
-            String property = "pals.datasource.url";
-            String url = settings.getUrl();
-            if (!StringUtils.hasText(url)) {
-                property = "spring.datasource.url";
-                url = environment.getProperty(property);
-            }
-            if (!StringUtils.hasText(url) && service != null) {
-                property = "the service's connection details (" + service.getClass().getSimpleName() + ")";
-                url = service.getJdbcUrl();
-            }
-            if (!StringUtils.hasText(url)) {
-                // only where AOT processing generated the registry, which it does without knowing the URL
-                throw new IllegalStateException("PALs takes its locks in a PostgreSQL database and none is named: "
-                        + "set spring.datasource.url or pals.datasource.url to a jdbc:postgresql://host:5432/database "
-                        + "URL, or give the service a service connection. This service was AOT-processed, which makes "
-                        + "the lock registry without knowing the URL; without AOT it would have no registry instead.");
-            }
+            String url = connectionDetails.getJdbcUrl();
             if (!url.startsWith("jdbc:postgresql:")) {
+                String property = connectionDetails instanceof PropertiesPalsConnectionDetails fromProperties
+                        ? fromProperties.urlOrigin()
+                        : "the connection details (" + connectionDetails.getClass().getSimpleName() + ")";
                 throw new InvalidConfigurationPropertyValueException(property, withoutSecrets(url), "PALs takes PostgreSQL advisory "
                         + "locks, so its lock database must be PostgreSQL; set pals.datasource.url to a "
                         + "jdbc:postgresql://host:5432/database URL");
             }
-            HikariConfig config = new HikariConfig();
-            Binder.get(environment).bind("pals.datasource.hikari", Bindable.ofInstance(config),
-                    new NoUnboundElementsBindHandler(BindHandler.DEFAULT));
-            config.setJdbcUrl(url);
-            config.setUsername(firstText(settings.getUsername(), environment.getProperty("spring.datasource.username"),
-                    service == null ? null : service.getUsername()));
-            config.setPassword(firstText(settings.getPassword(), environment.getProperty("spring.datasource.password"),
-                    service == null ? null : service.getPassword()));
+            HikariConfig pool = new HikariConfig();
+            config.copyStateTo(pool);
+            pool.setJdbcUrl(url);
+            pool.setUsername(connectionDetails.getUsername());
+            pool.setPassword(connectionDetails.getPassword());
             // one beyond the registry's, so that the health check and the endpoint never wait behind held locks
-            config.setMaximumPoolSize(settings.getMaximumPoolSize() + 1);
-            if (config.getMinimumIdle() < 0) {
-                // frugal: the registry keeps what it uses; idle lock connections are not needed
-                config.setMinimumIdle(0);
-            }
-            if (!isSet(environment, "pals.datasource.hikari.connection-timeout")) {
-                // an acquisition while the database is down fails within seconds, not HikariCP's 30
-                config.setConnectionTimeout(Duration.ofSeconds(5).toMillis());
-            }
-            if (!isSet(environment, "pals.datasource.hikari.initialization-fail-timeout")) {
-                // lazy: the service starts while its lock database is down; acquisitions fail loudly until it is up
-                config.setInitializationFailTimeout(-1);
-            }
-            if (config.getPoolName() == null) {
-                config.setPoolName("pals-lock-pool");
-            }
-            config.addDataSourceProperty("ApplicationName", applicationName(settings, environment));
-            // the client's side of dead-peer detection for idle pooled connections; the registry bounds its statements itself
-            config.getDataSourceProperties().putIfAbsent("tcpKeepAlive", "true");
-            return new LockConnectionPool(new HikariDataSource(config));
-        }
-
-        private static boolean isSet(Environment environment, String property) {
-            return Binder.get(environment).bind(property, String.class).isBound();
+            pool.setMaximumPoolSize(settings.getMaximumPoolSize() + 1);
+            pool.addDataSourceProperty("ApplicationName", applicationName(settings, environment));
+            return new LockConnectionPool(new HikariDataSource(pool));
         }
 
         /** A JDBC URL may carry credentials in many forms; an error shows only its scheme. */
@@ -230,19 +211,14 @@ public final class PalsAutoConfiguration {
             return subprotocolEnd < 0 ? "(not a JDBC URL)" : url.substring(0, subprotocolEnd + 1) + "...";
         }
 
-        private static @Nullable String firstText(@Nullable String... candidates) {
-            for (String candidate : candidates) {
-                if (StringUtils.hasText(candidate)) {
-                    return candidate;
-                }
-            }
-            return null;
-        }
-
         @Bean(destroyMethod = "close")
-        LockRegistry lockRegistry(LockConnectionPool pool, PalsProperties properties, Environment environment,
-                ApplicationEventPublisher events, ObjectProvider<LockObserver> observers) {
-            LockRegistry.Builder builder = LockRegistry.builder(pool.getDataSource())
+        LockRegistry lockRegistry(ObjectProvider<LockConnectionPool> pool,
+                @LockDataSource ObjectProvider<DataSource> lockDataSource, PalsProperties properties,
+                Environment environment, ApplicationEventPublisher events, ObjectProvider<LockObserver> observers) {
+            DataSource qualified = lockDataSource.getIfAvailable();
+            Object source = qualified != null ? qualified : pool.getObject();
+            DataSource connections = qualified != null ? qualified : pool.getObject().getDataSource();
+            LockRegistry.Builder builder = LockRegistry.builder(connections)
                     .namespace(namespace(properties, environment))
                     .blocking(properties.isBlocking())
                     .maxConnections(properties.getDatasource().getMaximumPoolSize())
@@ -251,7 +227,7 @@ public final class PalsAutoConfiguration {
                     .networkTimeout(properties.getNetworkTimeout())
                     .silentClientTimeout(properties.getSilentClientTimeout())
                     .transactionCompletion(new SpringTransactionCompletion())
-                    .lossListener((lock, cause) -> events.publishEvent(new LockLostEvent(pool, lock, cause)));
+                    .lossListener((lock, cause) -> events.publishEvent(new LockLostEvent(source, lock, cause)));
             observers.orderedStream().forEach(builder::observer);
             builder.acquireTimeout(properties.getAcquireTimeout());
             try {

@@ -14,7 +14,7 @@ import org.springframework.context.annotation.Bean;
  * service's PostgreSQL.
  */
 @AutoConfiguration(after = PalsAutoConfiguration.class)
-@ConditionalOnClass(name = {"dev.pals.LockRegistry", "org.springframework.integration.support.locks.LockRegistry"})
+@ConditionalOnClass({LockRegistry.class, org.springframework.integration.support.locks.LockRegistry.class})
 public final class PalsIntegrationAutoConfiguration {
 
     @Bean

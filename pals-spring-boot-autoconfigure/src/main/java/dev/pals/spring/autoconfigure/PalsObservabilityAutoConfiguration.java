@@ -7,6 +7,9 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.MeterBinder;
 import io.micrometer.observation.ObservationRegistry;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.micrometer.metrics.autoconfigure.CompositeMeterRegistryAutoConfiguration;
+import org.springframework.boot.micrometer.metrics.autoconfigure.MetricsAutoConfiguration;
+import org.springframework.boot.micrometer.observation.autoconfigure.ObservationAutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
@@ -20,11 +23,9 @@ import org.springframework.context.annotation.Configuration;
  * section (spans when tracing is on, timers through Spring Boot's meter handler), and the
  * registry's gauges and lost-lock counter.
  */
-@AutoConfiguration(after = PalsAutoConfiguration.class, afterName = {
-        "org.springframework.boot.micrometer.observation.autoconfigure.ObservationAutoConfiguration",
-        "org.springframework.boot.micrometer.metrics.autoconfigure.MetricsAutoConfiguration",
-        "org.springframework.boot.micrometer.metrics.autoconfigure.CompositeMeterRegistryAutoConfiguration"})
-@ConditionalOnClass(name = {"dev.pals.LockRegistry", "io.micrometer.observation.ObservationRegistry"})
+@AutoConfiguration(after = {PalsAutoConfiguration.class, ObservationAutoConfiguration.class,
+        MetricsAutoConfiguration.class, CompositeMeterRegistryAutoConfiguration.class})
+@ConditionalOnClass({LockRegistry.class, ObservationRegistry.class})
 @ConditionalOnBooleanProperty(name = "pals.enabled", matchIfMissing = true)
 public final class PalsObservabilityAutoConfiguration {
 

@@ -6,6 +6,8 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import org.jspecify.annotations.Nullable;
 import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.source.InvalidConfigurationPropertyValueException;
+import org.springframework.core.Ordered;
 
 /**
  * Settings of PALs, under {@code pals}. An unknown {@code pals.*} property fails start-up, so
@@ -76,6 +78,15 @@ public class PalsProperties {
      */
     private boolean inMemory;
 
+    /**
+     * Order of the advisor that takes SESSION locks of @AdvisoryLocked methods. The default,
+     * Ordered.LOWEST_PRECEDENCE - 1, runs just outside @EnableTransactionManagement's default
+     * order, so a lock wraps the transaction of the same method; a service that orders its
+     * transactions otherwise, say @EnableTransactionManagement(order = 0), sets it below that
+     * (-1). TRANSACTION locks are always taken innermost, inside the transaction.
+     */
+    private int advisorOrder = Ordered.LOWEST_PRECEDENCE - 1;
+
     private final Datasource datasource = new Datasource();
 
     private final Leader leader = new Leader();
@@ -109,7 +120,24 @@ public class PalsProperties {
     }
 
     public void setAcquireTimeout(Duration acquireTimeout) {
-        this.acquireTimeout = requireNotNegative(acquireTimeout);
+        if (acquireTimeout.isNegative()) {
+            throw new InvalidConfigurationPropertyValueException("pals.acquire-timeout", acquireTimeout,
+                    "It must not be negative; use 0s not to wait");
+        }
+        if (acquireTimeout.compareTo(LockRegistry.LONGEST_WAIT) > 0) {
+            throw new InvalidConfigurationPropertyValueException("pals.acquire-timeout", acquireTimeout,
+                    "It is longer than PostgreSQL's lock_timeout can wait (about 24 days); use a shorter duration, "
+                    + "or timeout = \"forever\" on the methods that must wait without limit");
+        }
+        this.acquireTimeout = acquireTimeout;
+    }
+
+    public int getAdvisorOrder() {
+        return advisorOrder;
+    }
+
+    public void setAdvisorOrder(int advisorOrder) {
+        this.advisorOrder = advisorOrder;
     }
 
     public Duration getLossCheckInterval() {

@@ -82,6 +82,27 @@ class LockNameTemplateTest {
     }
 
     @Test
+    void targetClassSimpleNameAndNameAreReadAtCallTime() {
+        Method report = method("report");
+
+        assertThat(LockNameTemplate.of("#root.targetClass.simpleName", report)
+                .resolve(new Object[0], new SubclassOfFixtures())).isEqualTo("SubclassOfFixtures");
+        assertThat(LockNameTemplate.of("targetClass.name + ':' + #root.method.declaringClass.simpleName", report)
+                .resolve(new Object[0], new Fixtures())).isEqualTo(Fixtures.class.getName() + ":Fixtures");
+    }
+
+    @Test
+    void otherMemberOfAClassIsRejectedAtStartUpNotAtCallTime() {
+        assertThatThrownBy(() -> LockNameTemplate.of("#root.targetClass.packageName", method("report")))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("name '#root.targetClass.packageName' reads packageName of a Class")
+                .hasMessageContaining("only its name and simpleName");
+        assertThatThrownBy(() -> LockNameTemplate.of("#root.targetClass.getSimpleName()", method("report")))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("calls getSimpleName() on a Class");
+    }
+
+    @Test
     void literalBeforePropertyOfParameterIsConcatenated() {
         LockNameTemplate template = LockNameTemplate.of("'customer:' + #order.customerId", method("byOrder"));
 

@@ -17,9 +17,13 @@ import java.time.Duration;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.context.properties.bind.UnboundConfigurationPropertiesException;
-import org.springframework.boot.diagnostics.FailureAnalysis;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.context.annotation.Primary;
+import org.springframework.boot.jdbc.autoconfigure.JdbcConnectionDetails;
+import org.springframework.boot.origin.Origin;
+import org.springframework.boot.origin.OriginProvider;
+import org.springframework.core.Ordered;
 import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.transaction.PlatformTransactionManager;
 
@@ -36,6 +40,23 @@ class PalsAutoConfigurationTest extends StarterTestSupport {
                     .isNotSameAs(context.getBean(LockConnectionPool.class).getDataSource());
             assertThat(context.getBean(JdbcTemplate.class).queryForObject("SELECT 1", Integer.class)).isEqualTo(1);
         });
+    }
+
+    @Test
+    void sessionAdvisorSitsJustOutsideTheDefaultTransactionOrderAndTransactionAdvisorInnermost() {
+        instance().run(context -> {
+            assertThat(context.getBean("palsSessionLockAdvisor", AdvisoryLockedAdvisor.class).getOrder())
+                    .isEqualTo(Ordered.LOWEST_PRECEDENCE - 1);
+            assertThat(context.getBean("palsTransactionLockAdvisor", AdvisoryLockedAdvisor.class).getOrder())
+                    .isEqualTo(Ordered.LOWEST_PRECEDENCE);
+        });
+    }
+
+    @Test
+    void advisorOrderPropertyMovesTheSessionAdvisor() {
+        instance().withPropertyValues("pals.advisor-order=5").run(context ->
+                assertThat(context.getBean("palsSessionLockAdvisor", AdvisoryLockedAdvisor.class).getOrder())
+                        .isEqualTo(5));
     }
 
     @Test
@@ -96,6 +117,51 @@ class PalsAutoConfigurationTest extends StarterTestSupport {
     }
 
     @Test
+    void connectionDetailsBeanOfTheServiceNamesTheLockDatabase() {
+        String lockDatabase = DB.createDatabase();
+        bareRunner().withPropertyValues("spring.lifecycle.timeout-per-shutdown-phase=1s")
+                .withBean(PalsConnectionDetails.class, () -> new PalsConnectionDetails() {
+                    @Override
+                    public String getJdbcUrl() {
+                        return lockDatabase;
+                    }
+
+                    @Override
+                    public String getUsername() {
+                        return DB.user();
+                    }
+
+                    @Override
+                    public String getPassword() {
+                        return DB.password();
+                    }
+                }).run(context -> {
+                    assertThat(context.getBean(LockConnectionPool.class).getJdbcUrl()).isEqualTo(lockDatabase);
+                    assertThat(context.getBean(LockRegistry.class).lock("x").tryAcquire()).isTrue();
+                });
+    }
+
+    @Test
+    void serviceConnectionNamesTheLockDatabaseWithoutAnyUrlProperty() {
+        bareRunner().withPropertyValues("spring.lifecycle.timeout-per-shutdown-phase=1s")
+                .withBean(ContainerLikeConnectionDetails.class, ContainerLikeConnectionDetails::new).run(context -> {
+                    assertThat(context.getBean(LockConnectionPool.class).getJdbcUrl()).isEqualTo(DB.url());
+                    assertThat(context.getBean(LockRegistry.class).lock("x").tryAcquire()).isTrue();
+                });
+    }
+
+    @Test
+    void lockDataSourceOfTheServiceTakesTheLocksInsteadOfALockPool() {
+        instance().withUserConfiguration(QualifiedLockDataSourceConfiguration.class).run(context -> {
+            assertThat(context).doesNotHaveBean(LockConnectionPool.class);
+            AdvisoryLock lock = context.getBean(LockRegistry.class).lock("qualified");
+            assertThat(lock.tryAcquire()).isTrue();
+            assertThat(holderApplicationName(lock.key())).isEqualTo(QualifiedLockDataSourceConfiguration.NAME);
+            lock.release();
+        });
+    }
+
+    @Test
     void serviceWithItsOwnDataSourceBeanGetsTheLockPoolFromSpringDatasourceUrl() {
         instance().withUserConfiguration(OwnDataSourceConfiguration.class).run(context -> {
             assertThat(context).hasSingleBean(LockRegistry.class);
@@ -146,24 +212,6 @@ class PalsAutoConfigurationTest extends StarterTestSupport {
         instance().run(context -> assertThat(((HikariDataSource) context
                 .getBean(LockConnectionPool.class).getDataSource()).getDataSourceProperties())
                 .containsEntry("tcpKeepAlive", "true"));
-    }
-
-    @Test
-    void lockedMethodWithoutAnyDatabaseFailsStartUpWithAnAnalysisThatSaysWhatToSet() {
-        new org.springframework.boot.test.context.runner.ApplicationContextRunner()
-                .withConfiguration(org.springframework.boot.autoconfigure.AutoConfigurations.of(
-                        org.springframework.boot.autoconfigure.aop.AopAutoConfiguration.class,
-                        PalsAutoConfiguration.class))
-                .withUserConfiguration(LockedJobConfiguration.class)
-                .run(context -> {
-                    assertThat(context).hasFailed();
-                    FailureAnalysis analysis = new LockRegistryMissingFailureAnalyzer()
-                            .analyze(context.getStartupFailure());
-                    assertThat(analysis).isNotNull();
-                    assertThat(analysis.getDescription()).contains("LockRegistry is needed")
-                            .contains("pals.datasource.url");
-                    assertThat(analysis.getAction()).contains("pals.datasource.url").contains("jdbc:postgresql://");
-                });
     }
 
     @Test
@@ -276,6 +324,57 @@ class PalsAutoConfigurationTest extends StarterTestSupport {
         @Bean(destroyMethod = "close")
         LockRegistry ownRegistry(DataSource dataSource) {
             return LockRegistry.builder(dataSource).namespace("own").build();
+        }
+    }
+
+    /** Connection details as Testcontainers' and Docker Compose's are, registered by their own class: they say where they come from. */
+    static class ContainerLikeConnectionDetails implements JdbcConnectionDetails, OriginProvider {
+        @Override
+        public String getJdbcUrl() {
+            return DB.url();
+        }
+
+        @Override
+        public String getUsername() {
+            return DB.user();
+        }
+
+        @Override
+        public String getPassword() {
+            return DB.password();
+        }
+
+        @Override
+        public Origin getOrigin() {
+            return new Origin() {
+                @Override
+                public String toString() {
+                    return "a test container";
+                }
+            };
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    static class QualifiedLockDataSourceConfiguration {
+        static final String NAME = TestDatabase.uniqueName("own-lock-pool-");
+
+        @Bean
+        @Primary
+        HikariDataSource serviceDataSource() {
+            return DB.dataSource(2);
+        }
+
+        @Bean
+        @LockDataSource
+        HikariDataSource ownLockDataSource() {
+            HikariDataSource pool = new HikariDataSource();
+            pool.setJdbcUrl(DB.url());
+            pool.setUsername(DB.user());
+            pool.setPassword(DB.password());
+            pool.setMaximumPoolSize(3);
+            pool.addDataSourceProperty("ApplicationName", NAME);
+            return pool;
         }
     }
 
