@@ -21,11 +21,13 @@ final class LockRegistryMissingFailureAnalyzer extends AbstractFailureAnalyzer<N
             return null;
         }
         return new FailureAnalysis("A LockRegistry is needed (by an @AdvisoryLocked method or an injection point), "
-                + "but PALs found no PostgreSQL database to take locks on: none of pals.datasource.url, "
-                + "spring.datasource.url or the service's database connection details is set, or PALs is "
+                + "but PALs made none. Either no PostgreSQL database is named (none of pals.datasource.url, "
+                + "spring.datasource.url or the service's database connection details is set), HikariCP (which "
+                + "holds PALs' lock connections) or spring-boot-jdbc is not on the class path, or PALs is "
                 + "disabled with pals.enabled=false.",
                 "Set pals.datasource.url (or spring.datasource.url) to a PostgreSQL JDBC URL such as "
-                + "jdbc:postgresql://localhost:5432/app, enable PALs, or define a LockRegistry bean of your own. "
+                + "jdbc:postgresql://localhost:5432/app, add com.zaxxer:HikariCP and spring-boot-jdbc if the build "
+                + "excludes them, enable PALs, or define a LockRegistry bean of your own. "
                 + "In a test that needs no PostgreSQL, set pals.in-memory=true.",
                 cause);
     }

@@ -47,7 +47,7 @@ import org.springframework.util.StringUtils;
  * auto-configuration, which it leaves as they are.
  */
 @AutoConfiguration(after = {DataSourceAutoConfiguration.class, TransactionAutoConfiguration.class})
-@ConditionalOnClass({LockRegistry.class, HikariDataSource.class, JdbcConnectionDetails.class})
+@ConditionalOnClass(LockRegistry.class)
 @ConditionalOnBooleanProperty(name = "pals.enabled", matchIfMissing = true)
 @EnableConfigurationProperties(PalsProperties.class)
 public final class PalsAutoConfiguration {
@@ -152,8 +152,13 @@ public final class PalsAutoConfiguration {
         }
     }
 
-    /** The lock pool and registry, unless the service defines its own registry or keeps locks in memory. */
+    /**
+     * The lock pool and registry, unless the service defines its own registry or keeps locks in memory.
+     * Only this part needs HikariCP and Boot's JDBC support: without them the advisors stay, so that a
+     * locked method fails start-up rather than running unlocked.
+     */
     @Configuration(proxyBeanMethods = false)
+    @ConditionalOnClass({HikariDataSource.class, JdbcConnectionDetails.class})
     @ConditionalOnMissingBean(LockRegistry.class)
     @Conditional(LockDatabaseCondition.class)
     @ImportRuntimeHints(LockConnectionPoolRuntimeHints.class)
