@@ -12,6 +12,7 @@ final class LockRegistryMissingException extends IllegalStateException {
         super(lockedClass.getName() + " has @AdvisoryLocked methods, but there is no LockRegistry to lock them with: "
                 + "PALs found no PostgreSQL database to take locks on (none of pals.datasource.url, "
                 + "spring.datasource.url, a PalsConnectionDetails bean, a @LockDataSource DataSource or a service "
-                + "connection), or PALs is disabled with pals.enabled=false.");
+                + "connection), HikariCP (which holds PALs' lock connections) or spring-boot-jdbc is not on the class "
+                + "path, or PALs is disabled with pals.enabled=false.");
     }
 }

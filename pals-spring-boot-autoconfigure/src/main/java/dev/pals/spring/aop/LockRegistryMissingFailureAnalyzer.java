@@ -15,7 +15,8 @@ final class LockRegistryMissingFailureAnalyzer extends AbstractFailureAnalyzer<L
     protected @Nullable FailureAnalysis analyze(Throwable rootFailure, LockRegistryMissingException cause) {
         return new FailureAnalysis(cause.getMessage(),
                 "Set pals.datasource.url (or spring.datasource.url) to a PostgreSQL JDBC URL such as "
-                + "jdbc:postgresql://localhost:5432/app, enable PALs, or define a LockRegistry bean of your own. "
+                + "jdbc:postgresql://localhost:5432/app, add com.zaxxer:HikariCP and spring-boot-jdbc if the build "
+                + "excludes them, enable PALs, or define a LockRegistry bean of your own. "
                 + "In a test that needs no PostgreSQL, set pals.in-memory=true.",
                 cause);
     }

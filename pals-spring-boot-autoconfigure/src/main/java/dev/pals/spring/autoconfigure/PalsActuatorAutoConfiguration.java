@@ -26,14 +26,18 @@ import org.springframework.context.annotation.Configuration;
 @ConditionalOnBean({LockRegistry.class, LockConnectionPool.class})
 public final class PalsActuatorAutoConfiguration {
 
-    /** Read-only, and exposed over HTTP only if the service exposes it, as every endpoint but health. */
+    /**
+     * Read-only, and exposed over HTTP only if the service exposes it, as every endpoint but health.
+     * The endpoint's condition is on the method, so that it is only read once its classes are known
+     * to be there: conditions of one class are all loaded before any is evaluated.
+     */
     @Configuration(proxyBeanMethods = false)
-    @ConditionalOnClass(Endpoint.class)
-    @ConditionalOnAvailableEndpoint(AdvisoryLocksEndpoint.class)
+    @ConditionalOnClass({Endpoint.class, ConditionalOnAvailableEndpoint.class})
     static final class EndpointConfiguration {
 
         @Bean
         @ConditionalOnMissingBean
+        @ConditionalOnAvailableEndpoint
         AdvisoryLocksEndpoint advisoryLocksEndpoint(LockRegistry registry, LockConnectionPool pool,
                 ObjectProvider<AdvisoryLockedAdvisor> advisors) {
             return new AdvisoryLocksEndpoint(registry, pool.getDataSource(), () -> advisors.orderedStream()
@@ -41,14 +45,14 @@ public final class PalsActuatorAutoConfiguration {
         }
     }
 
-    /** On unless {@code management.health.advisorylocks.enabled=false}. */
+    /** On unless {@code management.health.advisorylocks.enabled=false}; its condition on the method, as above. */
     @Configuration(proxyBeanMethods = false)
-    @ConditionalOnClass(HealthIndicator.class)
-    @ConditionalOnEnabledHealthIndicator("advisorylocks")
+    @ConditionalOnClass({HealthIndicator.class, ConditionalOnEnabledHealthIndicator.class})
     static final class HealthConfiguration {
 
         @Bean
         @ConditionalOnMissingBean(name = "advisoryLocksHealthIndicator")
+        @ConditionalOnEnabledHealthIndicator("advisorylocks")
         LockDatabaseHealthIndicator advisoryLocksHealthIndicator(LockRegistry registry, LockConnectionPool pool) {
             return new LockDatabaseHealthIndicator(registry, pool.getDataSource());
         }

@@ -16,6 +16,7 @@ import org.apache.commons.logging.Log;
 import org.apache.commons.logging.LogFactory;
 import org.jspecify.annotations.Nullable;
 import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.beans.factory.annotation.Qualifier;
 import org.springframework.beans.factory.config.BeanDefinition;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
@@ -23,7 +24,6 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.boot.autoconfigure.context.LifecycleProperties;
-import org.springframework.beans.factory.annotation.Qualifier;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.boot.context.properties.bind.Binder;
@@ -47,7 +47,7 @@ import org.springframework.util.StringUtils;
  * auto-configuration, which it leaves as they are.
  */
 @AutoConfiguration(after = {DataSourceAutoConfiguration.class, TransactionAutoConfiguration.class})
-@ConditionalOnClass({LockRegistry.class, HikariDataSource.class, JdbcConnectionDetails.class})
+@ConditionalOnClass(LockRegistry.class)
 @ConditionalOnBooleanProperty(name = "pals.enabled", matchIfMissing = true)
 @EnableConfigurationProperties(PalsProperties.class)
 public final class PalsAutoConfiguration {
@@ -140,8 +140,13 @@ public final class PalsAutoConfiguration {
         }
     }
 
-    /** The lock pool and registry, unless the service defines its own registry or keeps locks in memory. */
+    /**
+     * The lock pool and registry, unless the service defines its own registry or keeps locks in memory.
+     * Only this part needs HikariCP and Boot's JDBC support: without them the advisors stay, so that a
+     * locked method fails start-up rather than running unlocked.
+     */
     @Configuration(proxyBeanMethods = false)
+    @ConditionalOnClass({HikariDataSource.class, JdbcConnectionDetails.class})
     @ConditionalOnMissingBean(LockRegistry.class)
     @Conditional({LockDatabaseCondition.class, LockDatabaseCondition.NotInMemory.class})
     @ImportRuntimeHints(LockConnectionPoolRuntimeHints.class)
