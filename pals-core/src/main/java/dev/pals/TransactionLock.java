@@ -69,12 +69,15 @@ public final class TransactionLock {
         return info.group();
     }
 
-    /** Tracks the hold of a successful acquisition until its transaction ends, if the registry can see that. */
-    private boolean tracked(Connection connection, boolean acquired) {
+    /**
+     * Tracks the hold of a successful acquisition until its transaction ends, if the registry can see
+     * that; {@code knownPid} is the connection's backend if the acquisition already asked for it.
+     */
+    private boolean tracked(Connection connection, @Nullable Integer knownPid, boolean acquired) {
         if (!acquired || completion == null) {
             return acquired;
         }
-        Runnable ended = engine.transactionHolds().track(info, backendPid(connection));
+        Runnable ended = engine.transactionHolds().track(info, knownPid != null ? knownPid : backendPid(connection));
         boolean willRun;
         try {
             willRun = completion.afterCompletion(connection, ended);
@@ -167,7 +170,10 @@ public final class TransactionLock {
     private boolean acquire(Connection connection, Duration timeout) throws InterruptedException {
         registry.requireAdmitting(name);
         boolean mayWait = !timeout.isZero();
-        return tracked(connection, engine.observed(info, mayWait, null, mayWait ? backendPid(connection) : null, () -> {
+        // a wait shows its backend in activity(), and a tracked hold needs it again: asked once (a round trip
+        // on drivers other than PgJDBC)
+        Integer pid = mayWait ? backendPid(connection) : null;
+        return tracked(connection, pid, engine.observed(info, mayWait, null, pid, () -> {
             if (Thread.interrupted()) {
                 throw new InterruptedException("interrupted before acquiring lock '" + name + "'");
             }
