@@ -1,5 +1,6 @@
 package dev.pals.spring;
 
+import dev.pals.spring.aop.AdvisoryLockedAutoConfiguration;
 import dev.pals.spring.autoconfigure.PalsAutoConfiguration;
 import dev.pals.testing.TestDatabase;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
@@ -26,7 +27,7 @@ public abstract class StarterTestSupport {
         return new ApplicationContextRunner().withConfiguration(AutoConfigurations.of(
                 DataSourceAutoConfiguration.class, DataSourceTransactionManagerAutoConfiguration.class,
                 TransactionAutoConfiguration.class, JdbcTemplateAutoConfiguration.class, AopAutoConfiguration.class,
-                PalsAutoConfiguration.class));
+                PalsAutoConfiguration.class, AdvisoryLockedAutoConfiguration.class));
     }
 
     /** Runs two instances of the service {@code runner} starts, each with its own pools, together. */

@@ -4,8 +4,6 @@ import dev.pals.LockRegistry;
 import dev.pals.spring.LockLostEvent;
 import dev.pals.spring.LockScope;
 import java.lang.reflect.Method;
-import java.time.Duration;
-import java.util.Set;
 import javax.sql.DataSource;
 import org.aopalliance.aop.Advice;
 import org.springframework.aop.ClassFilter;
@@ -32,19 +30,17 @@ import org.springframework.core.Ordered;
  * advisor of that same order it still runs inside, because Spring keeps advisors of equal order
  * in registration order and auto-configuration registers after the service's configuration.
  */
-public final class AdvisoryLockedAdvisor extends AbstractPointcutAdvisor
+final class AdvisoryLockedAdvisor extends AbstractPointcutAdvisor
         implements ApplicationEventPublisherAware, ApplicationListener<LockLostEvent> {
 
     private static final long serialVersionUID = 1L;
 
-    private final transient LockedMethods lockedMethods;
     private final transient AdvisoryLockInterceptor interceptor;
     private final transient Pointcut pointcut;
 
     private AdvisoryLockedAdvisor(LockScope scope, int order, LockedMethods lockedMethods,
             AdvisoryLockInterceptor interceptor, ObjectProvider<LockRegistry> registry) {
         setOrder(order);
-        this.lockedMethods = lockedMethods;
         this.interceptor = interceptor;
         this.pointcut = new LockedMethodPointcut(scope, lockedMethods, registry);
     }
@@ -54,26 +50,16 @@ public final class AdvisoryLockedAdvisor extends AbstractPointcutAdvisor
      *
      * @param sessionOrder the order of the SESSION advisor; the TRANSACTION advisor's is always
      *     {@link Ordered#LOWEST_PRECEDENCE}
-     * @param defaultTimeout the wait of a blocking method without a {@code timeout}
+     * @param lockedMethods the locked methods found so far, shared by both scopes' advisors
      * @param interruptOnLoss whether a lost lock interrupts the thread running its method
      * @param registry the lock registry, looked up when the first locked method is found
      * @param dataSource the service's DataSource, for TRANSACTION scope
      */
-    public static AdvisoryLockedAdvisor of(LockScope scope, int sessionOrder, Duration defaultTimeout,
+    static AdvisoryLockedAdvisor of(LockScope scope, int sessionOrder, LockedMethods lockedMethods,
             boolean interruptOnLoss, ObjectProvider<LockRegistry> registry, ObjectProvider<DataSource> dataSource) {
-        LockedMethods lockedMethods = new LockedMethods(defaultTimeout);
         int order = scope == LockScope.SESSION ? sessionOrder : Ordered.LOWEST_PRECEDENCE;
         return new AdvisoryLockedAdvisor(scope, order, lockedMethods,
                 new AdvisoryLockInterceptor(lockedMethods, registry, dataSource, interruptOnLoss), registry);
-    }
-
-    /**
-     * The constant lock names of the {@code @AdvisoryLocked} methods of the beans proxied so far
-     * (every singleton, once the context has started), in either scope. Internal to the starter:
-     * the actuator endpoint names the keys it finds in {@code pg_locks} with them.
-     */
-    public Set<String> constantLockNames() {
-        return lockedMethods.constantNames();
     }
 
     @Override
@@ -105,7 +91,7 @@ public final class AdvisoryLockedAdvisor extends AbstractPointcutAdvisor
         LockedMethodPointcut(LockScope scope, LockedMethods lockedMethods, ObjectProvider<LockRegistry> registry) {
             this.scope = scope;
             this.lockedMethods = lockedMethods;
-            setClassFilter(new ClassFilter() {
+                setClassFilter(new ClassFilter() {
                 @Override
                 public boolean matches(Class<?> type) {
                     boolean locked = lockedMethods.inspect(type, scope);

@@ -30,8 +30,11 @@ import org.springframework.util.ReflectionUtils;
  * Finds the {@code @AdvisoryLocked} methods of a class, on the method or on the class, directly
  * or as a meta-annotation, in the class or its interfaces, and checks each one once: a mistake in
  * an attribute fails start-up with the method named, rather than the first call.
+ *
+ * <p>A bean, {@code palsLockedMethods}, for what the context has found: the actuator endpoint names
+ * the keys it finds in {@code pg_locks} with {@link #constantNames()}.
  */
-final class LockedMethods {
+public final class LockedMethods {
 
     private final Duration defaultTimeout;
     private final ConcurrentHashMap<MethodClassKey, Optional<LockedMethod>> cache = new ConcurrentHashMap<>();
@@ -58,8 +61,13 @@ final class LockedMethods {
         return any;
     }
 
-    /** The names of the locked methods seen so far whose name is a constant. */
-    Set<String> constantNames() {
+    /**
+     * The names of the locked methods of the beans proxied so far (every singleton, once the context
+     * has started), in either scope, whose name is a constant rather than an expression.
+     *
+     * @return the names, sorted
+     */
+    public Set<String> constantNames() {
         Set<String> names = new TreeSet<>();
         for (Optional<LockedMethod> locked : cache.values()) {
             locked.filter(method -> method.name().isConstant()).ifPresent(method -> names.add(method.name().source()));

@@ -77,6 +77,26 @@ final class LockDatabaseCondition extends AnyNestedCondition {
         return details.filter(LockDatabaseCondition::isServiceConnection).findFirst().orElse(null);
     }
 
+    /**
+     * Matches when the lock database is a bean: the lock pool, or the service's
+     * {@link LockDataSource @LockDataSource} DataSource. What reads it besides the registry (the
+     * endpoint, the health contributor) needs one of them.
+     */
+    static final class LockDatabaseBean extends AnyNestedCondition {
+
+        LockDatabaseBean() {
+            super(ConfigurationPhase.REGISTER_BEAN);
+        }
+
+        @ConditionalOnBean(LockConnectionPool.class)
+        static final class Pool {
+        }
+
+        @ConditionalOnBean(annotation = LockDataSource.class)
+        static final class QualifiedDataSource {
+        }
+    }
+
     /** Matches a {@link JdbcConnectionDetails} bean that is a service connection. */
     static final class ServiceConnection extends SpringBootCondition {
 

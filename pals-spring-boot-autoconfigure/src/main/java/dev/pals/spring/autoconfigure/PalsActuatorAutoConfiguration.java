@@ -3,7 +3,9 @@ package dev.pals.spring.autoconfigure;
 import dev.pals.LockRegistry;
 import dev.pals.spring.actuate.AdvisoryLocksEndpoint;
 import dev.pals.spring.actuate.LockDatabaseHealthIndicator;
-import dev.pals.spring.aop.AdvisoryLockedAdvisor;
+import dev.pals.spring.aop.AdvisoryLockedAutoConfiguration;
+import dev.pals.spring.aop.LockedMethods;
+import javax.sql.DataSource;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.actuate.autoconfigure.endpoint.condition.ConditionalOnAvailableEndpoint;
 import org.springframework.boot.actuate.endpoint.annotation.Endpoint;
@@ -14,17 +16,26 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean
 import org.springframework.boot.health.autoconfigure.contributor.ConditionalOnEnabledHealthIndicator;
 import org.springframework.boot.health.contributor.HealthIndicator;
 import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Conditional;
 import org.springframework.context.annotation.Configuration;
 
 /**
  * Actuator for PALs, when the service has it: the {@code advisorylocks} endpoint and the
- * {@code advisoryLocks} health contributor. Both read the lock database through the lock pool,
- * so they need the auto-configured registry and its pool.
+ * {@code advisoryLocks} health contributor. Both read the lock database the auto-configured
+ * registry locks in, through the lock pool or the service's {@link LockDataSource @LockDataSource}.
  */
-@AutoConfiguration(after = PalsAutoConfiguration.class)
+@AutoConfiguration(after = {PalsAutoConfiguration.class, AdvisoryLockedAutoConfiguration.class})
 @ConditionalOnClass(LockRegistry.class)
-@ConditionalOnBean({LockRegistry.class, LockConnectionPool.class})
+@ConditionalOnBean(LockRegistry.class)
+@Conditional({LockDatabaseCondition.LockDatabaseBean.class, LockDatabaseCondition.NotInMemory.class})
 public final class PalsActuatorAutoConfiguration {
+
+    /** The lock database: the service's {@code @LockDataSource} if it gave one, else the lock pool. */
+    private static DataSource lockDatabase(ObjectProvider<DataSource> lockDataSource,
+            ObjectProvider<LockConnectionPool> pool) {
+        DataSource qualified = lockDataSource.getIfAvailable();
+        return qualified != null ? qualified : pool.getObject().getDataSource();
+    }
 
     /**
      * Read-only, and exposed over HTTP only if the service exposes it, as every endpoint but health.
@@ -38,10 +49,11 @@ public final class PalsActuatorAutoConfiguration {
         @Bean
         @ConditionalOnMissingBean
         @ConditionalOnAvailableEndpoint
-        AdvisoryLocksEndpoint advisoryLocksEndpoint(LockRegistry registry, LockConnectionPool pool,
-                ObjectProvider<AdvisoryLockedAdvisor> advisors) {
-            return new AdvisoryLocksEndpoint(registry, pool.getDataSource(), () -> advisors.orderedStream()
-                    .flatMap(advisor -> advisor.constantLockNames().stream()).toList());
+        AdvisoryLocksEndpoint advisoryLocksEndpoint(LockRegistry registry,
+                @LockDataSource ObjectProvider<DataSource> lockDataSource, ObjectProvider<LockConnectionPool> pool,
+                ObjectProvider<LockedMethods> lockedMethods) {
+            return new AdvisoryLocksEndpoint(registry, lockDatabase(lockDataSource, pool), () -> lockedMethods
+                    .orderedStream().flatMap(methods -> methods.constantNames().stream()).toList());
         }
     }
 
@@ -53,8 +65,9 @@ public final class PalsActuatorAutoConfiguration {
         @Bean
         @ConditionalOnMissingBean(name = "advisoryLocksHealthIndicator")
         @ConditionalOnEnabledHealthIndicator("advisorylocks")
-        LockDatabaseHealthIndicator advisoryLocksHealthIndicator(LockRegistry registry, LockConnectionPool pool) {
-            return new LockDatabaseHealthIndicator(registry, pool.getDataSource());
+        LockDatabaseHealthIndicator advisoryLocksHealthIndicator(LockRegistry registry,
+                @LockDataSource ObjectProvider<DataSource> lockDataSource, ObjectProvider<LockConnectionPool> pool) {
+            return new LockDatabaseHealthIndicator(registry, lockDatabase(lockDataSource, pool));
         }
     }
 }

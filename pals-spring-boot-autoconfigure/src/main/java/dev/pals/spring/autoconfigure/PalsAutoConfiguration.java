@@ -5,8 +5,6 @@ import com.zaxxer.hikari.HikariDataSource;
 import dev.pals.LockObserver;
 import dev.pals.LockRegistry;
 import dev.pals.spring.LockLostEvent;
-import dev.pals.spring.LockScope;
-import dev.pals.spring.aop.AdvisoryLockedAdvisor;
 import dev.pals.spring.leader.Leadership;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -17,7 +15,6 @@ import org.apache.commons.logging.LogFactory;
 import org.jspecify.annotations.Nullable;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.annotation.Qualifier;
-import org.springframework.beans.factory.config.BeanDefinition;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
@@ -37,14 +34,14 @@ import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Conditional;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.context.annotation.ImportRuntimeHints;
-import org.springframework.context.annotation.Role;
 import org.springframework.core.env.Environment;
 import org.springframework.util.StringUtils;
 
 /**
- * Auto-configuration of PALs: a lock pool of its own, a {@link LockRegistry} on it, and the
- * advisors behind {@code @AdvisoryLocked}. Runs after the service's DataSource and transaction
- * auto-configuration, which it leaves as they are.
+ * Auto-configuration of PALs: a lock pool of its own and a {@link LockRegistry} on it. Runs after
+ * the service's DataSource and transaction auto-configuration, which it leaves as they are. The
+ * advisors behind {@code @AdvisoryLocked} are
+ * {@link dev.pals.spring.aop.AdvisoryLockedAutoConfiguration}'s.
  */
 @AutoConfiguration(after = {DataSourceAutoConfiguration.class, TransactionAutoConfiguration.class})
 @ConditionalOnClass(LockRegistry.class)
@@ -63,34 +60,6 @@ public final class PalsAutoConfiguration {
                 .getTimeoutPerShutdownPhase();
         Duration margin = Duration.ofSeconds(1);
         return new LockRegistryShutdown(registry, phase.compareTo(margin) > 0 ? phase.minus(margin) : Duration.ZERO);
-    }
-
-    /** Outside {@code @Transactional} on the same method: the lock wraps the transaction. */
-    @Bean
-    @Role(BeanDefinition.ROLE_INFRASTRUCTURE)
-    static AdvisoryLockedAdvisor palsSessionLockAdvisor(Environment environment,
-            ObjectProvider<LockRegistry> registry, ObjectProvider<DataSource> dataSource) {
-        PalsProperties properties = advisorProperties(environment);
-        return AdvisoryLockedAdvisor.of(LockScope.SESSION, properties.getAdvisorOrder(),
-                properties.getAcquireTimeout(), properties.isInterruptOnLoss(), registry, dataSource);
-    }
-
-    /** Inside {@code @Transactional} on the same method: the lock lives in the transaction. */
-    @Bean
-    @Role(BeanDefinition.ROLE_INFRASTRUCTURE)
-    static AdvisoryLockedAdvisor palsTransactionLockAdvisor(Environment environment,
-            ObjectProvider<LockRegistry> registry, ObjectProvider<DataSource> dataSource) {
-        PalsProperties properties = advisorProperties(environment);
-        return AdvisoryLockedAdvisor.of(LockScope.TRANSACTION, properties.getAdvisorOrder(),
-                properties.getAcquireTimeout(), false, registry, dataSource);
-    }
-
-    /**
-     * Advisors are made before properties beans can be injected, so they bind the settings
-     * themselves, into the same class and so through the same checks.
-     */
-    private static PalsProperties advisorProperties(Environment environment) {
-        return Binder.get(environment).bindOrCreate("pals", PalsProperties.class);
     }
 
     /** A leader election, when the service names its lock; without a lock database start-up fails and says so. */

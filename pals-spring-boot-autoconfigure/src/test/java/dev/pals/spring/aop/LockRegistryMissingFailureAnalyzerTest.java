@@ -16,7 +16,8 @@ import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 class LockRegistryMissingFailureAnalyzerTest {
 
     private final ApplicationContextRunner withoutDatabase = new ApplicationContextRunner()
-            .withConfiguration(AutoConfigurations.of(AopAutoConfiguration.class, PalsAutoConfiguration.class));
+            .withConfiguration(AutoConfigurations.of(AopAutoConfiguration.class, PalsAutoConfiguration.class,
+                    AdvisoryLockedAutoConfiguration.class));
 
     @Test
     void lockedMethodWithoutAnyDatabaseFailsStartUpWithAnAnalysisThatNamesTheClassAndWhatToSet() {

@@ -4,19 +4,23 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.zaxxer.hikari.HikariDataSource;
 import dev.pals.AdvisoryLock;
+import dev.pals.HeldLock;
 import dev.pals.LeaseBounds;
 import dev.pals.LockKey;
 import dev.pals.LockRegistry;
 import dev.pals.spring.AdvisoryLocked;
 import dev.pals.spring.StarterTestSupport;
-import dev.pals.spring.aop.AdvisoryLockedAdvisor;
+import dev.pals.spring.actuate.AdvisoryLocksEndpoint;
 import dev.pals.testing.TestDatabase;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.time.Duration;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.Test;
+import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.context.properties.bind.UnboundConfigurationPropertiesException;
+import org.springframework.boot.health.contributor.HealthIndicator;
+import org.springframework.boot.health.contributor.Status;
 import org.springframework.boot.jdbc.autoconfigure.JdbcConnectionDetails;
 import org.springframework.boot.origin.Origin;
 import org.springframework.boot.origin.OriginProvider;
@@ -45,9 +49,9 @@ class PalsAutoConfigurationTest extends StarterTestSupport {
     @Test
     void sessionAdvisorSitsJustOutsideTheDefaultTransactionOrderAndTransactionAdvisorInnermost() {
         instance().run(context -> {
-            assertThat(context.getBean("palsSessionLockAdvisor", AdvisoryLockedAdvisor.class).getOrder())
+            assertThat(context.getBean("palsSessionLockAdvisor", Ordered.class).getOrder())
                     .isEqualTo(Ordered.LOWEST_PRECEDENCE - 1);
-            assertThat(context.getBean("palsTransactionLockAdvisor", AdvisoryLockedAdvisor.class).getOrder())
+            assertThat(context.getBean("palsTransactionLockAdvisor", Ordered.class).getOrder())
                     .isEqualTo(Ordered.LOWEST_PRECEDENCE);
         });
     }
@@ -55,7 +59,7 @@ class PalsAutoConfigurationTest extends StarterTestSupport {
     @Test
     void advisorOrderPropertyMovesTheSessionAdvisor() {
         instance().withPropertyValues("pals.advisor-order=5").run(context ->
-                assertThat(context.getBean("palsSessionLockAdvisor", AdvisoryLockedAdvisor.class).getOrder())
+                assertThat(context.getBean("palsSessionLockAdvisor", Ordered.class).getOrder())
                         .isEqualTo(5));
     }
 
@@ -162,6 +166,21 @@ class PalsAutoConfigurationTest extends StarterTestSupport {
     }
 
     @Test
+    void lockDataSourceOfTheServiceAlsoServesTheEndpointAndTheHealthContributor() {
+        instance().withUserConfiguration(QualifiedLockDataSourceConfiguration.class)
+                .withConfiguration(AutoConfigurations.of(PalsActuatorAutoConfiguration.class))
+                .withPropertyValues("management.endpoints.web.exposure.include=advisorylocks").run(context -> {
+                    try (HeldLock held = context.getBean(LockRegistry.class).lock("seen-by-the-endpoint").hold()) {
+                        assertThat(context.getBean(AdvisoryLocksEndpoint.class).advisoryLocks().instance().held())
+                                .extracting(AdvisoryLocksEndpoint.LockDescriptor::name)
+                                .containsExactly("seen-by-the-endpoint");
+                        assertThat(context.getBean("advisoryLocksHealthIndicator", HealthIndicator.class).health()
+                                .getStatus()).isEqualTo(Status.UP);
+                    }
+                });
+    }
+
+    @Test
     void serviceWithItsOwnDataSourceBeanGetsTheLockPoolFromSpringDatasourceUrl() {
         instance().withUserConfiguration(OwnDataSourceConfiguration.class).run(context -> {
             assertThat(context).hasSingleBean(LockRegistry.class);
@@ -231,7 +250,7 @@ class PalsAutoConfigurationTest extends StarterTestSupport {
             instance().withPropertyValues("pals.enabled=false").withUserConfiguration(LockedJobConfiguration.class)
                     .run(context -> {
                         assertThat(context).doesNotHaveBean(LockRegistry.class).doesNotHaveBean(LockConnectionPool.class)
-                                .doesNotHaveBean(AdvisoryLockedAdvisor.class).hasSingleBean(DataSource.class);
+                                .doesNotHaveBean("palsSessionLockAdvisor").hasSingleBean(DataSource.class);
                         assertThat(context.getBean(LockedJob.class).tryRun()).isEqualTo("ran");
                     });
         }
