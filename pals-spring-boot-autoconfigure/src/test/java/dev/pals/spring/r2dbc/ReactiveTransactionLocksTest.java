@@ -241,6 +241,26 @@ class ReactiveTransactionLocksTest extends StarterTestSupport {
         });
     }
 
+    /** The server's wait is not cancelled, but its grant dies with the transaction the cancel rolls back. */
+    @Test
+    void aWaitCancelledWhileAnotherHoldsLeavesNothingHeldOnceTheHolderLetsGo() {
+        reactiveService().run(context -> {
+            Service service = new Service(context);
+            LockKey key = service.key("report");
+            try (Connection jdbc = DB.connect()) {
+                jdbc.setAutoCommit(false);
+                assertThat(service.registry.transactionLock("report", EXCLUSIVE).tryAcquire(jdbc)).isTrue();
+                Disposable waiter = service.transactions.transactional(service.locks.lock("report", EXCLUSIVE, WAIT))
+                        .subscribe();
+                await().atMost(WAIT).until(() -> waiting(key) == 1);
+
+                waiter.dispose();
+                jdbc.commit();
+                await().atMost(WAIT).until(() -> waiting(key) == 0 && granted(key) == 0);
+            }
+        });
+    }
+
     @Test
     void aTimedOutWaitLeavesTheTransactionUsableWithItsLockTimeoutAsItWas() {
         twoInstances(reactiveService(), (one, two) -> {
