@@ -3,9 +3,12 @@ package dev.pals.spring;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.pals.AdvisoryLock;
+import dev.pals.LockInfo;
+import dev.pals.LockObserver;
 import dev.pals.LockRegistry;
 import dev.pals.spring.autoconfigure.PalsObservabilityAutoConfiguration;
 import dev.pals.spring.observability.LockObservations;
+import io.micrometer.context.ContextRegistry;
 import io.micrometer.observation.Observation;
 import io.micrometer.observation.ObservationHandler;
 import io.micrometer.observation.ObservationRegistry;
@@ -17,13 +20,14 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
+import org.slf4j.MDC;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 
 /**
- * The caller's current observation goes with the work the auto-configured registry does for it on
- * its own threads, so that the spans of an asynchronous acquisition, and what a delayed release
- * does, belong to the caller's trace.
+ * The caller's current observation, and MDC entries a service registers an accessor for, go with
+ * the work the auto-configured registry does for it on its own threads, so that the spans of an
+ * asynchronous acquisition, and what a delayed release does, belong to the caller's trace.
  */
 class ContextPropagationTest extends StarterTestSupport {
 
@@ -46,6 +50,17 @@ class ContextPropagationTest extends StarterTestSupport {
         @Override
         public boolean supportsContext(Observation.Context context) {
             return true;
+        }
+    }
+
+    /** The MDC's tenant on the thread where each acquisition begins. */
+    static class TenantAtAcquisition implements LockObserver {
+        final List<@Nullable String> tenants = new CopyOnWriteArrayList<>();
+
+        @Override
+        public Acquisition acquisitionStarted(LockInfo lock, boolean mayWait) {
+            tenants.add(MDC.get("tenant"));
+            return Acquisition.NONE;
         }
     }
 
@@ -91,5 +106,25 @@ class ContextPropagationTest extends StarterTestSupport {
 
             assertThat(stops.current).containsExactly(job);
         });
+    }
+
+    @Test
+    void anMdcEntryWithARegisteredAccessorIsTheRegistryThreadsWhileItAcquires() {
+        ContextRegistry accessors = ContextRegistry.getInstance();
+        accessors.registerThreadLocalAccessor("tenant", () -> MDC.get("tenant"), tenant -> MDC.put("tenant", tenant),
+                () -> MDC.remove("tenant"));
+        try {
+            instance().withBean(TenantAtAcquisition.class).run(context -> {
+                AdvisoryLock lock = context.getBean(LockRegistry.class).lock("invoices");
+                try (MDC.MDCCloseable tenant = MDC.putCloseable("tenant", "acme")) {
+                    assertThat(lock.acquireAsync(Duration.ofSeconds(30)).get(30, TimeUnit.SECONDS)).isTrue();
+                }
+                assertThat(lock.release()).isTrue();
+
+                assertThat(context.getBean(TenantAtAcquisition.class).tenants).containsExactly("acme");
+            });
+        } finally {
+            accessors.removeThreadLocalAccessor("tenant");
+        }
     }
 }
