@@ -127,7 +127,7 @@ final class AsyncLocks {
     CompletableFuture<Boolean> acquireAsync(AdvisoryLock lock, Duration timeout) {
         AsyncAcquire task = new AsyncAcquire(lock, timeout, this::decorated);
         // the expiry may complete the future, and so run the caller's dependent stages: in its context too
-        Runnable expireIfQueued = Timeouts.isForever(timeout) ? null : decorated(task::expireIfQueued);
+        @Nullable Runnable expireIfQueued = Timeouts.isForever(timeout) ? null : decorated(task::expireIfQueued);
         try {
             threads.async().execute(task);
             if (expireIfQueued != null) {
