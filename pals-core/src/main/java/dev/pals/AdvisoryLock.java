@@ -180,6 +180,8 @@ public final class AdvisoryLock {
      * at once; further ones queue in order, the time queued counting against their timeout: one
      * still queued when its timeout passes completes with {@code false} without having run, and
      * one still queued when the registry closes completes with {@link IllegalStateException}.
+     * The registry's {@linkplain LockRegistry.Builder#taskDecorator task decorator} captures the
+     * calling thread's context here, for the registry thread that acquires.
      */
     public CompletableFuture<Boolean> acquireAsync(Duration timeout) {
         Timeouts.check(timeout, "timeout");
@@ -208,7 +210,8 @@ public final class AdvisoryLock {
      *
      * @return completes with what {@link #release()} returned, or exceptionally as it would throw
      *     ({@link LockLostException} if the lock was lost meanwhile); with {@code true} if the
-     *     registry was closed first, which released the lock
+     *     registry was closed first, which released the lock; the release runs in the context the
+     *     registry's {@linkplain LockRegistry.Builder#taskDecorator task decorator} captured here
      * @throws IllegalArgumentException if the delay is negative or longer than about 24 days
      */
     public CompletableFuture<Boolean> releaseAfter(Duration delay) {

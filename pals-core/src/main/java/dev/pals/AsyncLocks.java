@@ -2,6 +2,7 @@ package dev.pals;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -9,6 +10,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.UnaryOperator;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -16,15 +18,30 @@ import org.jspecify.annotations.Nullable;
  * {@link AdvisoryLock#acquireAsync} and {@link AdvisoryLock#releaseAfter}, on the
  * {@linkplain RegistryThreads#async() asynchronous lane}. Each answers through its future exactly
  * once: with the outcome, or, if the registry closes first, as closing decides.
+ *
+ * <p>Each piece of work is wrapped by the {@linkplain LockRegistry.Builder#taskDecorator task
+ * decorator} on the caller's thread when it is asked for, so that the caller's context (its trace,
+ * its logging context) is the registry thread's while the work runs, and while the future's
+ * completion runs the caller's dependent stages. The executors see the undecorated tasks, so that
+ * closing still recognises what never ran.
  */
 final class AsyncLocks {
 
+    private static final System.Logger LOG = System.getLogger(AsyncLocks.class.getName());
+
     private final RegistryThreads threads;
+    private final UnaryOperator<Runnable> decorator;
     /** Releases scheduled by {@link AdvisoryLock#releaseAfter}, so that closing can answer them. */
     private final Set<DelayedRelease> delayedReleases = ConcurrentHashMap.newKeySet();
 
-    AsyncLocks(RegistryThreads threads) {
+    AsyncLocks(RegistryThreads threads, UnaryOperator<Runnable> decorator) {
         this.threads = threads;
+        this.decorator = decorator;
+    }
+
+    /** The decorator's wrapping of {@code task}, on the caller's thread; what it throws reaches the caller. */
+    private Runnable decorated(Runnable task) {
+        return Objects.requireNonNull(decorator.apply(task), "the registry's task decorator returned null");
     }
 
     /**
@@ -63,9 +80,12 @@ final class AsyncLocks {
 
         private final AdvisoryLock lock;
         final CompletableFuture<Boolean> result = new CompletableFuture<>();
+        /** {@link #release()} as the decorator wrapped it. */
+        private final Runnable decorated;
 
         DelayedRelease(AdvisoryLock lock) {
             this.lock = lock;
+            this.decorated = decorated(this::release);
         }
 
         void releasedByClose() {
@@ -74,8 +94,24 @@ final class AsyncLocks {
             }
         }
 
+        /**
+         * Releases in the caller's context; if the decorator's wrapping failed or did not release,
+         * releases without it, as a lock must not stay held for want of a trace.
+         */
         @Override
         public void run() {
+            try {
+                decorated.run();
+            } catch (RuntimeException | Error e) {
+                LOG.log(System.Logger.Level.WARNING, () -> "The registry's task decorator failed around the delayed "
+                        + "release of lock '" + lock.name() + "'; releasing it without the caller's context", e);
+            } finally {
+                release();
+            }
+        }
+
+        /** Releases once, whoever gets to it first. */
+        private void release() {
             if (!delayedReleases.remove(this)) {
                 return;
             }
@@ -89,11 +125,13 @@ final class AsyncLocks {
 
     @SuppressWarnings("FutureReturnValueIgnored") // the expiry is cancelled through the result, which answers the caller
     CompletableFuture<Boolean> acquireAsync(AdvisoryLock lock, Duration timeout) {
-        AsyncAcquire task = new AsyncAcquire(lock, timeout);
+        AsyncAcquire task = new AsyncAcquire(lock, timeout, this::decorated);
+        // the expiry may complete the future, and so run the caller's dependent stages: in its context too
+        @Nullable Runnable expireIfQueued = Timeouts.isForever(timeout) ? null : decorated(task::expireIfQueued);
         try {
             threads.async().execute(task);
-            if (!Timeouts.isForever(timeout)) {
-                ScheduledFuture<?> expiry = threads.housekeeper().schedule(task::expireIfQueued, timeout.toNanos(),
+            if (expireIfQueued != null) {
+                ScheduledFuture<?> expiry = threads.housekeeper().schedule(expireIfQueued, timeout.toNanos(),
                         TimeUnit.NANOSECONDS);
                 task.result.whenComplete((acquired, failure) -> expiry.cancel(false));
             }
@@ -114,16 +152,19 @@ final class AsyncLocks {
         /** From the call: time spent queued for a thread counts against the timeout. */
         private final long deadline;
         private final CompletableFuture<Boolean> result = new CompletableFuture<>();
+        /** {@link #acquire()} as the decorator wrapped it. */
+        private final Runnable decorated;
         private final ReentrantLock runnerLock = new ReentrantLock();
         private @Nullable Thread runner;
         /** Whether a thread took the task; guarded by runnerLock. */
         private boolean started;
 
         @SuppressWarnings("FutureReturnValueIgnored") // a cancel hook on the caller's future, not a result
-        AsyncAcquire(AdvisoryLock lock, Duration timeout) {
+        AsyncAcquire(AdvisoryLock lock, Duration timeout, UnaryOperator<Runnable> decorator) {
             this.lock = lock;
             this.timeout = timeout;
             this.deadline = Timeouts.deadline(timeout);
+            this.decorated = decorator.apply(this::acquire);
             result.whenComplete((value, failure) -> {
                 if (result.isCancelled()) {
                     interruptRunner();
@@ -131,8 +172,22 @@ final class AsyncLocks {
             });
         }
 
+        /**
+         * Acquires in the caller's context. A decorator's wrapping that fails before acquiring, or
+         * returns without acquiring, fails the future; nothing is then held.
+         */
         @Override
         public void run() {
+            try {
+                decorated.run();
+            } catch (RuntimeException | Error e) {
+                result.completeExceptionally(e);
+            }
+            result.completeExceptionally(new IllegalStateException("The registry's task decorator did not run the "
+                    + "acquisition of lock '" + lock.name() + "'"));
+        }
+
+        private void acquire() {
             runnerLock.lock();
             try {
                 if (result.isDone()) {

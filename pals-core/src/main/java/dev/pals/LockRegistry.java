@@ -8,6 +8,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.UnaryOperator;
 import javax.sql.DataSource;
 import org.jspecify.annotations.Nullable;
 
@@ -89,7 +90,7 @@ public final class LockRegistry implements AutoCloseable {
         this.engine = dataSource == null ? new InMemoryEngine(builder.observers)
                 : new LockEngine(dataSource, builder.maxConnections, builder.idleTimeout, lease, threads,
                         builder.listeners, builder.observers);
-        this.async = new AsyncLocks(threads);
+        this.async = new AsyncLocks(threads, builder.taskDecorator);
         long interval = builder.lossCheckInterval.toNanos();
         threads.housekeeper().scheduleWithFixedDelay(this::housekeep, interval, interval, TimeUnit.NANOSECONDS);
     }
@@ -405,6 +406,7 @@ public final class LockRegistry implements AutoCloseable {
         private @Nullable TransactionCompletion transactionCompletion;
         private @Nullable ThreadFactory threadFactory;
         private int maxAsyncThreads = 16;
+        private UnaryOperator<Runnable> taskDecorator = UnaryOperator.identity();
 
         private Builder(@Nullable DataSource dataSource) {
             this.dataSource = dataSource;
@@ -566,6 +568,29 @@ public final class LockRegistry implements AutoCloseable {
                 throw new IllegalArgumentException("maxAsyncThreads must be at least 1, but was " + maxAsyncThreads);
             }
             this.maxAsyncThreads = maxAsyncThreads;
+            return this;
+        }
+
+        /**
+         * Wraps the work the registry runs on its threads for a caller, so that the caller's
+         * context (trace, logging context) goes with it: the acquisition of
+         * {@link AdvisoryLock#acquireAsync}, its expiry while queued, and the release of
+         * {@link AdvisoryLock#releaseAfter}. The decorator is called on the caller's thread,
+         * within those calls, to capture that thread's context; the runnable it returns runs later
+         * on a registry thread, where observers, listeners of the future and the release then see
+         * it. Default: the identity, which carries nothing. The Spring Boot starter sets Spring's
+         * {@code ContextPropagatingTaskDecorator} when Micrometer's context propagation is present.
+         *
+         * <p>Keep it quick: it runs on the caller's thread and on the registry's. If the decorator
+         * throws, {@code acquireAsync} or {@code releaseAfter} throws it and nothing is scheduled
+         * (a lock given to {@code releaseAfter} stays held). If the runnable it returned throws or
+         * returns without running the task it was given, an acquisition completes exceptionally with
+         * what it threw (or {@link IllegalStateException}) holding nothing, and a delayed release is
+         * made without the caller's context, with a warning logged, so that no lock stays held for
+         * want of a context.
+         */
+        public Builder taskDecorator(UnaryOperator<Runnable> taskDecorator) {
+            this.taskDecorator = Objects.requireNonNull(taskDecorator, "taskDecorator");
             return this;
         }
 

@@ -35,13 +35,16 @@ import org.springframework.context.annotation.Conditional;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.context.annotation.ImportRuntimeHints;
 import org.springframework.core.env.Environment;
+import org.springframework.core.io.ResourceLoader;
 import org.springframework.util.StringUtils;
 
 /**
  * Auto-configuration of PALs: a lock pool of its own and a {@link LockRegistry} on it. Runs after
  * the service's DataSource and transaction auto-configuration, which it leaves as they are. The
  * advisors behind {@code @AdvisoryLocked} are
- * {@link dev.pals.spring.aop.AdvisoryLockedAutoConfiguration}'s.
+ * {@link dev.pals.spring.aop.AdvisoryLockedAutoConfiguration}'s. With Micrometer's context
+ * propagation on the class path, the registry's threads run a caller's asynchronous work in its
+ * context (see {@link RegistryContextPropagation}).
  */
 @AutoConfiguration(after = {DataSourceAutoConfiguration.class, TransactionAutoConfiguration.class})
 @ConditionalOnClass(LockRegistry.class)
@@ -94,12 +97,13 @@ public final class PalsAutoConfiguration {
 
         @Bean(destroyMethod = "close")
         LockRegistry lockRegistry(PalsProperties properties, Environment environment,
-                ObjectProvider<LockObserver> observers) {
+                ObjectProvider<LockObserver> observers, ResourceLoader resources) {
             LOG.warn("PALs keeps its locks in memory (pals.in-memory=true): instances of the service do not "
                     + "exclude each other. Use it in tests only.");
             LockRegistry.Builder builder = LockRegistry.inMemory().namespace(namespace(properties, environment))
                     .blocking(properties.isBlocking());
             observers.orderedStream().forEach(builder::observer);
+            RegistryContextPropagation.apply(builder, resources.getClassLoader());
             return builder.acquireTimeout(properties.getAcquireTimeout()).build();
         }
 
@@ -188,7 +192,8 @@ public final class PalsAutoConfiguration {
         @Bean(destroyMethod = "close")
         LockRegistry lockRegistry(ObjectProvider<LockConnectionPool> pool,
                 @LockDataSource ObjectProvider<DataSource> lockDataSource, PalsProperties properties,
-                Environment environment, ApplicationEventPublisher events, ObjectProvider<LockObserver> observers) {
+                Environment environment, ApplicationEventPublisher events, ObjectProvider<LockObserver> observers,
+                ResourceLoader resources) {
             DataSource qualified = lockDataSource.getIfAvailable();
             Object source = qualified != null ? qualified : pool.getObject();
             DataSource connections = qualified != null ? qualified : pool.getObject().getDataSource();
@@ -203,6 +208,7 @@ public final class PalsAutoConfiguration {
                     .transactionCompletion(new SpringTransactionCompletion())
                     .lossListener((lock, cause) -> events.publishEvent(new LockLostEvent(source, lock, cause)));
             observers.orderedStream().forEach(builder::observer);
+            RegistryContextPropagation.apply(builder, resources.getClassLoader());
             builder.acquireTimeout(properties.getAcquireTimeout());
             try {
                 return builder.build();

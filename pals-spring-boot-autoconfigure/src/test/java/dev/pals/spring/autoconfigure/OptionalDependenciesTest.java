@@ -4,15 +4,26 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.pals.AcquireFailureException;
+import dev.pals.AdvisoryLock;
 import dev.pals.HeldLock;
 import dev.pals.LockObserver;
 import dev.pals.LockRegistry;
 import dev.pals.spring.AdvisoryLocked;
 import dev.pals.spring.StarterTestSupport;
+import dev.pals.spring.observability.LockObservations;
+import io.micrometer.common.KeyValue;
+import io.micrometer.context.ContextRegistry;
 import io.micrometer.core.instrument.binder.MeterBinder;
+import io.micrometer.observation.Observation;
+import io.micrometer.observation.ObservationHandler;
+import io.micrometer.observation.ObservationRegistry;
+import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.springframework.aop.support.AopUtils;
 import org.springframework.boot.actuate.endpoint.annotation.Endpoint;
@@ -63,6 +74,17 @@ class OptionalDependenciesTest extends StarterTestSupport {
         Billing billing() {
             return new Billing();
         }
+    }
+
+    /**
+     * Micrometer's {@link ContextRegistry} loads its accessors once per JVM, through the class loader
+     * of the thread that first asks for it, and fails for good if that one hides a library whose
+     * service file it still shows (Reactor's, under the filter that hides Reactor): loaded here as
+     * a service would load it, whichever test runs first.
+     */
+    @BeforeAll
+    static void loadContextRegistryAsAServiceWould() {
+        assertThat(ContextRegistry.getInstance().getThreadLocalAccessors()).isNotEmpty();
     }
 
     /** The starter's auto-configurations as the application finds them, so that a split or a rename is followed. */
@@ -234,6 +256,41 @@ class OptionalDependenciesTest extends StarterTestSupport {
                     .doesNotHaveBean(org.springframework.integration.support.locks.LockRegistry.class)
                     .hasSingleBean(LockRegistry.class);
             lockedMethodLocks(context);
+        });
+    }
+
+    /** Every observation started, with its parent. */
+    static class Observations implements ObservationHandler<Observation.Context> {
+        final List<Observation.Context> started = new CopyOnWriteArrayList<>();
+
+        @Override
+        public void onStart(Observation.Context context) {
+            started.add(context);
+        }
+
+        @Override
+        public boolean supportsContext(Observation.Context context) {
+            return true;
+        }
+    }
+
+    @Test
+    void withoutContextPropagationAsyncAcquisitionsStillLockButCarryNoContext() {
+        without("io.micrometer.context").withBean(Observations.class).run(context -> {
+            assertThat(context).hasNotFailed().hasSingleBean(LockObserver.class);
+            lockedMethodLocks(context);
+            AdvisoryLock lock = context.getBean(LockRegistry.class).lock("report");
+            Observation request = Observation.start("request", context.getBean(ObservationRegistry.class));
+            try (Observation.Scope scope = request.openScope()) {
+                assertThat(lock.acquireAsync(Duration.ofSeconds(30)).get(30, TimeUnit.SECONDS)).isTrue();
+            }
+            assertThat(lock.release()).isTrue();
+            request.stop();
+            assertThat(context.getBean(Observations.class).started)
+                    .filteredOn(started -> KeyValue.of(LockObservations.NAME, "report")
+                            .equals(started.getHighCardinalityKeyValue(LockObservations.NAME)))
+                    .as("the acquisition and the section of the lock, which no decorator carried the request to")
+                    .hasSize(2).allSatisfy(started -> assertThat(started.getParentObservation()).isNull());
         });
     }
 
