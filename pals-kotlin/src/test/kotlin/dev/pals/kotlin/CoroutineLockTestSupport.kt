@@ -71,7 +71,9 @@ abstract class CoroutineLockTestSupport {
         protected val DB: TestDatabase = TestDatabase.get()
 
         /** A test's coroutines, bounded: a wait that never ends fails the test instead of hanging it. */
-        fun runTest(block: suspend CoroutineScope.() -> Unit): Unit =
-            runBlocking { withTimeout(30_000) { block() } }
+        fun runTest(block: suspend CoroutineScope.() -> Unit): Unit = runBounded(block)
+
+        /** As [runTest], returning what [block] returns (a test function itself must return Unit to run). */
+        fun <T> runBounded(block: suspend CoroutineScope.() -> T): T = runBlocking { withTimeout(30_000) { block() } }
     }
 }
