@@ -75,8 +75,9 @@ public suspend fun <T : Any> LockRegistry.tryWithLock(
 
 /**
  * Acquires the lock without blocking the coroutine's thread: the wait runs on a registry thread
- * ([AdvisoryLock.acquireAsync]) while the coroutine is suspended. The handle, not a thread, then holds
- * the lock, so the coroutine may resume on any thread and release it there.
+ * ([AdvisoryLock.acquireAsync]), a try without a wait on [Dispatchers.IO], while the coroutine is
+ * suspended. The handle, not a thread, then holds the lock, so the coroutine may resume on any thread
+ * and release it there.
  *
  * **Contention and timeout.** Waits at most [timeout] for other holders to let go (by default the
  * handle's: [AdvisoryLock.timeout] when [AdvisoryLock.isBlocking], else no wait), then returns `false`;
