@@ -127,7 +127,8 @@ final class AsyncLocks {
     CompletableFuture<Boolean> acquireAsync(AdvisoryLock lock, Duration timeout) {
         AsyncAcquire task = new AsyncAcquire(lock, timeout, this::decorated);
         // the expiry may complete the future, and so run the caller's dependent stages: in its context too
-        @Nullable Runnable expireIfQueued = Timeouts.isForever(timeout) ? null : decorated(task::expireIfQueued);
+        @Nullable Runnable expireIfQueued = Timeouts.isForever(timeout) ? null
+                : decorated(() -> task.expireIfQueued(threads.asyncLaneFull()));
         try {
             threads.async().execute(task);
             if (expireIfQueued != null) {
@@ -220,11 +221,15 @@ final class AsyncLocks {
             }
         }
 
-        /** Answers {@code false} for an acquisition still queued when its timeout passed; it then never runs. */
-        void expireIfQueued() {
+        /**
+         * Answers {@code false} for an acquisition still queued behind a full lane when its timeout
+         * passed; it then never runs. One that only waits for a free thread to start (a timeout of zero
+         * is always that far) is left to run: its deadline passed, it tries once without waiting.
+         */
+        void expireIfQueued(boolean laneFull) {
             runnerLock.lock();
             try {
-                if (!started) {
+                if (!started && laneFull) {
                     result.complete(false);
                 }
             } finally {

@@ -68,6 +68,14 @@ final class RegistryThreads {
     }
 
     /**
+     * Whether every thread of the asynchronous lane is busy, so that work queued now waits for one
+     * to finish rather than for one to start. Approximate, as the pool's counts are.
+     */
+    boolean asyncLaneFull() {
+        return async.getActiveCount() >= async.getMaximumPoolSize();
+    }
+
+    /**
      * Interrupts every thread and refuses new work, for a registry that is closed.
      *
      * @return the work still queued, which never runs, for the caller to answer

@@ -54,4 +54,19 @@ class AcquireAsyncTest extends LockTestSupport {
         assertThat(pending.get(30, TimeUnit.SECONDS)).isFalse();
         assertThat(lock.isHeld()).isFalse();
     }
+
+    @Test
+    void anAcquisitionWithoutAWaitTakesAFreeLockEveryTime() throws Exception {
+        LockRegistry registry = registry();
+        AdvisoryLock free = registry.lock("free");
+        AdvisoryLock nonBlocking = registry.lock("free-non-blocking", LockOptions.exclusive().withBlocking(false));
+
+        // the try used to race its own expiry, which answered false before a thread had tried
+        for (int round = 0; round < 50; round++) {
+            assertThat(free.acquireAsync(Duration.ZERO).get(30, TimeUnit.SECONDS)).as("round %d", round).isTrue();
+            assertThat(free.release()).isTrue();
+            assertThat(nonBlocking.acquireAsync().get(30, TimeUnit.SECONDS)).as("round %d", round).isTrue();
+            assertThat(nonBlocking.release()).isTrue();
+        }
+    }
 }
