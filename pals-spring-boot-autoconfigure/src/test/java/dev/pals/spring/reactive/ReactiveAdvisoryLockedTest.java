@@ -121,8 +121,10 @@ class ReactiveAdvisoryLockedTest extends StarterTestSupport {
 
     /** Subscribes to a locked call that holds its lock until disposed, and waits until it does. */
     private static Disposable holding(AssertableApplicationContext context) {
-        Disposable holder = context.getBean(Reports.class).report(Mono.never()).subscribe();
-        await().atMost(LONG).until(() -> held(context, "report"));
+        Reports reports = context.getBean(Reports.class);
+        Disposable holder = reports.report(Mono.never()).subscribe();
+        await().atMost(LONG).until(() -> reports.running().get() == 1);
+        assertThat(uncheckedHeld(context)).isTrue();
         return holder;
     }
 
