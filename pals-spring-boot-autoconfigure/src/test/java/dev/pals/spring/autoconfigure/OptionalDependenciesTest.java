@@ -9,6 +9,7 @@ import dev.pals.LockObserver;
 import dev.pals.LockRegistry;
 import dev.pals.spring.AdvisoryLocked;
 import dev.pals.spring.StarterTestSupport;
+import dev.pals.spring.reactive.ReactiveLockRegistry;
 import io.micrometer.core.instrument.binder.MeterBinder;
 import java.util.List;
 import java.util.Objects;
@@ -117,7 +118,8 @@ class OptionalDependenciesTest extends StarterTestSupport {
         service().run(context -> {
             assertThat(context).hasNotFailed().hasSingleBean(LockRegistry.class).hasSingleBean(LockObserver.class)
                     .hasSingleBean(MeterBinder.class).hasSingleBean(HealthIndicator.class)
-                    .hasSingleBean(org.springframework.integration.support.locks.LockRegistry.class);
+                    .hasSingleBean(org.springframework.integration.support.locks.LockRegistry.class)
+                    .hasSingleBean(ReactiveLockRegistry.class);
             assertThat(hasLocksEndpoint(context)).isTrue();
             lockedMethodLocks(context);
         });
@@ -241,7 +243,7 @@ class OptionalDependenciesTest extends StarterTestSupport {
     void withoutReactorEveryPartIsThereAndMethodsStillLock() {
         without("reactor", "org.reactivestreams").run(context -> {
             assertThat(context).hasNotFailed().hasSingleBean(LockObserver.class).hasSingleBean(MeterBinder.class)
-                    .hasSingleBean(HealthIndicator.class);
+                    .hasSingleBean(HealthIndicator.class).doesNotHaveBean(ReactiveLockRegistry.class);
             assertThat(hasLocksEndpoint(context)).isTrue();
             lockedMethodLocks(context);
         });
