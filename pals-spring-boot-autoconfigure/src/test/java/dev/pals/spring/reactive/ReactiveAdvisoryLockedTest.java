@@ -76,6 +76,11 @@ class ReactiveAdvisoryLockedTest extends StarterTestSupport {
             return tracked(work);
         }
 
+        @AdvisoryLocked(name = "report", blocking = false, holdAtLeast = "2s")
+        public Mono<String> quick() {
+            return Mono.just("quick");
+        }
+
         @AdvisoryLocked(name = "report", blocking = false)
         public Mono<String> outer(Reports self, Mono<String> work) {
             return self.report(work).map(inner -> "outer " + inner);
@@ -266,6 +271,18 @@ class ReactiveAdvisoryLockedTest extends StarterTestSupport {
                 }
             }).expectError(LockLostException.class).verify(LONG);
             assertThat(reports.running().get()).as("the work was cancelled").isZero();
+        });
+    }
+
+    @Test
+    void holdAtLeastKeepsTheLockAfterAFastMonoCompletes() {
+        twoInstances(service(), (one, two) -> {
+            StepVerifier.create(one.getBean(Reports.class).quick()).expectNext("quick").verifyComplete();
+
+            assertThat(held(one, "report")).isTrue();
+            StepVerifier.create(two.getBean(Reports.class).report(Mono.just("x")))
+                    .expectError(AcquireFailureException.class).verify(LONG);
+            await().atMost(LONG).until(() -> !held(one, "report"));
         });
     }
 }
