@@ -11,11 +11,20 @@ import dev.pals.spring.AdvisoryLocked;
 import dev.pals.spring.LockNotAcquiredEvent;
 import dev.pals.spring.OnContention;
 import dev.pals.spring.StarterTestSupport;
+import dev.pals.spring.autoconfigure.PalsObservabilityAutoConfiguration;
+import dev.pals.spring.observability.LockMeters;
+import dev.pals.spring.observability.LockObservations;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
+import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.micrometer.metrics.autoconfigure.CompositeMeterRegistryAutoConfiguration;
+import org.springframework.boot.micrometer.metrics.autoconfigure.MetricsAutoConfiguration;
+import org.springframework.boot.micrometer.metrics.autoconfigure.export.simple.SimpleMetricsExportAutoConfiguration;
+import org.springframework.boot.micrometer.observation.autoconfigure.ObservationAutoConfiguration;
 import org.springframework.boot.test.context.assertj.AssertableApplicationContext;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.context.annotation.Bean;
@@ -284,5 +293,29 @@ class ReactiveAdvisoryLockedTest extends StarterTestSupport {
                     .expectError(AcquireFailureException.class).verify(LONG);
             await().atMost(LONG).until(() -> !held(one, "report"));
         });
+    }
+
+    @Test
+    void reactiveCallsAreMeteredAsOtherLockedCallsAre() {
+        instance().withConfiguration(AutoConfigurations.of(ObservationAutoConfiguration.class,
+                MetricsAutoConfiguration.class, CompositeMeterRegistryAutoConfiguration.class,
+                SimpleMetricsExportAutoConfiguration.class, PalsObservabilityAutoConfiguration.class))
+                .withUserConfiguration(Service.class).run(context -> {
+                    Reports reports = context.getBean(Reports.class);
+                    MeterRegistry meters = context.getBean(MeterRegistry.class);
+                    Sinks.One<String> work = Sinks.one();
+
+                    StepVerifier.create(reports.report(work.asMono())).then(() -> {
+                        await().atMost(LONG).until(() -> reports.running().get() == 1);
+                        assertThat(meters.get(LockMeters.HELD).gauge().value()).isEqualTo(1);
+                        work.tryEmitValue("done");
+                    }).expectNext("done").verifyComplete();
+
+                    assertThat(meters.get(LockObservations.ACQUIRE).tag(LockObservations.GROUP, "report")
+                            .tag(LockObservations.OUTCOME, "acquired").timer().count()).isEqualTo(1);
+                    assertThat(meters.get(LockObservations.HELD).tag(LockObservations.GROUP, "report").timer()
+                            .count()).isEqualTo(1);
+                    assertThat(meters.get(LockMeters.HELD).gauge().value()).isZero();
+                });
     }
 }
