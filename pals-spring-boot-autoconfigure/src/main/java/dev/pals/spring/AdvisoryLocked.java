@@ -37,6 +37,19 @@ import org.springframework.core.annotation.AliasFor;
  * <p><b>Async.</b> A method returning a {@code CompletionStage} holds the lock until the
  * returned stage completes, normally, exceptionally or by cancellation.
  *
+ * <p><b>Reactive.</b> A method returning a type Spring's {@code ReactiveAdapterRegistry} adapts
+ * ({@code Mono}, {@code Flux}, RxJava, Kotlin {@code Flow}, ...), or a Kotlin {@code suspend}
+ * function, needs Reactor and returns a publisher that locks each subscription: the lock is taken
+ * when subscribed, waiting in the server without blocking the subscriber's thread; the method is
+ * called once it is held, on Reactor's bounded-elastic scheduler, and the lock is held until its
+ * publisher completes, fails or is cancelled, then released before the completion (or a single
+ * value) passes on. Contention ends it with {@link dev.pals.AcquireFailureException}, or empty
+ * with {@code SKIP}; a cancel while waiting cancels the server wait. A loss while held cancels the
+ * work and ends it with {@link dev.pals.LockLostException}. A nested locked call on the same name
+ * passes through when it is subscribed within the outer call's publisher (the Reactor
+ * {@code Context} carries the held locks, which {@code AdvisoryLocks.assertHeld()} does not see).
+ * Only for {@link LockScope#SESSION}.
+ *
  * <p><b>Native images.</b> Ahead-of-time processing registers for reflection what a locked method
  * needs: the method, and the types of the parameters its name expression reads.
  *

@@ -16,6 +16,7 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
 import javax.sql.DataSource;
 import org.aopalliance.intercept.MethodInterceptor;
 import org.aopalliance.intercept.MethodInvocation;
@@ -48,6 +49,10 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
     /** With interrupt-on-loss: the thread running each locked call, by the call's handle. */
     private final ConcurrentHashMap<AdvisoryLock, Runner> runners = new ConcurrentHashMap<>();
 
+    /** The reactive calls holding their lock, by the call's handle: a loss ends each with its exception. */
+    private final ConcurrentHashMap<AdvisoryLock, Consumer<LockLostException>> reactiveHolds =
+            new ConcurrentHashMap<>();
+
     /** A thread in a locked call, and whether the loss of its lock interrupted it. */
     private static final class Runner {
         final Thread thread = Thread.currentThread();
@@ -67,10 +72,26 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
     }
 
     /**
-     * Interrupts the thread still running the call that held {@code lock}. Atomic against the
+     * Tells a reactive call that holds {@code lock} of its loss, until {@link #unwatch}.
+     */
+    void watch(AdvisoryLock lock, Consumer<LockLostException> onLoss) {
+        reactiveHolds.put(lock, onLoss);
+    }
+
+    void unwatch(AdvisoryLock lock) {
+        reactiveHolds.remove(lock);
+    }
+
+    /**
+     * Interrupts the thread still running the call that held {@code lock}; ends the reactive call
+     * that held it with {@code cause}. Atomic against the
      * call's exit, so a thread that already left the method is never interrupted.
      */
-    void lost(AdvisoryLock lock) {
+    void lost(AdvisoryLock lock, LockLostException cause) {
+        Consumer<LockLostException> reactive = reactiveHolds.get(lock);
+        if (reactive != null) {
+            reactive.accept(cause);
+        }
         runners.computeIfPresent(lock, (held, runner) -> {
             runner.interrupted = true;
             runner.thread.interrupt();
@@ -87,6 +108,10 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
             return invocation.proceed();
         }
         String name = locked.name().resolve(invocation.getArguments(), target);
+        if (locked.returnKind() == LockedMethod.ReturnKind.REACTIVE) {
+            // only for methods LockedMethods found reactive, so only with Reactor on the class path
+            return ReactiveLockedCall.of(this, invocation, locked, name);
+        }
         return locked.scope() == LockScope.TRANSACTION
                 ? inTransaction(invocation, locked, name)
                 : inSession(invocation, locked, name);
@@ -184,7 +209,7 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
         return invocation.proceed();
     }
 
-    private LockRegistry registry() {
+    LockRegistry registry() {
         LockRegistry resolved = resolvedRegistry;
         if (resolved == null) {
             resolved = registry.getObject();
@@ -202,12 +227,17 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
         if (outer == null) {
             return false;
         }
-        if (outer.mode() == LockMode.SHARED && locked.mode() == LockMode.EXCLUSIVE) {
+        checkNested(outer.mode(), locked, name);
+        return true;
+    }
+
+    /** A nested call may pass through an outer one's lock unless it wants more than the outer holds. */
+    static void checkNested(LockMode outer, LockedMethod locked, String name) {
+        if (outer == LockMode.SHARED && locked.mode() == LockMode.EXCLUSIVE) {
             throw new IllegalStateException("@AdvisoryLocked on " + locked.description() + " wants lock '" + name
                     + "' exclusive, but an outer call in this call chain holds it shared, and waiting would "
                     + "wait for itself; lock the outer call exclusive");
         }
-        return true;
     }
 
     private static boolean acquire(AdvisoryLock lock, LockedMethod locked) {
@@ -221,6 +251,19 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
     }
 
     private @Nullable Object contended(MethodInvocation invocation, LockedMethod locked, String name) {
+        AcquireFailureException failure = notAcquired(invocation, locked, name);
+        if (failure != null) {
+            throw failure;
+        }
+        return skipped(locked);
+    }
+
+    /**
+     * Publishes that a call did not get its lock.
+     *
+     * @return what to throw, or {@code null} when the call skips
+     */
+    @Nullable AcquireFailureException notAcquired(MethodInvocation invocation, LockedMethod locked, String name) {
         boolean waited = locked.blocking() && !locked.timeout().isZero();
         ApplicationEventPublisher events = publisher;
         if (events != null) {
@@ -234,9 +277,9 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
                 LOG.debug("Skipped " + locked.description() + ": lock '" + name + "' is held elsewhere"
                         + (waited ? " (waited " + locked.timeout() + ")" : ""));
             }
-            return skipped(locked);
+            return null;
         }
-        throw waited
+        return waited
                 ? new AcquireFailureException(name, locked.mode(), AcquireFailureException.Reason.TIMED_OUT,
                         "waited " + locked.timeout() + " to call " + locked.description(), null)
                 : new AcquireFailureException(name, locked.mode(), AcquireFailureException.Reason.CONTENDED,
@@ -249,12 +292,20 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
      * any other gets the refusal, as does any failure of a registry that is not shutting down.
      */
     private @Nullable Object skippedAtShutdown(LockedMethod locked, String name, IllegalStateException refused) {
-        if (locked.onContention() != OnContention.SKIP || !registry().isShuttingDown()) {
+        if (!skipsAtShutdown(locked, name)) {
             throw refused;
+        }
+        return skipped(locked);
+    }
+
+    /** Whether a call refused its lock skips quietly, the registry shutting down; logs it if so. */
+    boolean skipsAtShutdown(LockedMethod locked, String name) {
+        if (locked.onContention() != OnContention.SKIP || !registry().isShuttingDown()) {
+            return false;
         }
         LOG.info("Skipped " + locked.description() + ": lock '" + name + "' was refused, the lock registry is "
                 + "shutting down");
-        return skipped(locked);
+        return true;
     }
 
     /** What a skipped call returns, by the method's return type. */

@@ -64,7 +64,7 @@ final class AdvisoryLockedAdvisor extends AbstractPointcutAdvisor
 
     @Override
     public void onApplicationEvent(LockLostEvent event) {
-        interceptor.lost(event.getLock());
+        interceptor.lost(event.getLock(), event.getCause());
     }
 
     @Override

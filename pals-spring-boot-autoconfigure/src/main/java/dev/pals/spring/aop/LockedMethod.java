@@ -22,8 +22,12 @@ record LockedMethod(String description, LockNameTemplate name, LockOptions optio
         return options.mode();
     }
 
-    /** What the method returns, for skipping and for async holds. */
+    /**
+     * What the method returns, for skipping and for async holds. REACTIVE: a type Spring's
+     * {@code ReactiveAdapterRegistry} adapts (Reactor, RxJava, Kotlin {@code Flow}), or a Kotlin
+     * {@code suspend} function, whose call Spring's AOP hands on as a publisher.
+     */
     enum ReturnKind {
-        VOID, OPTIONAL, COMPLETION_STAGE, OTHER
+        VOID, OPTIONAL, COMPLETION_STAGE, REACTIVE, OTHER
     }
 }

@@ -19,11 +19,14 @@ import java.util.stream.Collectors;
 import org.jspecify.annotations.Nullable;
 import org.springframework.aop.support.AopUtils;
 import org.springframework.boot.convert.DurationStyle;
+import org.springframework.core.KotlinDetector;
 import org.springframework.core.MethodClassKey;
+import org.springframework.core.ReactiveAdapterRegistry;
 import org.springframework.core.annotation.AnnotationUtils;
 import org.springframework.core.annotation.MergedAnnotation;
 import org.springframework.core.annotation.MergedAnnotations;
 import org.springframework.core.annotation.MergedAnnotations.SearchStrategy;
+import org.springframework.util.ClassUtils;
 import org.springframework.util.ReflectionUtils;
 
 /**
@@ -35,6 +38,11 @@ import org.springframework.util.ReflectionUtils;
  * the keys it finds in {@code pg_locks} with {@link #constantNames()}.
  */
 public final class LockedMethods {
+
+    private static final boolean REACTOR_PRESENT =
+            ClassUtils.isPresent("reactor.core.publisher.Flux", LockedMethods.class.getClassLoader());
+    private static final boolean COROUTINES_REACTOR_PRESENT =
+            ClassUtils.isPresent("kotlinx.coroutines.reactor.MonoKt", LockedMethods.class.getClassLoader());
 
     private final Duration defaultTimeout;
     private final ConcurrentHashMap<MethodClassKey, Optional<LockedMethod>> cache = new ConcurrentHashMap<>();
@@ -136,14 +144,24 @@ public final class LockedMethods {
             throw invalid(description, "onContention = SKIP returns null when the lock is taken, which a method "
                     + "returning " + method.getReturnType() + " cannot; return a wrapper type, an Optional or void");
         }
-        if (returnKind == LockedMethod.ReturnKind.OTHER && isUnsupportedAsync(method.getReturnType())) {
+        if (returnKind == LockedMethod.ReturnKind.OTHER && Future.class.isAssignableFrom(method.getReturnType())) {
             throw invalid(description, "it returns " + method.getReturnType().getSimpleName() + ", whose work runs "
                     + "after the call returns, so the lock would not cover it; return a CompletionStage (it is held "
                     + "until the stage completes) or lock inside the asynchronous work");
         }
+        if (returnKind == LockedMethod.ReturnKind.OTHER && isReactive(method)) {
+            throw invalid(description, unsupportedReactive(method));
+        }
         if (locked.scope() == LockScope.TRANSACTION && returnKind == LockedMethod.ReturnKind.COMPLETION_STAGE) {
             throw invalid(description, "scope = TRANSACTION cannot hold a lock until a CompletionStage completes: "
                     + "the transaction ends with the call; use scope = SESSION");
+        }
+        if (locked.scope() == LockScope.TRANSACTION && returnKind == LockedMethod.ReturnKind.REACTIVE) {
+            throw invalid(description, "scope = TRANSACTION is not supported on a reactive method ("
+                    + (KotlinDetector.isSuspendingFunction(method) ? "a suspend function"
+                            : "it returns " + method.getReturnType().getSimpleName())
+                    + "): a JDBC transaction does not follow a reactive chain; use scope = SESSION, which holds the "
+                    + "lock until the publisher completes, fails or is cancelled");
         }
         String group = locked.group().isEmpty() ? name.source() : locked.group();
         if (group.isBlank()) {
@@ -197,9 +215,35 @@ public final class LockedMethods {
         return duration;
     }
 
-    /** Futures that are not stages, and reactive types (named, so that no reactive library is needed). */
-    private static boolean isUnsupportedAsync(Class<?> type) {
-        return Future.class.isAssignableFrom(type) || isPublisher(type);
+    /** Why a reactive method cannot be held for its publisher's life. */
+    private static String unsupportedReactive(Method method) {
+        Class<?> type = method.getReturnType();
+        Class<?> adapted = REACTOR_PRESENT ? adaptedType(type) : null;
+        if (adapted != null && adapted != type) {
+            return "it returns " + type.getSimpleName() + ", and the lock's publisher, a " + adapted.getSimpleName()
+                    + ", cannot stand in for one; declare the method to return " + adapted.getSimpleName();
+        }
+        return (KotlinDetector.isSuspendingFunction(method) ? "it is a suspend function"
+                : "it returns " + type.getSimpleName() + ", a reactive type")
+                + ", whose work goes on after the call returns; holding the lock for its whole life needs "
+                + "io.projectreactor:reactor-core (and org.jetbrains.kotlinx:kotlinx-coroutines-reactor for a "
+                + "suspend function) on the class path; add them, or lock inside the work";
+    }
+
+    /** The type whose adapter converts {@code type}: itself, a supertype, or none. */
+    private static @Nullable Class<?> adaptedType(Class<?> type) {
+        var adapter = ReactiveAdapterRegistry.getSharedInstance().getAdapter(type);
+        return adapter == null ? null : adapter.getReactiveType();
+    }
+
+    /**
+     * A suspend function, or a type Spring's reactive adapters know (Reactor, RxJava, Mutiny, Kotlin
+     * {@code Flow}), or any {@code Publisher}: work that goes on after the call returns.
+     */
+    private static boolean isReactive(Method method) {
+        Class<?> type = method.getReturnType();
+        return KotlinDetector.isSuspendingFunction(method)
+                || ReactiveAdapterRegistry.getSharedInstance().getAdapter(type) != null || isPublisher(type);
     }
 
     /** Through superclasses and superinterfaces too: Reactor's Mono and Flux are Publishers by way of CorePublisher. */
@@ -228,6 +272,12 @@ public final class LockedMethods {
         }
         if (CompletionStage.class.isAssignableFrom(type)) {
             return LockedMethod.ReturnKind.COMPLETION_STAGE;
+        }
+        // the reactive branch is built on Reactor, and Spring's AOP hands on a suspend function's call as a
+        // publisher only with kotlinx-coroutines-reactor: without them a reactive method stays OTHER and is refused
+        if (REACTOR_PRESENT && (KotlinDetector.isSuspendingFunction(method) ? COROUTINES_REACTOR_PRESENT
+                : adaptedType(type) == type)) {
+            return LockedMethod.ReturnKind.REACTIVE;
         }
         return LockedMethod.ReturnKind.OTHER;
     }

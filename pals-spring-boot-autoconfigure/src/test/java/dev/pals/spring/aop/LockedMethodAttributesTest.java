@@ -6,10 +6,15 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.pals.LockMode;
 import dev.pals.LockRegistry;
 import dev.pals.spring.AdvisoryLocked;
+import dev.pals.spring.LockScope;
 import java.lang.reflect.Method;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ScheduledFuture;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
+import org.reactivestreams.Publisher;
 import reactor.core.publisher.ConnectableFlux;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
@@ -85,19 +90,43 @@ class LockedMethodAttributesTest {
     }
 
     @Test
-    void methodReturningAMonoIsRejected() {
-        // Mono is a Publisher only through CorePublisher, an interface of an interface
-        assertThatThrownBy(() -> find("reactive"))
-                .isInstanceOf(IllegalStateException.class)
-                .hasMessageStartingWith("@AdvisoryLocked on Fixtures.reactive(): it returns Mono, whose work runs "
-                        + "after the call returns");
+    void methodReturningAMonoIsReactive() {
+        assertThat(find("reactive").returnKind()).isEqualTo(LockedMethod.ReturnKind.REACTIVE);
+    }
+
+    @Test
+    void methodReturningAPublisherIsReactive() {
+        assertThat(find("publisher").returnKind()).isEqualTo(LockedMethod.ReturnKind.REACTIVE);
+    }
+
+    @Test
+    void methodReturningACompletableFutureIsACompletionStageNotReactive() {
+        assertThat(find("stage").returnKind()).isEqualTo(LockedMethod.ReturnKind.COMPLETION_STAGE);
     }
 
     @Test
     void methodReturningASubclassOfFluxIsRejected() {
+        // the adapter's Flux cannot be returned where a ConnectableFlux is expected
         assertThatThrownBy(() -> find("connectable"))
                 .isInstanceOf(IllegalStateException.class)
-                .hasMessageStartingWith("@AdvisoryLocked on Fixtures.connectable(): it returns ConnectableFlux, ");
+                .hasMessageStartingWith("@AdvisoryLocked on Fixtures.connectable(): it returns ConnectableFlux, ")
+                .hasMessageContaining("declare the method to return Flux");
+    }
+
+    @Test
+    void reactiveMethodInTransactionScopeIsRejected() {
+        assertThatThrownBy(() -> find("reactiveInTransaction"))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageStartingWith("@AdvisoryLocked on Fixtures.reactiveInTransaction(): scope = TRANSACTION is "
+                        + "not supported on a reactive method (it returns Mono)");
+    }
+
+    @Test
+    void futureThatIsNotAStageIsRejectedWhateverInterfaceItComesBy() {
+        assertThatThrownBy(() -> find("scheduledFuture"))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageStartingWith("@AdvisoryLocked on Fixtures.scheduledFuture(): it returns ScheduledFuture, "
+                        + "whose work runs after the call returns");
     }
 
     private LockedMethod find(String name) {
@@ -162,6 +191,26 @@ class LockedMethodAttributesTest {
         @AdvisoryLocked("job")
         public Mono<String> reactive() {
             return Mono.just("x");
+        }
+
+        @AdvisoryLocked("job")
+        public Publisher<String> publisher() {
+            return Mono.just("x");
+        }
+
+        @AdvisoryLocked("job")
+        public CompletableFuture<String> stage() {
+            return CompletableFuture.completedFuture("x");
+        }
+
+        @AdvisoryLocked(name = "job", scope = LockScope.TRANSACTION)
+        public Mono<String> reactiveInTransaction() {
+            return Mono.just("x");
+        }
+
+        @AdvisoryLocked("job")
+        public @Nullable ScheduledFuture<String> scheduledFuture() {
+            return null;
         }
 
         @AdvisoryLocked("job")

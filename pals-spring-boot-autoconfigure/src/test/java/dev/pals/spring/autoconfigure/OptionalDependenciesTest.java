@@ -11,6 +11,7 @@ import dev.pals.LockRegistry;
 import dev.pals.spring.AdvisoryLocked;
 import dev.pals.spring.StarterTestSupport;
 import dev.pals.spring.observability.LockObservations;
+import dev.pals.spring.reactive.ReactiveLockRegistry;
 import io.micrometer.common.KeyValue;
 import io.micrometer.context.ContextRegistry;
 import io.micrometer.core.instrument.binder.MeterBinder;
@@ -139,7 +140,8 @@ class OptionalDependenciesTest extends StarterTestSupport {
         service().run(context -> {
             assertThat(context).hasNotFailed().hasSingleBean(LockRegistry.class).hasSingleBean(LockObserver.class)
                     .hasSingleBean(MeterBinder.class).hasSingleBean(HealthIndicator.class)
-                    .hasSingleBean(org.springframework.integration.support.locks.LockRegistry.class);
+                    .hasSingleBean(org.springframework.integration.support.locks.LockRegistry.class)
+                    .hasSingleBean(ReactiveLockRegistry.class);
             assertThat(hasLocksEndpoint(context)).isTrue();
             lockedMethodLocks(context);
         });
@@ -298,7 +300,7 @@ class OptionalDependenciesTest extends StarterTestSupport {
     void withoutReactorEveryPartIsThereAndMethodsStillLock() {
         without("reactor", "org.reactivestreams").run(context -> {
             assertThat(context).hasNotFailed().hasSingleBean(LockObserver.class).hasSingleBean(MeterBinder.class)
-                    .hasSingleBean(HealthIndicator.class);
+                    .hasSingleBean(HealthIndicator.class).doesNotHaveBean(ReactiveLockRegistry.class);
             assertThat(hasLocksEndpoint(context)).isTrue();
             lockedMethodLocks(context);
         });

@@ -1,0 +1,270 @@
+package dev.pals.spring.aop;
+
+import dev.pals.AdvisoryLock;
+import dev.pals.LockKey;
+import dev.pals.LockLostException;
+import dev.pals.LockMode;
+import java.lang.reflect.Method;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.aopalliance.intercept.MethodInvocation;
+import org.apache.commons.logging.Log;
+import org.apache.commons.logging.LogFactory;
+import org.jspecify.annotations.Nullable;
+import org.reactivestreams.Publisher;
+import org.springframework.aop.ProxyMethodInvocation;
+import org.springframework.core.KotlinDetector;
+import org.springframework.core.MethodParameter;
+import org.springframework.core.ReactiveAdapter;
+import org.springframework.core.ReactiveAdapterRegistry;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import reactor.core.publisher.Sinks;
+import reactor.core.scheduler.Schedulers;
+import reactor.util.context.ContextView;
+
+/**
+ * The reactive branch of {@link AdvisoryLockInterceptor}, for a method returning a type Spring's
+ * reactive adapters know or a Kotlin suspend function: the call returns a publisher that takes
+ * the lock when subscribed, without blocking the subscriber's thread, calls the method once it is
+ * held, and holds it until the method's publisher completes, fails or is cancelled. Loaded only
+ * for such methods, so only with Reactor on the class path.
+ *
+ * <p>Each subscription is one locked call, with its own handle: a publisher subscribed twice
+ * calls the method twice, each time holding the lock. A nested locked call on the same name,
+ * subscribed inside the outer call's publisher, passes through: the held keys travel in the
+ * Reactor {@code Context}, as the thread-local call chain of blocking calls cannot.
+ */
+final class ReactiveLockedCall {
+
+    private static final Log LOG = LogFactory.getLog(ReactiveLockedCall.class);
+
+    /** In the Reactor Context: the keys the chain holds through {@code @AdvisoryLocked}, and their modes. */
+    private static final String HELD_KEYS = ReactiveLockedCall.class.getName() + ".held";
+
+    private static final int WAITING = 0;
+    private static final int HOLDING = 1;
+    private static final int DONE = 2;
+
+    private final AdvisoryLockInterceptor interceptor;
+    private final MethodInvocation invocation;
+    private final LockedMethod locked;
+    private final String name;
+    /** WAITING, then HOLDING once granted, then DONE once released or given up: release exactly once. */
+    private final AtomicInteger state = new AtomicInteger(WAITING);
+    /** Emits once the lock is lost while held. */
+    private final Sinks.One<Boolean> loss = Sinks.one();
+    private volatile @Nullable LockLostException lost;
+    private volatile long acquiredAt;
+
+    private ReactiveLockedCall(AdvisoryLockInterceptor interceptor, MethodInvocation invocation, LockedMethod locked,
+            String name) {
+        this.interceptor = interceptor;
+        this.invocation = invocation;
+        this.locked = locked;
+        this.name = name;
+    }
+
+    /** What the locked method returns: a publisher of its return type that locks each subscription. */
+    static Object of(AdvisoryLockInterceptor interceptor, MethodInvocation invocation, LockedMethod locked,
+            String name) {
+        Method method = invocation.getMethod();
+        Flux<Object> calls = Flux.deferContextual(
+                context -> new ReactiveLockedCall(interceptor, invocation, locked, name).subscribed(context));
+        if (KotlinDetector.isSuspendingFunction(method)) {
+            // Spring's AOP makes the function's result of this: a Flow from any publisher, else it awaits a Mono
+            return isFlow(method) ? calls : calls.singleOrEmpty();
+        }
+        ReactiveAdapter adapter = adapter(method);
+        // a single value is delivered with the completion, so only after the release, never while still held
+        return adapter.fromPublisher(adapter.isMultiValue() ? calls : calls.singleOrEmpty());
+    }
+
+    private static ReactiveAdapter adapter(Method method) {
+        ReactiveAdapter adapter = ReactiveAdapterRegistry.getSharedInstance().getAdapter(method.getReturnType());
+        if (adapter == null) {
+            // LockedMethods found one at start-up
+            throw new IllegalStateException("No reactive adapter for " + method);
+        }
+        return adapter;
+    }
+
+    private static boolean isFlow(Method method) {
+        return new MethodParameter(method, -1).getParameterType().getName().equals("kotlinx.coroutines.flow.Flow");
+    }
+
+    private Flux<Object> subscribed(ContextView context) {
+        Map<LockKey, LockMode> held = context.hasKey(HELD_KEYS) ? context.get(HELD_KEYS) : Map.of();
+        AdvisoryLock lock;
+        try {
+            lock = interceptor.registry().lock(name, locked.options());
+        } catch (IllegalStateException refused) {
+            return interceptor.skipsAtShutdown(locked, name) ? Flux.empty() : Flux.error(refused);
+        }
+        LockMode outer = held.get(lock.key());
+        if (outer != null) {
+            AdvisoryLockInterceptor.checkNested(outer, locked, name);
+            return work();
+        }
+        Map<LockKey, LockMode> inner = new HashMap<>(held);
+        inner.put(lock.key(), locked.mode());
+        return acquire(lock)
+                // off the registry's thread, which acquisitions need: the method and its work run elsewhere
+                .publishOn(Schedulers.boundedElastic())
+                .flatMapMany(acquired -> acquired ? guarded() : notAcquired())
+                .concatWith(Mono.defer(() -> releaseOnComplete(lock)))
+                .onErrorResume(failure -> releaseOnError(lock, failure))
+                .doOnCancel(() -> releaseOnCancel(lock))
+                .contextWrite(downstream -> downstream.put(HELD_KEYS, Map.copyOf(inner)));
+    }
+
+    /**
+     * Acquires on a registry thread: emits whether the lock is held, or nothing when a call that
+     * skips was refused by a registry shutting down. A cancel cancels the wait in the server; a
+     * grant that crosses the cancel is released.
+     */
+    @SuppressWarnings("FutureReturnValueIgnored") // the callback answers the sink, which reports every outcome
+    private Mono<Boolean> acquire(AdvisoryLock lock) {
+        return Mono.create(sink -> {
+            // a try that does not wait is one round trip, made where Reactor allows blocking: the registry's
+            // asynchronous lane would answer an acquisition without a timeout "not acquired" if still queued
+            CompletableFuture<Boolean> acquisition = locked.timeout().isZero()
+                    ? CompletableFuture.supplyAsync(lock::tryAcquire, task -> Schedulers.boundedElastic().schedule(task))
+                    : lock.acquireAsync(locked.timeout());
+            sink.onCancel(() -> acquisition.cancel(true));
+            acquisition.whenComplete((acquired, completion) -> {
+                Throwable failure = completion instanceof CompletionException wrapped && wrapped.getCause() != null
+                        ? wrapped.getCause() : completion;
+                if (failure != null) {
+                    if (failure instanceof IllegalStateException && interceptor.skipsAtShutdown(locked, name)) {
+                        sink.success();
+                    } else {
+                        sink.error(failure);
+                    }
+                    return;
+                }
+                if (!acquired) {
+                    sink.success(false);
+                    return;
+                }
+                // watched before it counts as held, so that whoever finishes the call also unwatches it
+                interceptor.watch(lock, this::lost);
+                acquiredAt = System.nanoTime();
+                if (state.compareAndSet(WAITING, HOLDING)) {
+                    sink.success(true);
+                } else {
+                    interceptor.unwatch(lock);
+                    releaseQuietly(lock, "after its subscriber cancelled");
+                }
+            });
+        });
+    }
+
+    private void lost(LockLostException cause) {
+        lost = cause;
+        loss.tryEmitValue(Boolean.TRUE);
+    }
+
+    /** The method's work, ended with {@link LockLostException} if the lock is lost meanwhile. */
+    private Flux<Object> guarded() {
+        return work().takeUntilOther(loss.asMono()).concatWith(Mono.defer(() -> {
+            LockLostException cause = lost;
+            return cause == null ? Mono.empty() : Mono.error(cause);
+        }));
+    }
+
+    /** Calls the method: through a copy of the invocation, so that a second subscription calls it as the first did. */
+    private Flux<Object> work() {
+        MethodInvocation call = invocation instanceof ProxyMethodInvocation proxied ? proxied.invocableClone()
+                : invocation;
+        Object result;
+        try {
+            result = call.proceed();
+        } catch (Throwable failure) {
+            return Flux.error(failure);
+        }
+        if (result == null) {
+            return Flux.empty();
+        }
+        // a suspend function's call comes back from Spring's AOP as a publisher already
+        Publisher<?> publisher = KotlinDetector.isSuspendingFunction(invocation.getMethod()) ? (Publisher<?>) result
+                : adapter(invocation.getMethod()).toPublisher(result);
+        return Flux.from(publisher);
+    }
+
+    private Flux<Object> notAcquired() {
+        var failure = interceptor.notAcquired(invocation, locked, name);
+        return failure == null ? Flux.empty() : Flux.error(failure);
+    }
+
+    /** Ends the hold; whether this call held the lock and must release it. True once at most. */
+    private boolean finish(AdvisoryLock lock) {
+        if (state.getAndSet(DONE) != HOLDING) {
+            return false;
+        }
+        interceptor.unwatch(lock);
+        return true;
+    }
+
+    private Mono<Object> releaseOnComplete(AdvisoryLock lock) {
+        return finish(lock) ? release(lock).then(Mono.empty()) : Mono.empty();
+    }
+
+    /** A lost lock is the news the subscriber must not miss, with the method's failure attached. */
+    private Mono<Object> releaseOnError(AdvisoryLock lock, Throwable failure) {
+        if (!finish(lock)) {
+            return Mono.error(failure);
+        }
+        return release(lock).then(Mono.error(failure)).onErrorResume(releaseFailure -> {
+            if (releaseFailure == failure || failure instanceof LockLostException) {
+                return Mono.error(failure);
+            }
+            if (releaseFailure instanceof LockLostException lostLock) {
+                lostLock.addSuppressed(failure);
+                return Mono.error(lostLock);
+            }
+            failure.addSuppressed(releaseFailure);
+            return Mono.error(failure);
+        });
+    }
+
+    private void releaseOnCancel(AdvisoryLock lock) {
+        if (finish(lock)) {
+            releaseQuietly(lock, "after its subscriber cancelled");
+        }
+    }
+
+    /**
+     * Releases on a registry thread, so that no subscriber's thread waits for the server: now, or,
+     * without waiting, at the end of the method's hold-at-least. Completes as the release does, with
+     * {@link LockLostException} if the lock was lost.
+     */
+    private Mono<Boolean> release(AdvisoryLock lock) {
+        Duration rest = locked.holdAtLeast().minusNanos(System.nanoTime() - acquiredAt);
+        if (rest.isNegative() || rest.isZero() || !lock.isHeld()) {
+            // the release runs whether or not anyone still waits for it
+            return Mono.fromFuture(lock.releaseAfter(Duration.ZERO), true);
+        }
+        logFailure(lock.releaseAfter(rest), lock, "at the end of its holdAtLeast");
+        return Mono.just(Boolean.TRUE);
+    }
+
+    /** Nobody is left to tell of a failed release, so it is logged. */
+    private void releaseQuietly(AdvisoryLock lock, String when) {
+        logFailure(lock.releaseAfter(Duration.ZERO), lock, when);
+    }
+
+    @SuppressWarnings("FutureReturnValueIgnored") // a callback that logs a failed release; nothing waits for it
+    private void logFailure(CompletableFuture<Boolean> release, AdvisoryLock lock, String when) {
+        release.whenComplete((released, failure) -> {
+            if (failure != null) {
+                LOG.error("Releasing lock '" + lock.name() + "' of " + locked.description() + " " + when
+                        + " failed: " + failure.getMessage(), failure);
+            }
+        });
+    }
+}
