@@ -6,11 +6,9 @@ import dev.pals.LockLostException
 import dev.pals.LockOptions
 import dev.pals.LockRegistry
 import java.time.Duration
-import java.util.concurrent.CompletableFuture
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.NonCancellable
-import kotlinx.coroutines.asExecutor
 import kotlinx.coroutines.future.await
 import kotlinx.coroutines.withContext
 
@@ -75,8 +73,7 @@ public suspend fun <T : Any> LockRegistry.tryWithLock(
 
 /**
  * Acquires the lock without blocking the coroutine's thread: the wait runs on a registry thread
- * ([AdvisoryLock.acquireAsync]), a try without a wait on [Dispatchers.IO], while the coroutine is
- * suspended. The handle, not a thread, then holds the lock, so the coroutine may resume on any thread
+ * ([AdvisoryLock.acquireAsync]) while the coroutine is suspended. The handle, not a thread, then holds the lock, so the coroutine may resume on any thread
  * and release it there.
  *
  * **Contention and timeout.** Waits at most [timeout] for other holders to let go (by default the
@@ -93,9 +90,7 @@ public suspend fun <T : Any> LockRegistry.tryWithLock(
  * @throws IllegalArgumentException if the timeout is negative or too long
  */
 public suspend fun AdvisoryLock.acquireSuspending(timeout: Duration = defaultWait()): Boolean {
-    // without a wait, one try on the I/O threads: the core expires a zero-timeout acquireAsync that no registry
-    // thread has taken yet, which is nearly always the case, so it would answer false for a free lock
-    val acquisition = if (timeout.isZero) tryOnIoThread() else acquireAsync(timeout)
+    val acquisition = acquireAsync(timeout)
     try {
         return acquisition.await()
     } catch (cancelled: CancellationException) {
@@ -107,29 +102,6 @@ public suspend fun AdvisoryLock.acquireSuspending(timeout: Duration = defaultWai
         }
         throw cancelled
     }
-}
-
-/**
- * [AdvisoryLock.tryAcquire] (one round trip, never a wait for holders) on [Dispatchers.IO], answering as
- * [AdvisoryLock.acquireAsync] does: cancelling the future before the try runs skips it, and a grant that
- * crosses the cancel is released.
- */
-private fun AdvisoryLock.tryOnIoThread(): CompletableFuture<Boolean> {
-    val acquisition = CompletableFuture<Boolean>()
-    Dispatchers.IO.asExecutor().execute {
-        if (acquisition.isDone) {
-            return@execute
-        }
-        try {
-            val acquired = tryAcquire()
-            if (!acquisition.complete(acquired) && acquired) {
-                release()
-            }
-        } catch (failure: Throwable) {
-            acquisition.completeExceptionally(failure)
-        }
-    }
-    return acquisition
 }
 
 /**

@@ -19,7 +19,6 @@ import kotlinx.coroutines.flow.toList
 import kotlinx.coroutines.launch
 import org.assertj.core.api.Assertions.assertThat
 import org.awaitility.Awaitility.await
-import org.junit.jupiter.api.Disabled
 import org.junit.jupiter.api.Test
 import org.springframework.aop.support.AopUtils
 import org.springframework.boot.autoconfigure.AutoConfigurations
@@ -31,15 +30,10 @@ import org.springframework.boot.test.context.runner.ApplicationContextRunner
 /**
  * `@AdvisoryLocked` on a Kotlin `suspend fun` and on a method returning a `Flow`, in a service started as
  * Spring Boot would start it, on the real server: the lock must stay held across the method's suspensions
- * (the Flow's: until its last element) and go when it ends or is cancelled.
- *
- * These tests FAIL until the interceptor treats suspend functions and Flows as reactive (issue 18, the
- * reactive part): today the lock is taken when the method is called and released when it first
- * suspends (a `suspend fun` returns then, and a `Flow` is returned before it is collected), so it is not
- * in `pg_locks` while the work goes on. Disabled until that is merged, so that the build stays green; run
- * them anyway with `-Djunit.jupiter.conditions.deactivate=org.junit.*DisabledCondition`.
+ * (the Flow's: until its last element) and go when it ends or is cancelled. Before the interceptor
+ * treated them as reactive, the lock was released when the function first suspended (a `Flow`: before it
+ * was collected), and all five failed.
  */
-@Disabled("FAILS until @AdvisoryLocked treats suspend functions and Flows as reactive (issue 18): enable at that merge")
 class AdvisoryLockedCoroutinesTest {
 
     private val namespace = TestDatabase.uniqueName("kt-svc-")

@@ -4,6 +4,7 @@ import dev.pals.AdvisoryLock;
 import dev.pals.LockKey;
 import dev.pals.LockLostException;
 import dev.pals.LockMode;
+import dev.pals.LockRegistry;
 import java.lang.reflect.Method;
 import java.time.Duration;
 import java.util.HashMap;
@@ -43,8 +44,13 @@ final class ReactiveLockedCall {
 
     private static final Log LOG = LogFactory.getLog(ReactiveLockedCall.class);
 
-    /** In the Reactor Context: the keys the chain holds through {@code @AdvisoryLocked}, and their modes. */
-    private static final String HELD_KEYS = ReactiveLockedCall.class.getName() + ".held";
+    /**
+     * The Reactor Context's key for the keys a chain holds through {@code @AdvisoryLocked} of one
+     * registry, and their modes: of one registry, as a key another registry holds (another instance
+     * of the service, in a test) is not this one's to pass through.
+     */
+    private record HeldKeys(LockRegistry registry) {
+    }
 
     private static final int WAITING = 0;
     private static final int HOLDING = 1;
@@ -98,13 +104,16 @@ final class ReactiveLockedCall {
     }
 
     private Flux<Object> subscribed(ContextView context) {
-        Map<LockKey, LockMode> held = context.hasKey(HELD_KEYS) ? context.get(HELD_KEYS) : Map.of();
+        LockRegistry registry;
         AdvisoryLock lock;
         try {
-            lock = interceptor.registry().lock(name, locked.options());
+            registry = interceptor.registry();
+            lock = registry.lock(name, locked.options());
         } catch (IllegalStateException refused) {
             return interceptor.skipsAtShutdown(locked, name) ? Flux.empty() : Flux.error(refused);
         }
+        HeldKeys heldKeys = new HeldKeys(registry);
+        Map<LockKey, LockMode> held = context.hasKey(heldKeys) ? context.get(heldKeys) : Map.of();
         LockMode outer = held.get(lock.key());
         if (outer != null) {
             AdvisoryLockInterceptor.checkNested(outer, locked, name);
@@ -119,7 +128,7 @@ final class ReactiveLockedCall {
                 .concatWith(Mono.defer(() -> releaseOnComplete(lock)))
                 .onErrorResume(failure -> releaseOnError(lock, failure))
                 .doOnCancel(() -> releaseOnCancel(lock))
-                .contextWrite(downstream -> downstream.put(HELD_KEYS, Map.copyOf(inner)));
+                .contextWrite(downstream -> downstream.put(heldKeys, Map.copyOf(inner)));
     }
 
     /**
@@ -130,11 +139,7 @@ final class ReactiveLockedCall {
     @SuppressWarnings("FutureReturnValueIgnored") // the callback answers the sink, which reports every outcome
     private Mono<Boolean> acquire(AdvisoryLock lock) {
         return Mono.create(sink -> {
-            // a try that does not wait is one round trip, made where Reactor allows blocking: the registry's
-            // asynchronous lane would answer an acquisition without a timeout "not acquired" if still queued
-            CompletableFuture<Boolean> acquisition = locked.timeout().isZero()
-                    ? CompletableFuture.supplyAsync(lock::tryAcquire, task -> Schedulers.boundedElastic().schedule(task))
-                    : lock.acquireAsync(locked.timeout());
+            CompletableFuture<Boolean> acquisition = lock.acquireAsync(locked.timeout());
             sink.onCancel(() -> acquisition.cancel(true));
             acquisition.whenComplete((acquired, completion) -> {
                 Throwable failure = completion instanceof CompletionException wrapped && wrapped.getCause() != null

@@ -54,11 +54,7 @@ final class ReactiveHold {
     Mono<AdvisoryLock> acquisition() {
         Duration timeout = lock.isBlocking() ? lock.timeout() : Duration.ZERO;
         return Mono.<AdvisoryLock>create(sink -> {
-            // a try that does not wait is one round trip, made where Reactor allows blocking: the registry's
-            // asynchronous lane would answer an acquisition without a timeout "not acquired" if still queued
-            CompletableFuture<Boolean> acquisition = timeout.isZero()
-                    ? CompletableFuture.supplyAsync(lock::tryAcquire, task -> Schedulers.boundedElastic().schedule(task))
-                    : lock.acquireAsync(timeout);
+            CompletableFuture<Boolean> acquisition = lock.acquireAsync(timeout);
             sink.onCancel(() -> {
                 acquisition.cancel(true);
                 if (finish()) {
