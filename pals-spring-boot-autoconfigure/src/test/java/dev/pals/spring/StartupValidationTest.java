@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
-import reactor.core.publisher.Mono;
 
 /** A wrong @AdvisoryLocked fails start-up with the method named and what to change. */
 class StartupValidationTest extends StarterTestSupport {
@@ -32,8 +31,6 @@ class StartupValidationTest extends StarterTestSupport {
             {NegativeHoldAtLeast.class, "NegativeHoldAtLeast.run()", "holdAtLeast = \"-1s\" is negative"},
             {TooLongHoldAtLeast.class, "TooLongHoldAtLeast.run()", "holdAtLeast = \"30d\" is longer than about 24 days"},
             {ClassMember.class, "ClassMember.run()", "reads packageName of a Class"},
-            {TransactionScopeReactive.class, "TransactionScopeReactive.run()",
-                "scope = TRANSACTION is not supported on a reactive method"},
         };
     }
 
@@ -132,13 +129,6 @@ class StartupValidationTest extends StarterTestSupport {
 
         @AdvisoryLocked("job")
         private void run() {
-        }
-    }
-
-    static class TransactionScopeReactive {
-        @AdvisoryLocked(name = "job", scope = LockScope.TRANSACTION)
-        public Mono<String> run() {
-            return Mono.just("x");
         }
     }
 

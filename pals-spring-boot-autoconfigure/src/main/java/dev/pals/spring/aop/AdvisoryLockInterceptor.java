@@ -10,6 +10,7 @@ import dev.pals.TransactionLock;
 import dev.pals.spring.LockNotAcquiredEvent;
 import dev.pals.spring.LockScope;
 import dev.pals.spring.OnContention;
+import dev.pals.spring.r2dbc.ReactiveTransactionLocks;
 import java.sql.Connection;
 import java.time.Duration;
 import java.util.Optional;
@@ -24,6 +25,7 @@ import org.apache.commons.logging.Log;
 import org.apache.commons.logging.LogFactory;
 import org.jspecify.annotations.Nullable;
 import org.springframework.aop.support.AopUtils;
+import org.springframework.beans.factory.BeanFactory;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.context.ApplicationEventPublisher;
 import org.springframework.jdbc.datasource.DataSourceUtils;
@@ -43,6 +45,8 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
     /** The registry once resolved: looked up by type on every call it would cost a bean factory walk. */
     private volatile @Nullable LockRegistry resolvedRegistry;
     private final ObjectProvider<DataSource> dataSource;
+    /** For the R2DBC transaction locks, looked up by the reactive branch only, so that R2DBC stays optional. */
+    private final BeanFactory beanFactory;
     private final boolean interruptOnLoss;
     /** Where {@link LockNotAcquiredEvent}s go; set once the context is up. */
     private volatile @Nullable ApplicationEventPublisher publisher;
@@ -60,7 +64,8 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
     }
 
     AdvisoryLockInterceptor(LockedMethods lockedMethods, ObjectProvider<LockRegistry> registry,
-            ObjectProvider<DataSource> dataSource, boolean interruptOnLoss) {
+            ObjectProvider<DataSource> dataSource, BeanFactory beanFactory, boolean interruptOnLoss) {
+        this.beanFactory = beanFactory;
         this.lockedMethods = lockedMethods;
         this.registry = registry;
         this.dataSource = dataSource;
@@ -207,6 +212,11 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
             }
         });
         return invocation.proceed();
+    }
+
+    /** The service's R2DBC transaction locks, or {@code null} without a single ConnectionFactory. */
+    @Nullable ReactiveTransactionLocks reactiveTransactionLocks() {
+        return beanFactory.getBeanProvider(ReactiveTransactionLocks.class).getIfUnique();
     }
 
     LockRegistry registry() {

@@ -10,6 +10,7 @@ import org.springframework.aop.ClassFilter;
 import org.springframework.aop.Pointcut;
 import org.springframework.aop.support.AbstractPointcutAdvisor;
 import org.springframework.aop.support.StaticMethodMatcherPointcut;
+import org.springframework.beans.factory.BeanFactory;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.context.ApplicationEventPublisher;
 import org.springframework.context.ApplicationEventPublisherAware;
@@ -54,12 +55,14 @@ final class AdvisoryLockedAdvisor extends AbstractPointcutAdvisor
      * @param interruptOnLoss whether a lost lock interrupts the thread running its method
      * @param registry the lock registry, looked up when the first locked method is found
      * @param dataSource the service's DataSource, for TRANSACTION scope
+     * @param beanFactory where the reactive TRANSACTION scope finds its R2DBC transaction locks
      */
     static AdvisoryLockedAdvisor of(LockScope scope, int sessionOrder, LockedMethods lockedMethods,
-            boolean interruptOnLoss, ObjectProvider<LockRegistry> registry, ObjectProvider<DataSource> dataSource) {
+            boolean interruptOnLoss, ObjectProvider<LockRegistry> registry, ObjectProvider<DataSource> dataSource,
+            BeanFactory beanFactory) {
         int order = scope == LockScope.SESSION ? sessionOrder : Ordered.LOWEST_PRECEDENCE;
         return new AdvisoryLockedAdvisor(scope, order, lockedMethods,
-                new AdvisoryLockInterceptor(lockedMethods, registry, dataSource, interruptOnLoss), registry);
+                new AdvisoryLockInterceptor(lockedMethods, registry, dataSource, beanFactory, interruptOnLoss), registry);
     }
 
     @Override

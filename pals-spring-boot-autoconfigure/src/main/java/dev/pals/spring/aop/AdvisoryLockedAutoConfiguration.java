@@ -5,6 +5,7 @@ import dev.pals.spring.LockScope;
 import dev.pals.spring.autoconfigure.PalsAutoConfiguration;
 import dev.pals.spring.autoconfigure.PalsProperties;
 import javax.sql.DataSource;
+import org.springframework.beans.factory.BeanFactory;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.config.BeanDefinition;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
@@ -40,10 +41,10 @@ public final class AdvisoryLockedAutoConfiguration {
     @Bean
     @Role(BeanDefinition.ROLE_INFRASTRUCTURE)
     static AdvisoryLockedAdvisor palsSessionLockAdvisor(Environment environment, LockedMethods palsLockedMethods,
-            ObjectProvider<LockRegistry> registry, ObjectProvider<DataSource> dataSource) {
+            ObjectProvider<LockRegistry> registry, ObjectProvider<DataSource> dataSource, BeanFactory beanFactory) {
         PalsProperties properties = properties(environment);
         return AdvisoryLockedAdvisor.of(LockScope.SESSION, properties.getAdvisorOrder(), palsLockedMethods,
-                properties.isInterruptOnLoss(), registry, dataSource);
+                properties.isInterruptOnLoss(), registry, dataSource, beanFactory);
     }
 
     /** Inside {@code @Transactional} on the same method: the lock lives in the transaction. */
@@ -51,9 +52,9 @@ public final class AdvisoryLockedAutoConfiguration {
     @Role(BeanDefinition.ROLE_INFRASTRUCTURE)
     static AdvisoryLockedAdvisor palsTransactionLockAdvisor(Environment environment,
             LockedMethods palsLockedMethods, ObjectProvider<LockRegistry> registry,
-            ObjectProvider<DataSource> dataSource) {
+            ObjectProvider<DataSource> dataSource, BeanFactory beanFactory) {
         return AdvisoryLockedAdvisor.of(LockScope.TRANSACTION, properties(environment).getAdvisorOrder(),
-                palsLockedMethods, false, registry, dataSource);
+                palsLockedMethods, false, registry, dataSource, beanFactory);
     }
 
     private static PalsProperties properties(Environment environment) {

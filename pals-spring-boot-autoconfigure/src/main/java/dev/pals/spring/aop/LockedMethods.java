@@ -41,6 +41,8 @@ public final class LockedMethods {
 
     private static final boolean REACTOR_PRESENT =
             ClassUtils.isPresent("reactor.core.publisher.Flux", LockedMethods.class.getClassLoader());
+    private static final boolean R2DBC_PRESENT = ClassUtils.isPresent(
+            "org.springframework.r2dbc.connection.ConnectionFactoryUtils", LockedMethods.class.getClassLoader());
     private static final boolean COROUTINES_REACTOR_PRESENT =
             ClassUtils.isPresent("kotlinx.coroutines.reactor.MonoKt", LockedMethods.class.getClassLoader());
 
@@ -156,12 +158,14 @@ public final class LockedMethods {
             throw invalid(description, "scope = TRANSACTION cannot hold a lock until a CompletionStage completes: "
                     + "the transaction ends with the call; use scope = SESSION");
         }
-        if (locked.scope() == LockScope.TRANSACTION && returnKind == LockedMethod.ReturnKind.REACTIVE) {
-            throw invalid(description, "scope = TRANSACTION is not supported on a reactive method ("
+        if (locked.scope() == LockScope.TRANSACTION && returnKind == LockedMethod.ReturnKind.REACTIVE
+                && !R2DBC_PRESENT) {
+            throw invalid(description, "scope = TRANSACTION on a reactive method ("
                     + (KotlinDetector.isSuspendingFunction(method) ? "a suspend function"
                             : "it returns " + method.getReturnType().getSimpleName())
-                    + "): a JDBC transaction does not follow a reactive chain; use scope = SESSION, which holds the "
-                    + "lock until the publisher completes, fails or is cancelled");
+                    + ") takes the lock in the reactive transaction's R2DBC connection, which needs "
+                    + "org.springframework:spring-r2dbc and an R2DBC ConnectionFactory; add them, or use "
+                    + "scope = SESSION, which holds the lock until the publisher completes, fails or is cancelled");
         }
         String group = locked.group().isEmpty() ? name.source() : locked.group();
         if (group.isBlank()) {

@@ -5,6 +5,8 @@ import dev.pals.LockKey;
 import dev.pals.LockLostException;
 import dev.pals.LockMode;
 import dev.pals.LockRegistry;
+import dev.pals.spring.LockScope;
+import dev.pals.spring.r2dbc.ReactiveTransactionLocks;
 import java.lang.reflect.Method;
 import java.time.Duration;
 import java.util.HashMap;
@@ -104,6 +106,9 @@ final class ReactiveLockedCall {
     }
 
     private Flux<Object> subscribed(ContextView context) {
+        if (locked.scope() == LockScope.TRANSACTION) {
+            return inTransaction();
+        }
         LockRegistry registry;
         AdvisoryLock lock;
         try {
@@ -129,6 +134,23 @@ final class ReactiveLockedCall {
                 .onErrorResume(failure -> releaseOnError(lock, failure))
                 .doOnCancel(() -> releaseOnCancel(lock))
                 .contextWrite(downstream -> downstream.put(heldKeys, Map.copyOf(inner)));
+    }
+
+    /**
+     * Takes the lock in the subscriber's reactive transaction, which holds it until it commits or
+     * rolls back, then calls the method in it. A nested call on the same name needs no pass-through:
+     * PostgreSQL grants a transaction the locks it holds already.
+     */
+    private Flux<Object> inTransaction() {
+        ReactiveTransactionLocks locks = interceptor.reactiveTransactionLocks();
+        if (locks == null) {
+            return Flux.error(new IllegalStateException("@AdvisoryLocked(scope = TRANSACTION) on "
+                    + locked.description() + " takes its lock in the reactive transaction's R2DBC connection, but "
+                    + "the context has no ConnectionFactory bean (or more than one, none primary); define one, "
+                    + "or use scope = SESSION"));
+        }
+        return locks.tryLock(name, locked.options(), locked.timeout())
+                .flatMapMany(acquired -> acquired ? work() : notAcquired());
     }
 
     /**

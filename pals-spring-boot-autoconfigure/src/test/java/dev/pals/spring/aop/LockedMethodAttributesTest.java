@@ -114,11 +114,10 @@ class LockedMethodAttributesTest {
     }
 
     @Test
-    void reactiveMethodInTransactionScopeIsRejected() {
-        assertThatThrownBy(() -> find("reactiveInTransaction"))
-                .isInstanceOf(IllegalStateException.class)
-                .hasMessageStartingWith("@AdvisoryLocked on Fixtures.reactiveInTransaction(): scope = TRANSACTION is "
-                        + "not supported on a reactive method (it returns Mono)");
+    void reactiveMethodInTransactionScopeIsLockedInItsReactiveTransactionWhereR2dbcIsPresent() {
+        LockedMethod locked = find("reactiveInTransaction");
+        assertThat(locked.returnKind()).isEqualTo(LockedMethod.ReturnKind.REACTIVE);
+        assertThat(locked.scope()).isEqualTo(LockScope.TRANSACTION);
     }
 
     @Test
