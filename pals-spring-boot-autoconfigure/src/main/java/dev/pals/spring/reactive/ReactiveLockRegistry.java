@@ -24,9 +24,8 @@ import reactor.core.publisher.Mono;
  * }</pre>
  *
  * <p>Nothing happens until subscription; each subscription takes the lock anew with a handle of
- * its own. Acquisition waits on a registry thread (or, when it does not wait, tries on Reactor's
- * bounded-elastic scheduler), and what follows the grant runs on the bounded-elastic scheduler,
- * never on the registry's threads. Releases run on a registry thread too.
+ * its own. Acquisition runs on a registry thread, and what follows the grant runs on Reactor's
+ * bounded-elastic scheduler, never on the registry's threads. Releases run on a registry thread too.
  *
  * <p><b>Contention and timeout.</b> Each method waits as the handle's options say
  * ({@link LockOptions#withBlocking}, {@link LockOptions#withTimeout}, else the registry's
