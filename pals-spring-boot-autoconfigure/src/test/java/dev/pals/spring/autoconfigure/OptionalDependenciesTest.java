@@ -11,6 +11,7 @@ import dev.pals.LockRegistry;
 import dev.pals.spring.AdvisoryLocked;
 import dev.pals.spring.StarterTestSupport;
 import dev.pals.spring.observability.LockObservations;
+import dev.pals.spring.r2dbc.ReactiveTransactionLocks;
 import dev.pals.spring.reactive.ReactiveLockRegistry;
 import io.micrometer.common.KeyValue;
 import io.micrometer.context.ContextRegistry;
@@ -301,6 +302,16 @@ class OptionalDependenciesTest extends StarterTestSupport {
         without("reactor", "org.reactivestreams").run(context -> {
             assertThat(context).hasNotFailed().hasSingleBean(LockObserver.class).hasSingleBean(MeterBinder.class)
                     .hasSingleBean(HealthIndicator.class).doesNotHaveBean(ReactiveLockRegistry.class);
+            assertThat(hasLocksEndpoint(context)).isTrue();
+            lockedMethodLocks(context);
+        });
+    }
+
+    @Test
+    void withoutR2dbcEveryPartIsThereButTheReactiveTransactionLocksAndMethodsStillLock() {
+        without("io.r2dbc", "org.springframework.r2dbc").run(context -> {
+            assertThat(context).hasNotFailed().hasSingleBean(ReactiveLockRegistry.class)
+                    .doesNotHaveBean(ReactiveTransactionLocks.class);
             assertThat(hasLocksEndpoint(context)).isTrue();
             lockedMethodLocks(context);
         });
