@@ -79,6 +79,11 @@ class ReactiveTransactionLocksTest extends StarterTestSupport {
      * it also orders R2DBC's before the transaction manager's, which PALs' own ordering would otherwise reverse.
      */
     ApplicationContextRunner reactiveService() {
+        return reactiveService(namespace);
+    }
+
+    /** {@link #reactiveService()} for a test of its own, with the namespace it names. */
+    static ApplicationContextRunner reactiveService(String namespace) {
         return new ApplicationContextRunner()
                 .withConfiguration(AutoConfigurations.of(DataSourceAutoConfiguration.class, R2dbcAutoConfiguration.class,
                         R2dbcTransactionManagerAutoConfiguration.class, TransactionAutoConfiguration.class,

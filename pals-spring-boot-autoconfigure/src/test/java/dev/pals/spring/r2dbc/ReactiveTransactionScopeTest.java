@@ -12,7 +12,6 @@ import dev.pals.spring.LockScope;
 import dev.pals.spring.OnContention;
 import dev.pals.spring.StarterTestSupport;
 import dev.pals.spring.aop.AdvisoryLockedAutoConfiguration;
-import dev.pals.spring.autoconfigure.PalsAutoConfiguration;
 import dev.pals.testing.TestDatabase;
 import io.r2dbc.spi.ConnectionFactory;
 import java.sql.Connection;
@@ -25,11 +24,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.autoconfigure.aop.AopAutoConfiguration;
-import org.springframework.boot.jdbc.autoconfigure.DataSourceAutoConfiguration;
-import org.springframework.boot.r2dbc.autoconfigure.R2dbcAutoConfiguration;
-import org.springframework.boot.r2dbc.autoconfigure.R2dbcTransactionManagerAutoConfiguration;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
-import org.springframework.boot.transaction.autoconfigure.TransactionAutoConfiguration;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.core.env.Environment;
@@ -137,19 +132,12 @@ class ReactiveTransactionScopeTest extends StarterTestSupport {
     }
 
     /** A reactive service: R2DBC and its transactions as Spring Boot configures them, PALs, and the ledger. */
+    /** A reactive service of {@link ReactiveTransactionLocksTest}'s with AOP, the annotation and the ledger. */
     private ApplicationContextRunner service() {
-        return new ApplicationContextRunner()
-                .withConfiguration(AutoConfigurations.of(DataSourceAutoConfiguration.class, R2dbcAutoConfiguration.class,
-                        R2dbcTransactionManagerAutoConfiguration.class, TransactionAutoConfiguration.class,
-                        AopAutoConfiguration.class, PalsAutoConfiguration.class, AdvisoryLockedAutoConfiguration.class,
-                        PalsR2dbcAutoConfiguration.class))
-                .withPropertyValues("spring.lifecycle.timeout-per-shutdown-phase=1s",
-                        "spring.r2dbc.url=" + ReactiveTransactionLocksTest.r2dbcUrl(),
-                        "spring.r2dbc.username=" + DB.user(), "spring.r2dbc.password=" + DB.password(),
-                        "pals.datasource.url=" + DB.url(), "pals.datasource.username=" + DB.user(),
-                        "pals.datasource.password=" + DB.password(), "spring.application.name=" + namespace,
-                        "test.table=" + table)
-                .withUserConfiguration(LedgerConfiguration.class);
+        return ReactiveTransactionLocksTest.reactiveService(namespace)
+                .withConfiguration(AutoConfigurations.of(AopAutoConfiguration.class,
+                        AdvisoryLockedAutoConfiguration.class))
+                .withPropertyValues("test.table=" + table).withUserConfiguration(LedgerConfiguration.class);
     }
 
     @Test
