@@ -43,7 +43,8 @@ import org.jspecify.annotations.Nullable;
  * holds a permit, an acquisition also holds the shared lock {@code (classid, }{@value #MARKER_BASE}
  * {@code + permits)}, taken before it looks at the permits; if {@code pg_locks} then shows that
  * lock for another count, the acquisition throws {@link IllegalStateException} naming both counts
- * and holds nothing. Two instances that disagree can therefore never hold permits at once.
+ * and holds nothing (a handle that already holds a permit skips the check: its count lock has been
+ * held since its own). Two instances that disagree can therefore never hold permits at once.
  *
  * <p><b>Ownership.</b> The handle holds the permits, not the thread: one thread may acquire and
  * another release, and one handle may hold several permits (one per acquisition), shared by the
@@ -331,7 +332,9 @@ public final class AdvisorySemaphore {
         }
         HeldPermit permit = null;
         try {
-            requireAgreement();
+            if (!holdsAny()) {
+                requireAgreement();
+            }
             int slot = trySlots();
             if (slot < 0 && mayWait && Timeouts.remaining(deadline) > 0) {
                 slot = queue(deadline);
@@ -346,6 +349,21 @@ public final class AdvisorySemaphore {
                 letGo(marker);
             }
         }
+    }
+
+    /**
+     * Whether this handle holds a permit now, whose count lock is then still held (it goes after
+     * the permit): this registry's lock on the count key has been held since that permit's check
+     * of {@code pg_locks}, so a new permit under it needs no check of its own, which costs as much
+     * as the rest of the acquisition (the view copies the server's whole lock table).
+     */
+    private boolean holdsAny() {
+        for (int i = 0; i < permits; i++) {
+            if (owners.get(i) instanceof HeldPermit) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Refuses when a holder of this name uses another number of permits; called holding the count lock. */
