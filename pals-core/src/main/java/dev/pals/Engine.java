@@ -138,6 +138,14 @@ abstract class Engine {
     /** The lease bounds of session locks, or {@code null} where locks are kept in this JVM. */
     abstract @Nullable LeaseBounds leaseBounds();
 
+    /**
+     * The second keys of the pair locks {@code (classId, objid)}, objid in {@code [from, to]}, held
+     * anywhere this engine can see: by any session of the database, or in this JVM's table.
+     *
+     * @param name what the question is asked for, for error messages
+     */
+    abstract List<Integer> grantedPairs(String name, int classId, int from, int to) throws InterruptedException;
+
     /** Releases everything and wakes every waiter, for a registry being closed. */
     abstract void close(Duration patience);
 

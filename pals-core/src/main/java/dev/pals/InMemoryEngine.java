@@ -132,6 +132,24 @@ final class InMemoryEngine extends Engine {
     }
 
     @Override
+    List<Integer> grantedPairs(String name, int classId, int from, int to) {
+        List<Integer> objIds = new ArrayList<>();
+        table.lock();
+        try {
+            for (LockKey key : locks.keySet()) {
+                int objId = (int) key.objId();
+                if (key.isPair() && (int) key.classId() == classId && objId >= from && objId <= to
+                        && !objIds.contains(objId)) {
+                    objIds.add(objId);
+                }
+            }
+        } finally {
+            table.unlock();
+        }
+        return objIds;
+    }
+
+    @Override
     int trackedKeys() {
         table.lock();
         try {

@@ -241,6 +241,11 @@ final class LockEngine extends Engine {
     }
 
     @Override
+    List<Integer> grantedPairs(String name, int classId, int from, int to) throws InterruptedException {
+        return server.grantedPairs(name, classId, from, to);
+    }
+
+    @Override
     int trackedKeys() {
         return keys.size();
     }

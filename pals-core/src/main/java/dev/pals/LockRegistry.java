@@ -157,6 +157,20 @@ public final class LockRegistry implements AutoCloseable {
     }
 
     /**
+     * A handle on the semaphore {@code name} in this registry's namespace, which lets at most
+     * {@code permits} holders in at once across every instance; see {@link AdvisorySemaphore}.
+     * Every instance must give the same name the same number of permits.
+     *
+     * @throws IllegalArgumentException if the name is null or blank, or permits is not between 1
+     *     and {@link AdvisorySemaphore#MAX_PERMITS}
+     */
+    public AdvisorySemaphore semaphore(String name, int permits) {
+        LockKey.requireText(name, "semaphore name");
+        engine();
+        return new AdvisorySemaphore(this, name, LockKey.of(namespace, name), permits, blocking, acquireTimeout);
+    }
+
+    /**
      * A transaction-scoped lock on {@code name} in this registry's namespace, taken on a
      * connection the caller owns and released when its transaction ends.
      *
@@ -373,7 +387,8 @@ public final class LockRegistry implements AutoCloseable {
         return async.acquireAsync(lock, timeout);
     }
 
-    private AdvisoryLock handle(String name, LockKey key, LockOptions options) {
+    /** A session-scoped handle on {@code key}, reported under {@code name}. */
+    AdvisoryLock handle(String name, LockKey key, LockOptions options) {
         Objects.requireNonNull(options, "options");
         engine();
         Boolean handleBlocking = options.blocking();

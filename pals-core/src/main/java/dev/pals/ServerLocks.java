@@ -3,6 +3,7 @@ package dev.pals;
 import java.lang.System.Logger.Level;
 import java.sql.SQLException;
 import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.ConcurrentHashMap;
@@ -76,6 +77,27 @@ final class ServerLocks {
         } finally {
             holding.releaseIo();
             pool.done(holding);
+        }
+    }
+
+    /** {@link Session#grantedPairs}, asked on a session already out for lock {@code name}'s sake. */
+    List<Integer> grantedPairs(String name, int classId, int from, int to) throws InterruptedException {
+        Session session;
+        try {
+            session = pool.forTry();
+        } catch (SQLException e) {
+            throw SqlErrors.unreachable(name, e);
+        }
+        session.io.lock();
+        try {
+            return session.grantedPairs(classId, from, to);
+        } catch (SQLException e) {
+            pool.failed(session, e);
+            throw new LockException("Could not read pg_locks for '" + name + "' (" + e.getMessage() + "); nothing "
+                    + "more is held. Check the database server and network.", e);
+        } finally {
+            session.releaseIo();
+            pool.done(session);
         }
     }
 

@@ -275,6 +275,26 @@ final class Session {
                 + "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())");
     }
 
+    /**
+     * The second keys of the pair locks {@code (classId, objid)} with objid in {@code [from, to]}
+     * granted to any session of this database, from {@code pg_locks}.
+     */
+    List<Integer> grantedPairs(int classId, int from, int to) throws SQLException {
+        PreparedStatement statement = statement("SELECT DISTINCT objid FROM pg_locks WHERE locktype = 'advisory'"
+                + " AND classid = ? AND objsubid = 2 AND objid BETWEEN ? AND ? AND granted"
+                + " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())");
+        statement.setLong(1, classId & 0xFFFF_FFFFL);
+        statement.setLong(2, from & 0xFFFF_FFFFL);
+        statement.setLong(3, to & 0xFFFF_FFFFL);
+        List<Integer> objIds = new ArrayList<>();
+        try (ResultSet rows = statement.executeQuery()) {
+            while (rows.next()) {
+                objIds.add((int) rows.getLong(1));
+            }
+        }
+        return objIds;
+    }
+
     /** Whether {@code pg_locks} has a row for {@code key} that meets {@code condition}. */
     private boolean inPgLocks(LockKey key, String condition) throws SQLException {
         PreparedStatement statement = statement("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'"

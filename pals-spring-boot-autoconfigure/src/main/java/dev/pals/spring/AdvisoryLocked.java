@@ -109,6 +109,20 @@ public @interface AdvisoryLocked {
     String holdAtLeast() default "";
 
     /**
+     * How many callers may run the method at once across the cluster: 0 (the default) takes a
+     * lock as {@link #mode()} says; N &gt; 0 takes one permit of the semaphore {@link #name()} of N
+     * permits ({@link dev.pals.AdvisorySemaphore}), the cluster-wide counterpart of Spring's
+     * JVM-local {@code @ConcurrencyLimit}. Every instance must give the name the same N, or calls
+     * are refused with {@link IllegalStateException}. {@link #blocking()}, {@link #timeout()} and
+     * {@link #onContention()} apply to the permit as to a lock; a nested call on the same name in
+     * the call chain passes through on the outer call's permit. Only for an exclusive
+     * {@link LockScope#SESSION} lock on a method that returns a plain value (not a
+     * {@code CompletionStage} nor a reactive type), without {@link #holdAtLeast()}: others are
+     * refused at start-up.
+     */
+    int permits() default 0;
+
+    /**
      * The group this lock reports under in metrics and traces. Empty (the default) takes the
      * name as written, template included: {@code "'account:' + #id"} reports as that text, never
      * as {@code account:42}, so metric tags stay few.

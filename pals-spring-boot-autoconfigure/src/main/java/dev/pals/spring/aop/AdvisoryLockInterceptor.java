@@ -113,6 +113,9 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
             return invocation.proceed();
         }
         String name = locked.name().resolve(invocation.getArguments(), target);
+        if (locked.permits() > 0) {
+            return PermitCall.invoke(this, invocation, locked, name);
+        }
         if (locked.returnKind() == LockedMethod.ReturnKind.REACTIVE) {
             // only for methods LockedMethods found reactive, so only with Reactor on the class path
             return ReactiveLockedCall.of(this, invocation, locked, name);
@@ -260,7 +263,7 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
         }
     }
 
-    private @Nullable Object contended(MethodInvocation invocation, LockedMethod locked, String name) {
+    @Nullable Object contended(MethodInvocation invocation, LockedMethod locked, String name) {
         AcquireFailureException failure = notAcquired(invocation, locked, name);
         if (failure != null) {
             throw failure;
@@ -301,7 +304,7 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
      * cannot have its lock (a scheduled job the scheduler released during shutdown) skips quietly;
      * any other gets the refusal, as does any failure of a registry that is not shutting down.
      */
-    private @Nullable Object skippedAtShutdown(LockedMethod locked, String name, IllegalStateException refused) {
+    @Nullable Object skippedAtShutdown(LockedMethod locked, String name, IllegalStateException refused) {
         if (!skipsAtShutdown(locked, name)) {
             throw refused;
         }

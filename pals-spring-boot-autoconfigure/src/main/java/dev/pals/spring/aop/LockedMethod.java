@@ -14,9 +14,11 @@ import java.time.Duration;
  * @param options the mode and the group, the same for every call
  * @param timeout how long a blocking call waits; {@code Duration.ZERO} when it does not block
  * @param holdAtLeast the least time the lock is held from its acquisition; {@code Duration.ZERO} for none
+ * @param permits the semaphore's permits, or 0 for a lock
  */
 record LockedMethod(String description, LockNameTemplate name, LockOptions options, boolean blocking,
-        Duration timeout, LockScope scope, OnContention onContention, ReturnKind returnKind, Duration holdAtLeast) {
+        Duration timeout, LockScope scope, OnContention onContention, ReturnKind returnKind, Duration holdAtLeast,
+        int permits) {
 
     LockMode mode() {
         return options.mode();

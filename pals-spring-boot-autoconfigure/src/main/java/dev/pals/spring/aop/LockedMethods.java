@@ -1,5 +1,7 @@
 package dev.pals.spring.aop;
 
+import dev.pals.AdvisorySemaphore;
+import dev.pals.LockMode;
 import dev.pals.LockOptions;
 import dev.pals.LockRegistry;
 import dev.pals.spring.AdvisoryLocked;
@@ -177,8 +179,31 @@ public final class LockedMethods {
             throw invalid(description, "holdAtLeast = \"" + locked.holdAtLeast().trim() + "\" cannot keep a "
                     + "TRANSACTION lock: PostgreSQL releases it when the transaction ends; use scope = SESSION");
         }
+        checkPermits(locked, description, returnKind);
         return new LockedMethod(description, name, LockOptions.exclusive().withMode(locked.mode()).withGroup(group),
-                locked.blocking(), timeout, locked.scope(), locked.onContention(), returnKind, holdAtLeast);
+                locked.blocking(), timeout, locked.scope(), locked.onContention(), returnKind, holdAtLeast,
+                locked.permits());
+    }
+
+    /** A semaphore's permit is held for a plain call, exclusively, in the lock pool's session. */
+    private static void checkPermits(AdvisoryLocked locked, String description, LockedMethod.ReturnKind returnKind) {
+        int permits = locked.permits();
+        if (permits == 0) {
+            return;
+        }
+        if (permits < 0 || permits > AdvisorySemaphore.MAX_PERMITS) {
+            throw invalid(description, "permits = " + permits + " is outside 1 to " + AdvisorySemaphore.MAX_PERMITS
+                    + "; leave it out (0) for a lock");
+        }
+        String refused = locked.mode() == LockMode.SHARED ? "mode = SHARED: a permit is exclusive to its holder"
+                : locked.scope() == LockScope.TRANSACTION ? "scope = TRANSACTION: permits are session locks"
+                : !locked.holdAtLeast().isBlank() ? "holdAtLeast: a permit is given back as the call ends"
+                : returnKind == LockedMethod.ReturnKind.COMPLETION_STAGE || returnKind == LockedMethod.ReturnKind.REACTIVE
+                        ? "a method whose work goes on after it returns: take the permit inside that work"
+                        : null;
+        if (refused != null) {
+            throw invalid(description, "permits = " + permits + " cannot be combined with " + refused);
+        }
     }
 
     private static Duration holdAtLeast(String description, String text) {

@@ -1,0 +1,107 @@
+package dev.pals.benchmarks;
+
+import com.zaxxer.hikari.HikariDataSource;
+import dev.pals.AdvisorySemaphore;
+import dev.pals.HeldLock;
+import dev.pals.HeldPermit;
+import dev.pals.LockRegistry;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
+import org.openjdk.jmh.runner.options.TimeValue;
+import org.openjdk.jmh.runner.options.VerboseMode;
+
+/**
+ * Semaphore acquire: a permit taken and given back through {@link AdvisorySemaphore#hold()},
+ * beside a lock of {@link LockRegistry#lock} for reference, each thread on a name of its own
+ * (uncontended), and {@code shared}: every thread on one semaphore of 4 permits. Run by
+ * {@link #main}, which starts the server as the comparison does: {@code java -cp ...
+ * dev.pals.benchmarks.SemaphoreBenchmarks [threads]}.
+ */
+@State(Scope.Benchmark)
+@SuppressWarnings("NullAway.Init") // JMH runs @Setup before any benchmark method
+public class SemaphoreBenchmarks {
+
+    private HikariDataSource pool;
+    private LockRegistry registry;
+    private AdvisorySemaphore shared;
+
+    @Setup(Level.Trial)
+    public void start() {
+        pool = BenchmarkDatabase.fromSystemProperties().pool("bench-semaphore", 8);
+        registry = LockRegistry.builder(pool).namespace("bench").build();
+        shared = registry.semaphore("shared-" + UUID.randomUUID(), 4);
+    }
+
+    @TearDown(Level.Trial)
+    public void stop() {
+        registry.close();
+        pool.close();
+    }
+
+    /** Each thread's own names, so that no two threads contend. */
+    @State(Scope.Thread)
+    @SuppressWarnings("NullAway.Init")
+    public static class Own {
+        final String name = "bench-" + UUID.randomUUID();
+        AdvisorySemaphore semaphore;
+
+        @Setup(Level.Trial)
+        public void start(SemaphoreBenchmarks benchmarks) {
+            semaphore = benchmarks.registry.semaphore(name + "-semaphore", 4);
+        }
+    }
+
+    @Benchmark
+    public boolean lock(Own own) {
+        try (HeldLock held = registry.lock(own.name).hold(java.time.Duration.ZERO)) {
+            return held.isHeld();
+        }
+    }
+
+    @Benchmark
+    public boolean semaphore(Own own) {
+        try (HeldPermit permit = own.semaphore.hold(java.time.Duration.ZERO)) {
+            return permit.isHeld();
+        }
+    }
+
+    @Benchmark
+    public boolean sharedSemaphore() {
+        try (HeldPermit permit = shared.hold(LockRegistry.FOREVER)) {
+            return permit.isHeld();
+        }
+    }
+
+    public static void main(String[] args) throws Exception {
+        int threads = args.length > 0 ? Integer.parseInt(args[0]) : 1;
+        BenchmarkDatabase database = BenchmarkDatabase.start();
+        OptionsBuilder options = new OptionsBuilder();
+        options.include(SemaphoreBenchmarks.class.getName())
+                .threads(threads)
+                .mode(Mode.AverageTime)
+                .timeUnit(TimeUnit.MICROSECONDS)
+                .forks(1)
+                .warmupIterations(2)
+                .warmupTime(TimeValue.seconds(2))
+                .measurementIterations(3)
+                .measurementTime(TimeValue.seconds(2))
+                .jvmArgsAppend(database.forkArguments().toArray(String[]::new))
+                .shouldFailOnError(true)
+                .verbosity(VerboseMode.SILENT);
+        for (RunResult result : new Runner(options.build()).run()) {
+            System.out.printf("%-20s %d thread(s): %10.1f us/op (+- %.1f)%n", result.getParams().getBenchmark()
+                    .replace(SemaphoreBenchmarks.class.getName() + ".", ""), threads,
+                    result.getPrimaryResult().getScore(), result.getPrimaryResult().getScoreError());
+        }
+    }
+}
