@@ -112,6 +112,9 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
         if (locked == null) {
             return invocation.proceed();
         }
+        if (!locked.names().isEmpty()) {
+            return LockSetCall.invoke(this, invocation, locked, target);
+        }
         String name = locked.name().resolve(invocation.getArguments(), target);
         if (locked.returnKind() == LockedMethod.ReturnKind.REACTIVE) {
             // only for methods LockedMethods found reactive, so only with Reactor on the class path
@@ -301,7 +304,7 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
      * cannot have its lock (a scheduled job the scheduler released during shutdown) skips quietly;
      * any other gets the refusal, as does any failure of a registry that is not shutting down.
      */
-    private @Nullable Object skippedAtShutdown(LockedMethod locked, String name, IllegalStateException refused) {
+    @Nullable Object skippedAtShutdown(LockedMethod locked, String name, IllegalStateException refused) {
         if (!skipsAtShutdown(locked, name)) {
             throw refused;
         }
@@ -319,7 +322,7 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
     }
 
     /** What a skipped call returns, by the method's return type. */
-    private static @Nullable Object skipped(LockedMethod locked) {
+    static @Nullable Object skipped(LockedMethod locked) {
         return switch (locked.returnKind()) {
             case OPTIONAL -> Optional.empty();
             // a null stage would fail the caller's chained calls, so it gets one already completed

@@ -9,6 +9,7 @@ import java.lang.reflect.Method;
 import java.lang.reflect.Modifier;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
@@ -80,7 +81,8 @@ public final class LockedMethods {
     public Set<String> constantNames() {
         Set<String> names = new TreeSet<>();
         for (Optional<LockedMethod> locked : cache.values()) {
-            locked.filter(method -> method.name().isConstant()).ifPresent(method -> names.add(method.name().source()));
+            locked.map(method -> method.names().isEmpty() ? List.of(method.name()) : method.names()).orElse(List.of())
+                    .stream().filter(LockNameTemplate::isConstant).forEach(name -> names.add(name.source()));
         }
         return names;
     }
@@ -133,7 +135,8 @@ public final class LockedMethods {
                     | Modifier.PRIVATE | Modifier.STATIC)) + ", so the Spring proxy cannot intercept it and it would "
                     + "run unlocked; make it a public or protected instance method that is not final");
         }
-        LockNameTemplate name = LockNameTemplate.of(locked.name(), method);
+        List<LockNameTemplate> names = LockSetCall.templates(locked, method, description);
+        LockNameTemplate name = names.isEmpty() ? LockNameTemplate.of(locked.name(), method) : names.get(0);
         String timeoutText = locked.timeout().trim();
         if (!locked.blocking() && !timeoutText.isEmpty()) {
             throw invalid(description, "timeout = \"" + timeoutText + "\" is set but blocking = false, and a "
@@ -167,7 +170,11 @@ public final class LockedMethods {
                     + "org.springframework:spring-r2dbc and an R2DBC ConnectionFactory; add them, or use "
                     + "scope = SESSION, which holds the lock until the publisher completes, fails or is cancelled");
         }
-        String group = locked.group().isEmpty() ? name.source() : locked.group();
+        if (!names.isEmpty()) {
+            LockSetCall.check(locked, returnKind, description);
+        }
+        String group = !locked.group().isEmpty() ? locked.group()
+                : names.isEmpty() ? name.source() : LockSetCall.group(names);
         if (group.isBlank()) {
             throw invalid(description, "group = \"" + group + "\" is blank; leave it out to report under the name "
                     + "template, or give a short constant such as \"account\"");
@@ -178,7 +185,7 @@ public final class LockedMethods {
                     + "TRANSACTION lock: PostgreSQL releases it when the transaction ends; use scope = SESSION");
         }
         return new LockedMethod(description, name, LockOptions.exclusive().withMode(locked.mode()).withGroup(group),
-                locked.blocking(), timeout, locked.scope(), locked.onContention(), returnKind, holdAtLeast);
+                locked.blocking(), timeout, locked.scope(), locked.onContention(), returnKind, holdAtLeast, names);
     }
 
     private static Duration holdAtLeast(String description, String text) {
@@ -292,7 +299,7 @@ public final class LockedMethods {
                 + ")";
     }
 
-    private static IllegalStateException invalid(String description, String problem) {
+    static IllegalStateException invalid(String description, String problem) {
         return new IllegalStateException("@AdvisoryLocked on " + description + ": " + problem);
     }
 }
