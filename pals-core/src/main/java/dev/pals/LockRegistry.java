@@ -2,6 +2,7 @@ package dev.pals;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
@@ -154,6 +155,23 @@ public final class LockRegistry implements AutoCloseable {
     public AdvisoryLock lock(int key1, int key2, LockOptions options) {
         LockKey lockKey = LockKey.of(key1, key2);
         return handle(lockKey.toString(), lockKey, options);
+    }
+
+    /** A set of the exclusive locks {@code names} in this registry's namespace, with its defaults. */
+    public AdvisoryLockSet locks(Collection<String> names) {
+        return locks(names, LockOptions.exclusive());
+    }
+
+    /**
+     * A set of the locks {@code names} in this registry's namespace, acquired all or nothing in
+     * ascending key order (see {@link AdvisoryLockSet}); names with the same key are one member.
+     * Every member takes the mode of {@code options}, and the set its defaults, whose timeout
+     * bounds the whole set.
+     *
+     * @throws IllegalArgumentException if there are no names, or one is null or blank
+     */
+    public AdvisoryLockSet locks(Collection<String> names, LockOptions options) {
+        return AdvisoryLockSet.of(this, names, options);
     }
 
     /**

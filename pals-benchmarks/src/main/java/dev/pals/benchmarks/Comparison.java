@@ -66,6 +66,8 @@ public final class Comparison {
         handOff(report);
         capacity(report);
         lossDetection(report);
+        progress("Scenario 7, two names at once: registry");
+        LockSetBenchmarks.report(report, database, quick);
         return report.markdown();
     }
 

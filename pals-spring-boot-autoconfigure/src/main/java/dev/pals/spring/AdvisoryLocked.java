@@ -79,6 +79,19 @@ public @interface AdvisoryLocked {
     @AliasFor("value")
     String name() default "";
 
+    /**
+     * Several locks for one call, instead of {@link #name()}: each a constant or a template as
+     * {@code name} is, such as {@code {"'account:' + #from", "'account:' + #to"}}. The call runs
+     * holding all of them, taken as one {@link dev.pals.AdvisoryLockSet}: in ascending key order
+     * (the same on every instance, so two calls never deadlock), within one {@link #timeout()} for
+     * the whole set, and when one is not obtained the method does not run and none stays held.
+     * Names that resolve to the same lock count once. A nested call passes through when the outer
+     * calls hold all of its names, and is refused when they hold only some (taking the rest then
+     * would break the order). Only for {@link LockScope#SESSION}, not for reactive methods, not
+     * with {@link #holdAtLeast()}; {@code pals.interrupt-on-loss} does not interrupt these calls.
+     */
+    String[] names() default {};
+
     /** Exclusive (one caller at a time) or shared (many, excluding exclusive callers). */
     LockMode mode() default LockMode.EXCLUSIVE;
 

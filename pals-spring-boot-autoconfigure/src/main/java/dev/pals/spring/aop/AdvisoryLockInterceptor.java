@@ -112,6 +112,9 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
         if (locked == null) {
             return invocation.proceed();
         }
+        if (!locked.names().isEmpty()) {
+            return LockSetCall.invoke(this, invocation, locked, target);
+        }
         String name = locked.name().resolve(invocation.getArguments(), target);
         if (locked.permits() > 0) {
             return PermitCall.invoke(this, invocation, locked, name);
@@ -322,7 +325,7 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
     }
 
     /** What a skipped call returns, by the method's return type. */
-    private static @Nullable Object skipped(LockedMethod locked) {
+    static @Nullable Object skipped(LockedMethod locked) {
         return switch (locked.returnKind()) {
             case OPTIONAL -> Optional.empty();
             // a null stage would fail the caller's chained calls, so it gets one already completed

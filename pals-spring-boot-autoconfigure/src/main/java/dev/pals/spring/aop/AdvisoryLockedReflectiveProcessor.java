@@ -47,9 +47,16 @@ public final class AdvisoryLockedReflectiveProcessor extends SimpleReflectivePro
         if (!annotation.isPresent()) {
             return;
         }
+        String[] names = annotation.getStringArray("names");
+        for (String source : names.length == 0 ? new String[] {annotation.getString("name")} : names) {
+            registerNameHints(hints, method, source);
+        }
+    }
+
+    private static void registerNameHints(ReflectionHints hints, Method method, String source) {
         LockNameTemplate name;
         try {
-            name = LockNameTemplate.of(annotation.getString("name"), method);
+            name = LockNameTemplate.of(source, method);
         } catch (IllegalStateException e) {
             // start-up rejects the name, naming the method; there is nothing to register for it
             return;

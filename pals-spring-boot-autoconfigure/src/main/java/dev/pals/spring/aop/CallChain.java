@@ -1,6 +1,7 @@
 package dev.pals.spring.aop;
 
 import dev.pals.AdvisoryLock;
+import dev.pals.AdvisoryLockSet;
 import dev.pals.LockKey;
 import dev.pals.LockLostException;
 import dev.pals.LockMode;
@@ -24,12 +25,18 @@ final class CallChain {
      * One lock of the chain.
      *
      * @param lock the session lock's handle, or {@code null} for a transaction lock, which is held
-     *     as long as the transaction is
+     *     as long as the transaction is, or for a member of a lock set
+     * @param set the lock set this is a member of, which is held as long as all its members are
      */
-    record Entry(String name, LockMode mode, @Nullable AdvisoryLock lock) {
+    record Entry(String name, LockMode mode, @Nullable AdvisoryLock lock, @Nullable AdvisoryLockSet set) {
+
+        Entry(String name, LockMode mode, @Nullable AdvisoryLock lock) {
+            this(name, mode, lock, null);
+        }
 
         void assertHeld() {
-            boolean held = lock == null ? TransactionSynchronizationManager.isActualTransactionActive() : lock.isHeld();
+            boolean held = set != null ? set.isHeld()
+                    : lock == null ? TransactionSynchronizationManager.isActualTransactionActive() : lock.isHeld();
             if (!held) {
                 throw new LockLostException(name, "Lock '" + name + "' is no longer held: its PostgreSQL session "
                         + "ended, so another instance may be in the critical section; stop before the next step", null);

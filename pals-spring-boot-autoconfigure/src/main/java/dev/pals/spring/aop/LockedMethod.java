@@ -5,6 +5,7 @@ import dev.pals.LockOptions;
 import dev.pals.spring.LockScope;
 import dev.pals.spring.OnContention;
 import java.time.Duration;
+import java.util.List;
 
 /**
  * What {@code @AdvisoryLocked} asks of one method, checked and with the defaults applied.
@@ -15,10 +16,12 @@ import java.time.Duration;
  * @param timeout how long a blocking call waits; {@code Duration.ZERO} when it does not block
  * @param holdAtLeast the least time the lock is held from its acquisition; {@code Duration.ZERO} for none
  * @param permits the semaphore's permits, or 0 for a lock
+ * @param names the templates of a method locked on several names, taken as one set; empty for one
+ *     name, else {@code name} is the first of them
  */
 record LockedMethod(String description, LockNameTemplate name, LockOptions options, boolean blocking,
         Duration timeout, LockScope scope, OnContention onContention, ReturnKind returnKind, Duration holdAtLeast,
-        int permits) {
+        int permits, List<LockNameTemplate> names) {
 
     LockMode mode() {
         return options.mode();

@@ -11,6 +11,7 @@ import java.lang.reflect.Method;
 import java.lang.reflect.Modifier;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
@@ -82,7 +83,8 @@ public final class LockedMethods {
     public Set<String> constantNames() {
         Set<String> names = new TreeSet<>();
         for (Optional<LockedMethod> locked : cache.values()) {
-            locked.filter(method -> method.name().isConstant()).ifPresent(method -> names.add(method.name().source()));
+            locked.map(method -> method.names().isEmpty() ? List.of(method.name()) : method.names()).orElse(List.of())
+                    .stream().filter(LockNameTemplate::isConstant).forEach(name -> names.add(name.source()));
         }
         return names;
     }
@@ -135,7 +137,8 @@ public final class LockedMethods {
                     | Modifier.PRIVATE | Modifier.STATIC)) + ", so the Spring proxy cannot intercept it and it would "
                     + "run unlocked; make it a public or protected instance method that is not final");
         }
-        LockNameTemplate name = LockNameTemplate.of(locked.name(), method);
+        List<LockNameTemplate> names = LockSetCall.templates(locked, method, description);
+        LockNameTemplate name = names.isEmpty() ? LockNameTemplate.of(locked.name(), method) : names.get(0);
         String timeoutText = locked.timeout().trim();
         if (!locked.blocking() && !timeoutText.isEmpty()) {
             throw invalid(description, "timeout = \"" + timeoutText + "\" is set but blocking = false, and a "
@@ -169,7 +172,11 @@ public final class LockedMethods {
                     + "org.springframework:spring-r2dbc and an R2DBC ConnectionFactory; add them, or use "
                     + "scope = SESSION, which holds the lock until the publisher completes, fails or is cancelled");
         }
-        String group = locked.group().isEmpty() ? name.source() : locked.group();
+        if (!names.isEmpty()) {
+            LockSetCall.check(locked, returnKind, description);
+        }
+        String group = !locked.group().isEmpty() ? locked.group()
+                : names.isEmpty() ? name.source() : LockSetCall.group(names);
         if (group.isBlank()) {
             throw invalid(description, "group = \"" + group + "\" is blank; leave it out to report under the name "
                     + "template, or give a short constant such as \"account\"");
@@ -182,7 +189,7 @@ public final class LockedMethods {
         checkPermits(locked, description, returnKind);
         return new LockedMethod(description, name, LockOptions.exclusive().withMode(locked.mode()).withGroup(group),
                 locked.blocking(), timeout, locked.scope(), locked.onContention(), returnKind, holdAtLeast,
-                locked.permits());
+                locked.permits(), names);
     }
 
     /** A semaphore's permit is held for a plain call, exclusively, in the lock pool's session. */
@@ -195,7 +202,8 @@ public final class LockedMethods {
             throw invalid(description, "permits = " + permits + " is outside 1 to " + AdvisorySemaphore.MAX_PERMITS
                     + "; leave it out (0) for a lock");
         }
-        String refused = locked.mode() == LockMode.SHARED ? "mode = SHARED: a permit is exclusive to its holder"
+        String refused = locked.names().length > 0 ? "names: a semaphore has one name"
+                : locked.mode() == LockMode.SHARED ? "mode = SHARED: a permit is exclusive to its holder"
                 : locked.scope() == LockScope.TRANSACTION ? "scope = TRANSACTION: permits are session locks"
                 : !locked.holdAtLeast().isBlank() ? "holdAtLeast: a permit is given back as the call ends"
                 : returnKind == LockedMethod.ReturnKind.COMPLETION_STAGE || returnKind == LockedMethod.ReturnKind.REACTIVE
@@ -317,7 +325,7 @@ public final class LockedMethods {
                 + ")";
     }
 
-    private static IllegalStateException invalid(String description, String problem) {
+    static IllegalStateException invalid(String description, String problem) {
         return new IllegalStateException("@AdvisoryLocked on " + description + ": " + problem);
     }
 }

@@ -1,0 +1,173 @@
+package dev.pals.spring.aop;
+
+import dev.pals.AcquireFailureException;
+import dev.pals.AdvisoryLockSet;
+import dev.pals.LockKey;
+import dev.pals.LockLostException;
+import dev.pals.spring.AdvisoryLocked;
+import dev.pals.spring.LockScope;
+import java.lang.reflect.Method;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletionStage;
+import org.aopalliance.intercept.MethodInvocation;
+import org.apache.commons.logging.Log;
+import org.apache.commons.logging.LogFactory;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A call of a method locked on several names ({@code @AdvisoryLocked(names = ...)}): its checks at
+ * start-up, and the call itself, holding every name as one {@link AdvisoryLockSet}.
+ */
+final class LockSetCall {
+
+    private static final Log LOG = LogFactory.getLog(LockSetCall.class);
+
+    private LockSetCall() {
+    }
+
+    /**
+     * The templates of {@code names}, or none when the method is locked on one {@code name}.
+     *
+     * @throws IllegalStateException if both are given, or one of the names is wrong
+     */
+    static List<LockNameTemplate> templates(AdvisoryLocked locked, Method method, String description) {
+        if (locked.names().length == 0) {
+            return List.of();
+        }
+        if (!locked.name().isEmpty()) {
+            throw LockedMethods.invalid(description, "both name = \"" + locked.name() + "\" and names are given; "
+                    + "put every lock in names, or use name alone for one lock");
+        }
+        List<LockNameTemplate> templates = new ArrayList<>();
+        for (String name : locked.names()) {
+            templates.add(LockNameTemplate.of(name, method));
+        }
+        return List.copyOf(templates);
+    }
+
+    /** Refuses what a lock set cannot do yet; called for a method locked on several names only. */
+    static void check(AdvisoryLocked locked, LockedMethod.ReturnKind returnKind, String description) {
+        if (locked.scope() == LockScope.TRANSACTION) {
+            throw LockedMethods.invalid(description, "names = {...} takes its locks as one set in the lock pool's "
+                    + "session, and scope = TRANSACTION is not supported for several names; use scope = SESSION");
+        }
+        if (returnKind == LockedMethod.ReturnKind.REACTIVE) {
+            throw LockedMethods.invalid(description, "names = {...} is not supported on reactive methods; lock "
+                    + "inside the work, or on one name");
+        }
+        if (!locked.holdAtLeast().isBlank()) {
+            throw LockedMethods.invalid(description, "holdAtLeast is not supported with names = {...}; leave it "
+                    + "out, or lock on one name");
+        }
+    }
+
+    /** The group the members report under by default: the templates as written, so that tags stay few. */
+    static String group(List<LockNameTemplate> names) {
+        return String.join(", ", names.stream().map(LockNameTemplate::source).toList());
+    }
+
+    /** Runs the call holding every name, or skips or throws as {@code @AdvisoryLocked} says. */
+    static @Nullable Object invoke(AdvisoryLockInterceptor interceptor, MethodInvocation invocation,
+            LockedMethod locked, @Nullable Object target) throws Throwable {
+        List<String> names = new ArrayList<>();
+        for (LockNameTemplate template : locked.names()) {
+            names.add(template.resolve(invocation.getArguments(), target));
+        }
+        String described = names.toString();
+        AdvisoryLockSet set;
+        try {
+            set = interceptor.registry().locks(names, locked.options());
+        } catch (IllegalStateException refused) {
+            return interceptor.skippedAtShutdown(locked, described, refused);
+        }
+        List<LockKey> keys = set.keys();
+        if (heldByOuterCalls(keys, set.names(), locked)) {
+            return invocation.proceed();
+        }
+        boolean acquired;
+        try {
+            acquired = locked.blocking() ? set.tryAcquire(locked.timeout()) : set.tryAcquire();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AcquireFailureException(described, locked.mode(), AcquireFailureException.Reason.INTERRUPTED,
+                    null, e);
+        } catch (IllegalStateException refused) {
+            return interceptor.skippedAtShutdown(locked, described, refused);
+        }
+        if (!acquired) {
+            AcquireFailureException failure = interceptor.notAcquired(invocation, locked, described);
+            if (failure != null) {
+                throw failure;
+            }
+            return AdvisoryLockInterceptor.skipped(locked);
+        }
+        for (int i = 0; i < keys.size(); i++) {
+            CallChain.enter(keys.get(i), new CallChain.Entry(set.names().get(i), locked.mode(), null, set));
+        }
+        Object result;
+        try {
+            result = invocation.proceed();
+        } catch (Throwable failure) {
+            keys.forEach(CallChain::leave);
+            throw releaseOnFailure(set, failure);
+        }
+        keys.forEach(CallChain::leave);
+        if (result instanceof CompletionStage<?> stage) {
+            stage.whenComplete((value, failure) -> releaseAsync(set, locked));
+            return result;
+        }
+        set.release();
+        return result;
+    }
+
+    /**
+     * Whether outer calls of this thread's chain hold every key, so that this call passes through.
+     *
+     * @throws IllegalStateException if they hold some keys only: taking the others now would take
+     *     them out of the global order, which could deadlock
+     */
+    private static boolean heldByOuterCalls(List<LockKey> keys, List<String> names, LockedMethod locked) {
+        List<String> held = new ArrayList<>();
+        for (int i = 0; i < keys.size(); i++) {
+            CallChain.Entry outer = CallChain.get(keys.get(i));
+            if (outer != null) {
+                AdvisoryLockInterceptor.checkNested(outer.mode(), locked, names.get(i));
+                held.add(names.get(i));
+            }
+        }
+        if (held.isEmpty()) {
+            return false;
+        }
+        if (held.size() < keys.size()) {
+            throw new IllegalStateException("@AdvisoryLocked on " + locked.description() + " wants locks " + names
+                    + ", but an outer call in this call chain holds only " + held + "; taking the others now would "
+                    + "take them out of the one order that keeps lock sets from deadlocking; lock all of them in "
+                    + "the outer call");
+        }
+        return true;
+    }
+
+    /** A loss is the news the caller must not miss, with the method's failure attached. */
+    private static Throwable releaseOnFailure(AdvisoryLockSet set, Throwable failure) {
+        try {
+            set.release();
+        } catch (LockLostException lost) {
+            lost.addSuppressed(failure);
+            return lost;
+        } catch (RuntimeException releaseFailure) {
+            failure.addSuppressed(releaseFailure);
+        }
+        return failure;
+    }
+
+    /** Releases when an async result completes; nobody is left to throw to, so a loss is logged. */
+    private static void releaseAsync(AdvisoryLockSet set, LockedMethod locked) {
+        try {
+            set.release();
+        } catch (RuntimeException e) {
+            LOG.error("Releasing locks " + set.names() + " after the async result of " + locked.description()
+                    + " completed failed: " + e.getMessage(), e);
+        }
+    }
+}
