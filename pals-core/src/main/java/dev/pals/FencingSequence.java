@@ -18,6 +18,7 @@ final class FencingSequence {
 
     static final String NEXT = "SELECT nextval('" + FencingTokens.SEQUENCE + "')";
     private static final String INSUFFICIENT_PRIVILEGE = "42501";
+    private static final String UNDEFINED_TABLE = "42P01";
     private static final String DUPLICATE_TABLE = "42P07";
     private static final String UNIQUE_VIOLATION = "23505";
     private static final String GRANT = "GRANT USAGE ON SEQUENCE " + FencingTokens.SEQUENCE + " TO <the registry's "
@@ -48,6 +49,14 @@ final class FencingSequence {
             if (SqlErrors.is(e, INSUFFICIENT_PRIVILEGE)) {
                 throw new LockException("No fencing token for lock '" + lockName + "': this database user may not "
                         + "use the sequence " + FencingTokens.SEQUENCE + " (" + e.getMessage() + "); run: " + GRANT, e);
+            }
+            if (SqlErrors.is(e, UNDEFINED_TABLE)) {
+                // not created again: a new sequence would start below tokens already handed out
+                throw new LockException("No fencing token for lock '" + lockName + "': the sequence "
+                        + FencingTokens.SEQUENCE + " existed but is gone (dropped, or lost in a crash of a server "
+                        + "running with synchronous_commit off). Create it again starting above every token a "
+                        + "resource has seen (" + FencingTokens.DDL + " START WITH <greatest token + 1>); "
+                        + "restarting it lower would let a stale holder's greater token win", e);
             }
             throw e;
         }
