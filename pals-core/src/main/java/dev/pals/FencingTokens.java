@@ -6,8 +6,10 @@ package dev.pals;
  * lock, registry and namespace of the database. Set with {@link LockRegistry.Builder#fencingTokens}.
  *
  * <p>A token is a number that is greater for every later acquisition of a lock, across every
- * instance of the cluster, restarts of either side, and a failover to a standby that had every
- * commit (synchronous replication; an asynchronous standby may have missed the last tokens). A
+ * instance of the cluster, restarts of either side, a crash of the server with
+ * {@code synchronous_commit} on (the default; off, a crash may lose the last tokens), and a
+ * failover to a standby that had every commit (synchronous replication; an asynchronous standby
+ * may have missed the last tokens). A
  * resource outside PostgreSQL remembers the highest token it saw and refuses writes that carry a
  * lower one, which refuses a holder that lost its lock (a pause, a split) and kept going after
  * another took it. The tokens come from one sequence, not one counter per lock: a sequence is not
@@ -21,7 +23,11 @@ package dev.pals;
  * GRANT USAGE ON SEQUENCE pals_fencing_tokens TO app_user;
  * }</pre>
  *
- * It must keep {@code CACHE 1} (a session cache would hand out numbers out of order across
+ * <p>Session locks only: a {@link TransactionLock} has none. Its writes to the same database
+ * commit or roll back with the lock and need no token, and a token issued inside the caller's
+ * transaction would be durable only once it commits, too late for a resource already sent it.
+ *
+ * <p>It must keep {@code CACHE 1} (a session cache would hand out numbers out of order across
  * sessions) and {@code NO CYCLE}; the registry checks both at its first token.
  */
 public enum FencingTokens {
