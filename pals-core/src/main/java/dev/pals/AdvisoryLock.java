@@ -223,6 +223,33 @@ public final class AdvisoryLock {
     }
 
     /**
+     * The fencing token of this handle's hold, for a resource outside PostgreSQL to refuse a
+     * holder that lost the lock: greater than the token of every earlier hold of this lock, in
+     * any registry or process, and smaller than every later one's (see {@link FencingTokens}).
+     * Send it with every write to that resource, which keeps the greatest token it saw and refuses
+     * a write carrying a smaller one. Needs {@link LockRegistry.Builder#fencingTokens}.
+     *
+     * <p>The first call of a hold issues the token: one {@code nextval} round trip on the session
+     * that holds the lock, so a lock whose session has died gets none. Later calls, re-entries
+     * included, answer the same token in the JVM until the last release; the next acquisition gets
+     * a new one. Shared holders each get their own token, and a later exclusive holder a greater
+     * one than all of them. Never waits for other holders; the round trip is bounded by the
+     * registry's network timeout and is not interrupted (the interrupt status is kept). The lock
+     * stays held whatever this throws.
+     *
+     * @return the token, valid while this hold lasts
+     * @throws IllegalStateException if the registry was built without fencing tokens, or this
+     *     handle does not hold the lock, or was released while the token was being issued, or the
+     *     registry is closed
+     * @throws LockLostException if the lock was lost (the next {@link #release()} still reports it)
+     * @throws LockException if the sequence is missing, unfit or not usable by the registry's
+     *     database user (the message gives the statement to run), or the server failed
+     */
+    public long fencingToken() {
+        return registry.engine().fencingToken(holder);
+    }
+
+    /**
      * Whether this handle holds the lock. Answered in the JVM, without a round trip: it turns
      * false when the registry notices the lock's session ended.
      */

@@ -123,6 +123,22 @@ abstract class Engine {
      */
     abstract boolean release(Holder holder);
 
+    /**
+     * The fencing token of {@code holder}'s hold now: issued at the first call for that hold, the
+     * same at every later one.
+     *
+     * @throws IllegalStateException if this engine gives no tokens, or the holder does not hold
+     * @throws LockLostException if the lock was lost
+     */
+    abstract long fencingToken(Holder holder);
+
+    /** What {@code fencingToken()} throws in a registry built without fencing tokens. */
+    static IllegalStateException fencingOff(String name) {
+        return new IllegalStateException("Lock '" + name + "' has no fencing token: this LockRegistry was built "
+                + "without them; build it with LockRegistry.Builder.fencingTokens(FencingTokens.CREATE or "
+                + "REQUIRE), or set pals.fencing-tokens in Spring Boot");
+    }
+
     /** Every hold and waiting acquisition now. */
     abstract List<LockActivity> activity();
 
@@ -191,6 +207,7 @@ abstract class Engine {
         holder.releasedByClose = false;
         holder.owner = LockActivity.currentOwner();
         holder.since = Instant.now();
+        holder.holds++;
         heldCount.incrementAndGet();
         holder.section = new OpenSection();
     }

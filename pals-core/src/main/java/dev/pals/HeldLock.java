@@ -29,6 +29,20 @@ public final class HeldLock implements AutoCloseable {
         return lock;
     }
 
+    /**
+     * The fencing token of this hold, as {@link AdvisoryLock#fencingToken()} gives it.
+     *
+     * @throws IllegalStateException if this hold is closed, or as {@link AdvisoryLock#fencingToken()}
+     * @throws LockLostException if the lock was lost
+     */
+    public long fencingToken() {
+        if (closed.get()) {
+            throw new IllegalStateException("This hold of lock '" + lock.name() + "' is closed, so it has no fencing "
+                    + "token any more");
+        }
+        return lock.fencingToken();
+    }
+
     /** Whether this hold is still open and its lock still held (it turns false on loss). */
     public boolean isHeld() {
         return !closed.get() && lock.isHeld();

@@ -33,6 +33,12 @@ final class Holder {
     /** The thread that took the first hold, and when. Written under the engine's lock for the key. */
     String owner = "";
     Instant since = Instant.EPOCH;
+    /** First holds so far, so that a fencing token is known to belong to the hold now. Written under the engine's lock for the key. */
+    long holds;
+    /** The value of {@link #holds} when {@link #token} was issued, -1 for none. Written under the engine's lock for the key. */
+    long tokenHold = -1;
+    /** The fencing token of hold number {@link #tokenHold}. Written under the engine's lock for the key. */
+    long token;
 
     Holder(LockInfo info, AdvisoryLock handle) {
         this.name = info.name();
@@ -58,6 +64,33 @@ final class Holder {
                     + "was closed while it was held; release locks before closing the registry");
         }
         return false;
+    }
+
+    /** Whether the hold now already has its fencing token; called under the engine's key lock. */
+    boolean hasToken() {
+        return tokenHold == holds;
+    }
+
+    /** Keeps {@code token} as the fencing token of the hold now; called under the engine's key lock. */
+    long keepToken(long token) {
+        this.token = token;
+        this.tokenHold = holds;
+        return token;
+    }
+
+    /**
+     * What {@code fencingToken()} throws for a holder that does not hold: a loss it has not
+     * reported yet (left for {@code release()} to report), or that it is not held. Called under
+     * the engine's key lock.
+     */
+    RuntimeException noToken() {
+        LockLostException pending = lost;
+        if (pending != null) {
+            return new LockLostException(name, "Lock '" + name + "' was lost, so it has no fencing token: another "
+                    + "holder may have it now, and its token is greater than any this handle had", pending);
+        }
+        return new IllegalStateException("Lock '" + name + "' is not held by this handle, so it has no fencing "
+                + "token; a token belongs to one hold, from its acquisition to its last release");
     }
 
     /** Whether {@code holder} is among {@code holders}, by identity: two handles may be equal in nothing else. */

@@ -26,6 +26,10 @@ final class InMemoryEngine extends Engine {
     private final Map<LockKey, Entry> locks = new HashMap<>();
     @GuardedBy("table")
     private boolean closed;
+    /** Whether fencing tokens are given; they count up from 1 per registry, as no other registry sees these locks. */
+    private final boolean fencing;
+    @GuardedBy("table")
+    private long lastToken;
 
     /** The holders of one key, all shared or one exclusive. */
     private static final class Entry {
@@ -37,8 +41,26 @@ final class InMemoryEngine extends Engine {
         }
     }
 
-    InMemoryEngine(List<LockObserver> observers) {
+    InMemoryEngine(List<LockObserver> observers, boolean fencing) {
         super(observers);
+        this.fencing = fencing;
+    }
+
+    @Override
+    long fencingToken(Holder holder) {
+        if (!fencing) {
+            throw fencingOff(holder.name);
+        }
+        table.lock();
+        try {
+            Entry entry = locks.get(holder.key);
+            if (entry == null || !Holder.in(entry.holders, holder)) {
+                throw holder.noToken();
+            }
+            return holder.hasToken() ? holder.token : holder.keepToken(++lastToken);
+        } finally {
+            table.unlock();
+        }
     }
 
     @Override

@@ -62,10 +62,12 @@ final class LockEngine extends Engine {
     private final SessionPool pool;
     private final LossReports losses;
     private final ServerLocks server;
+    private final @Nullable FencingSequence fencing;
 
     LockEngine(DataSource dataSource, int maxConnections, Duration idleTimeout, Lease lease, RegistryThreads threads,
-            List<LockLossListener> listeners, List<LockObserver> observers) {
+            List<LockLossListener> listeners, List<LockObserver> observers, @Nullable FencingTokens fencing) {
         super(observers);
+        this.fencing = fencing == null ? null : new FencingSequence(fencing);
         this.losses = new LossReports(this, keys, threads.workers(), listeners);
         this.pool = new SessionPool(dataSource, maxConnections, idleTimeout, lease, threads.workers(),
                 losses::sessionLost);
@@ -237,6 +239,44 @@ final class LockEngine extends Engine {
                 throw new LockException("The connection holding lock '" + holder.name + "' was lost just as it "
                         + "was acquired; nothing is held. Check the database server and network.");
             }
+        }
+    }
+
+    /**
+     * Issues the token on the session that holds the key, without the key's mutex, then keeps it
+     * if the same hold is still on: a hold released or lost meanwhile gets none. Two threads asking
+     * for one hold at once may both issue; the first kept is the one every call answers.
+     */
+    @Override
+    long fencingToken(Holder holder) {
+        FencingSequence sequence = fencing;
+        if (sequence == null) {
+            throw fencingOff(holder.name);
+        }
+        Session session;
+        long hold;
+        KeyState state = keys.enter(holder.key);
+        try {
+            if (!state.isHeldBy(holder)) {
+                throw holder.noToken();
+            }
+            if (holder.hasToken()) {
+                return holder.token;
+            }
+            session = Objects.requireNonNull(state.session(), "a held key has a session");
+            hold = holder.holds;
+        } finally {
+            keys.leave(state);
+        }
+        long token = server.fencingToken(session, holder, sequence);
+        state = keys.enter(holder.key);
+        try {
+            if (!state.isHeldBy(holder) || holder.holds != hold) {
+                throw holder.noToken();
+            }
+            return holder.hasToken() ? holder.token : holder.keepToken(token);
+        } finally {
+            keys.leave(state);
         }
     }
 

@@ -88,9 +88,9 @@ public final class LockRegistry implements AutoCloseable {
         this.transactionCompletion = builder.transactionCompletion;
         this.threads = new RegistryThreads(builder.threadFactory, builder.maxConnections, builder.maxAsyncThreads);
         DataSource dataSource = builder.dataSource;
-        this.engine = dataSource == null ? new InMemoryEngine(builder.observers)
+        this.engine = dataSource == null ? new InMemoryEngine(builder.observers, builder.fencingTokens != null)
                 : new LockEngine(dataSource, builder.maxConnections, builder.idleTimeout, lease, threads,
-                        builder.listeners, builder.observers);
+                        builder.listeners, builder.observers, builder.fencingTokens);
         this.async = new AsyncLocks(threads, builder.taskDecorator);
         long interval = builder.lossCheckInterval.toNanos();
         threads.housekeeper().scheduleWithFixedDelay(this::housekeep, interval, interval, TimeUnit.NANOSECONDS);
@@ -440,6 +440,7 @@ public final class LockRegistry implements AutoCloseable {
         private @Nullable ThreadFactory threadFactory;
         private int maxAsyncThreads = 16;
         private UnaryOperator<Runnable> taskDecorator = UnaryOperator.identity();
+        private @Nullable FencingTokens fencingTokens;
 
         private Builder(@Nullable DataSource dataSource) {
             this.dataSource = dataSource;
@@ -634,6 +635,18 @@ public final class LockRegistry implements AutoCloseable {
          */
         public Builder transactionCompletion(TransactionCompletion transactionCompletion) {
             this.transactionCompletion = Objects.requireNonNull(transactionCompletion, "transactionCompletion");
+            return this;
+        }
+
+        /**
+         * Lets holders ask for fencing tokens ({@link AdvisoryLock#fencingToken()}), from the
+         * sequence {@value FencingTokens#SEQUENCE}, which {@code setup} says who creates; default
+         * off, when {@code fencingToken()} throws. Nothing is checked or created before the first
+         * token, and locks whose holders never ask cost nothing more. An in-memory registry counts
+         * its tokens in the JVM, from 1.
+         */
+        public Builder fencingTokens(FencingTokens setup) {
+            this.fencingTokens = Objects.requireNonNull(setup, "setup");
             return this;
         }
 

@@ -101,6 +101,34 @@ final class ServerLocks {
         }
     }
 
+    /**
+     * The next fencing token, on the session that holds {@code holder}'s key: a session that died
+     * fails the statement, so no token is ever issued to a lock that is no longer held. An interrupt
+     * is kept aside meanwhile, as on a virtual thread it would close the connection and lose every
+     * lock on it; the statement is bounded by the network timeout.
+     */
+    long fencingToken(Session holding, Holder holder, FencingSequence sequence) {
+        boolean interrupted = Thread.interrupted();
+        pool.use(holding);
+        holding.io.lock();
+        try {
+            return sequence.next(holding, holder.name);
+        } catch (SQLException e) {
+            if (pool.failed(holding, e)) {
+                throw new LockLostException(holder.name, "Lock '" + holder.name + "' was lost before its fencing "
+                        + "token was issued: its connection failed (" + e.getMessage() + ")", e);
+            }
+            throw new LockException("PostgreSQL failed to issue a fencing token for lock '" + holder.name + "': "
+                    + e.getMessage() + " (SQLSTATE " + e.getSQLState() + "); the lock is still held", e);
+        } finally {
+            holding.releaseIo();
+            pool.done(holding);
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
     /** One {@code pg_try_advisory_lock} on a session already out; retried once if that session had died. */
     @Nullable Session tryLock(KeyState state, Holder holder) throws InterruptedException {
         for (int attempt = 0; ; attempt++) {

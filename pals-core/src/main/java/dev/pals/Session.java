@@ -307,6 +307,16 @@ final class Session {
         }
     }
 
+    /** The one number {@code sql} returns; for a statement that must run on this session. */
+    long queryLong(String sql) throws SQLException {
+        try (ResultSet rows = statement(sql).executeQuery()) {
+            if (!rows.next()) {
+                throw new SQLException("No row from " + sql);
+            }
+            return rows.getLong(1);
+        }
+    }
+
     void unlockAll() throws SQLException {
         try (ResultSet rows = statement("SELECT pg_advisory_unlock_all()").executeQuery()) {
             rows.next();

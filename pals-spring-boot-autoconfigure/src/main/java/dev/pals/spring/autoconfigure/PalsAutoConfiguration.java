@@ -2,6 +2,7 @@ package dev.pals.spring.autoconfigure;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import dev.pals.FencingTokens;
 import dev.pals.LockObserver;
 import dev.pals.LockRegistry;
 import dev.pals.spring.LockLostEvent;
@@ -87,6 +88,14 @@ public final class PalsAutoConfiguration {
         return StringUtils.hasText(namespace) ? namespace : null;
     }
 
+    /** Fencing tokens when {@code pals.fencing-tokens} asks for them; off otherwise. */
+    private static void fencingTokens(LockRegistry.Builder builder, PalsProperties properties) {
+        FencingTokens setup = properties.getFencingTokens();
+        if (setup != null) {
+            builder.fencingTokens(setup);
+        }
+    }
+
     /** A registry in this JVM, for tests without a database ({@code pals.in-memory=true}). */
     @Configuration(proxyBeanMethods = false)
     @ConditionalOnMissingBean(LockRegistry.class)
@@ -104,6 +113,7 @@ public final class PalsAutoConfiguration {
                     .blocking(properties.isBlocking());
             observers.orderedStream().forEach(builder::observer);
             RegistryContextPropagation.apply(builder, resources.getClassLoader());
+            fencingTokens(builder, properties);
             return builder.acquireTimeout(properties.getAcquireTimeout()).build();
         }
 
@@ -209,6 +219,7 @@ public final class PalsAutoConfiguration {
                     .lossListener((lock, cause) -> events.publishEvent(new LockLostEvent(source, lock, cause)));
             observers.orderedStream().forEach(builder::observer);
             RegistryContextPropagation.apply(builder, resources.getClassLoader());
+            fencingTokens(builder, properties);
             builder.acquireTimeout(properties.getAcquireTimeout());
             try {
                 return builder.build();

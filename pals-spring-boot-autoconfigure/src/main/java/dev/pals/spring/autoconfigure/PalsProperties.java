@@ -1,5 +1,6 @@
 package dev.pals.spring.autoconfigure;
 
+import dev.pals.FencingTokens;
 import dev.pals.LockRegistry;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -87,6 +88,13 @@ public class PalsProperties {
      */
     private int advisorOrder = Ordered.LOWEST_PRECEDENCE - 1;
 
+    /**
+     * Whether holders may ask for fencing tokens (AdvisoryLock.fencingToken()), and who creates
+     * their sequence pals_fencing_tokens: "create" lets the registry create it at the first token,
+     * "require" expects a migration to have created it. Unset: no tokens.
+     */
+    private @Nullable FencingTokens fencingTokens;
+
     private final Datasource datasource = new Datasource();
 
     private final Leader leader = new Leader();
@@ -105,6 +113,14 @@ public class PalsProperties {
 
     public void setNamespace(@Nullable String namespace) {
         this.namespace = namespace;
+    }
+
+    public @Nullable FencingTokens getFencingTokens() {
+        return fencingTokens;
+    }
+
+    public void setFencingTokens(@Nullable FencingTokens fencingTokens) {
+        this.fencingTokens = fencingTokens;
     }
 
     public boolean isBlocking() {
