@@ -68,6 +68,8 @@ public final class Comparison {
         lossDetection(report);
         progress("Scenario 7, two names at once: registry");
         LockSetBenchmarks.report(report, database, quick);
+        progress("Scenario 8, a semaphore's permit: registry");
+        SemaphoreBenchmarks.report(report, database, quick);
         return report.markdown();
     }
 

@@ -5,6 +5,7 @@ import dev.pals.AdvisorySemaphore;
 import dev.pals.HeldLock;
 import dev.pals.HeldPermit;
 import dev.pals.LockRegistry;
+import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -16,6 +17,7 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.RunnerException;
 import org.openjdk.jmh.runner.options.OptionsBuilder;
 import org.openjdk.jmh.runner.options.TimeValue;
 import org.openjdk.jmh.runner.options.VerboseMode;
@@ -25,7 +27,7 @@ import org.openjdk.jmh.runner.options.VerboseMode;
  * beside a lock of {@link LockRegistry#lock} for reference, each thread on a name of its own
  * (uncontended), and {@code shared}: every thread on one semaphore of 4 permits. Run by
  * {@link #main}, which starts the server as the comparison does: {@code java -cp ...
- * dev.pals.benchmarks.SemaphoreBenchmarks [threads]}.
+ * dev.pals.benchmarks.SemaphoreBenchmarks [threads]}, or as scenario 8 of the comparison.
  */
 @State(Scope.Benchmark)
 @SuppressWarnings("NullAway.Init") // JMH runs @Setup before any benchmark method
@@ -82,9 +84,41 @@ public class SemaphoreBenchmarks {
         }
     }
 
+    /** Adds the table of a semaphore acquisition to the comparison: median latencies, one thread. */
+    static void report(Report report, BenchmarkDatabase database, boolean quick) throws RunnerException {
+        String[] methods = {"lock", "semaphore"};
+        double[] medians = new double[methods.length];
+        for (int i = 0; i < methods.length; i++) {
+            RunResult result = new Runner(new OptionsBuilder()
+                    .include(SemaphoreBenchmarks.class.getName() + "." + methods[i] + "$")
+                    .mode(Mode.SampleTime).timeUnit(TimeUnit.MICROSECONDS).threads(1).forks(1)
+                    .warmupIterations(quick ? 1 : 3).warmupTime(TimeValue.seconds(quick ? 1 : 2))
+                    .measurementIterations(quick ? 1 : 5).measurementTime(TimeValue.seconds(quick ? 1 : 2))
+                    .jvmArgsAppend(database.forkArguments().toArray(String[]::new))
+                    .shouldFailOnError(true).verbosity(VerboseMode.SILENT).build()).runSingle();
+            medians[i] = result.getPrimaryResult().getStatistics().getPercentile(50);
+        }
+        report.table("8. Semaphore acquire, uncontended, 1 thread",
+                "`semaphore(name, 4).hold()` then close, against a lock's `hold()` then close. A permit is a lock; "
+                        + "the difference is the check, in `pg_locks`, that every instance agrees on the number of "
+                        + "permits. JMH, sample mode, one fork each.",
+                "call", "median latency", "ratio to a lock");
+        report.row("lock (`lock(name).hold()`)", Report.micros(medians[0]), Report.ratio(1));
+        report.row("permit (`semaphore(name, 4).hold()`)", Report.micros(medians[1]),
+                Report.ratio(medians[1] / medians[0]));
+        report.endTable();
+    }
+
+    /** Without arguments, the comparison's table; with a number of threads, every benchmark on that many. */
     public static void main(String[] args) throws Exception {
-        int threads = args.length > 0 ? Integer.parseInt(args[0]) : 1;
         BenchmarkDatabase database = BenchmarkDatabase.start();
+        if (args.length == 0) {
+            Report report = new Report("Semaphores", List.of());
+            report(report, database, Boolean.getBoolean("pals.bench.quick"));
+            System.out.println(report.markdown());
+            System.exit(0);
+        }
+        int threads = Integer.parseInt(args[0]);
         OptionsBuilder options = new OptionsBuilder();
         options.include(SemaphoreBenchmarks.class.getName())
                 .threads(threads)
