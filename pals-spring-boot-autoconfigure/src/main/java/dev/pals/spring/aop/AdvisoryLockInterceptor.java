@@ -371,8 +371,17 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
      */
     private static Throwable releaseOnFailure(AdvisoryLock lock, LockedMethod locked, long acquiredAt,
             Throwable failure) {
+        return releasedAfterFailure(() -> release(lock, locked, acquiredAt), failure);
+    }
+
+    /**
+     * Runs {@code release} after a locked call threw {@code failure}, and returns what to throw, for
+     * every blocking kind of lock (a lock, a set, a permit): a lost lock, with the method's failure
+     * attached; else the method's failure, with any other release failure attached.
+     */
+    static Throwable releasedAfterFailure(Runnable release, Throwable failure) {
         try {
-            release(lock, locked, acquiredAt);
+            release.run();
         } catch (LockLostException lost) {
             lost.addSuppressed(failure);
             return lost;

@@ -3,7 +3,6 @@ package dev.pals.spring.aop;
 import dev.pals.AcquireFailureException;
 import dev.pals.AdvisoryLockSet;
 import dev.pals.LockKey;
-import dev.pals.LockLostException;
 import dev.pals.spring.AdvisoryLocked;
 import dev.pals.spring.LockScope;
 import java.lang.reflect.Method;
@@ -110,7 +109,7 @@ final class LockSetCall {
             result = invocation.proceed();
         } catch (Throwable failure) {
             keys.forEach(CallChain::leave);
-            throw releaseOnFailure(set, failure);
+            throw AdvisoryLockInterceptor.releasedAfterFailure(set::release, failure);
         }
         keys.forEach(CallChain::leave);
         if (result instanceof CompletionStage<?> stage) {
@@ -146,19 +145,6 @@ final class LockSetCall {
                     + "the outer call");
         }
         return true;
-    }
-
-    /** A loss is the news the caller must not miss, with the method's failure attached. */
-    private static Throwable releaseOnFailure(AdvisoryLockSet set, Throwable failure) {
-        try {
-            set.release();
-        } catch (LockLostException lost) {
-            lost.addSuppressed(failure);
-            return lost;
-        } catch (RuntimeException releaseFailure) {
-            failure.addSuppressed(releaseFailure);
-        }
-        return failure;
     }
 
     /** Releases when an async result completes; nobody is left to throw to, so a loss is logged. */

@@ -2,7 +2,6 @@ package dev.pals.spring.aop;
 
 import dev.pals.AcquireFailureException;
 import dev.pals.AdvisorySemaphore;
-import dev.pals.LockLostException;
 import dev.pals.LockMode;
 import java.util.HashSet;
 import java.util.Set;
@@ -50,15 +49,7 @@ final class PermitCall {
             result = invocation.proceed();
         } catch (Throwable failure) {
             held.remove(name);
-            try {
-                semaphore.release();
-            } catch (LockLostException lost) {
-                lost.addSuppressed(failure);
-                throw lost;
-            } catch (RuntimeException releaseFailure) {
-                failure.addSuppressed(releaseFailure);
-            }
-            throw failure;
+            throw AdvisoryLockInterceptor.releasedAfterFailure(semaphore::release, failure);
         }
         held.remove(name);
         semaphore.release();
