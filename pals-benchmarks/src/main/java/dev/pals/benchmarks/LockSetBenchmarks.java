@@ -11,20 +11,13 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.List;
 import java.util.UUID;
-import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.results.RunResult;
-import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.RunnerException;
-import org.openjdk.jmh.runner.options.OptionsBuilder;
-import org.openjdk.jmh.runner.options.TimeValue;
-import org.openjdk.jmh.runner.options.VerboseMode;
 
 /**
  * A two-name acquisition ({@link LockRegistry#locks}) against one name, uncontended, one thread:
@@ -96,26 +89,10 @@ public class LockSetBenchmarks {
         }
     }
 
-    /** Median latencies in microseconds of {@link #oneName}, {@link #twoNames} and {@link #twoKeysByHand}. */
-    static double[] measure(BenchmarkDatabase database, boolean quick) throws RunnerException {
-        String[] methods = {"oneName", "twoNames", "twoKeysByHand"};
-        double[] medians = new double[methods.length];
-        for (int i = 0; i < methods.length; i++) {
-            RunResult result = new Runner(new OptionsBuilder()
-                    .include(LockSetBenchmarks.class.getName() + "." + methods[i] + "$")
-                    .mode(Mode.SampleTime).timeUnit(TimeUnit.MICROSECONDS).threads(1).forks(1)
-                    .warmupIterations(quick ? 1 : 3).warmupTime(TimeValue.seconds(quick ? 1 : 2))
-                    .measurementIterations(quick ? 1 : 5).measurementTime(TimeValue.seconds(quick ? 1 : 2))
-                    .jvmArgsAppend(database.forkArguments().toArray(String[]::new))
-                    .shouldFailOnError(true).verbosity(VerboseMode.SILENT).build()).runSingle();
-            medians[i] = result.getPrimaryResult().getStatistics().getPercentile(50);
-        }
-        return medians;
-    }
-
     /** Adds the table of a two-name acquisition to the comparison. */
     static void report(Report report, BenchmarkDatabase database, boolean quick) throws RunnerException {
-        double[] medians = measure(database, quick);
+        double[] medians = SampleMedians.of(LockSetBenchmarks.class, database, quick, "oneName", "twoNames",
+                "twoKeysByHand");
         report.table("7. Two names at once, uncontended, 1 thread",
                 "`registry.locks(List.of(a, b))`: acquire both in key order, all or nothing, then release both, "
                         + "against one name and against both keys taken and freed by hand in one statement each. "

@@ -86,18 +86,7 @@ public class SemaphoreBenchmarks {
 
     /** Adds the table of a semaphore acquisition to the comparison: median latencies, one thread. */
     static void report(Report report, BenchmarkDatabase database, boolean quick) throws RunnerException {
-        String[] methods = {"lock", "semaphore"};
-        double[] medians = new double[methods.length];
-        for (int i = 0; i < methods.length; i++) {
-            RunResult result = new Runner(new OptionsBuilder()
-                    .include(SemaphoreBenchmarks.class.getName() + "." + methods[i] + "$")
-                    .mode(Mode.SampleTime).timeUnit(TimeUnit.MICROSECONDS).threads(1).forks(1)
-                    .warmupIterations(quick ? 1 : 3).warmupTime(TimeValue.seconds(quick ? 1 : 2))
-                    .measurementIterations(quick ? 1 : 5).measurementTime(TimeValue.seconds(quick ? 1 : 2))
-                    .jvmArgsAppend(database.forkArguments().toArray(String[]::new))
-                    .shouldFailOnError(true).verbosity(VerboseMode.SILENT).build()).runSingle();
-            medians[i] = result.getPrimaryResult().getStatistics().getPercentile(50);
-        }
+        double[] medians = SampleMedians.of(SemaphoreBenchmarks.class, database, quick, "lock", "semaphore");
         report.table("8. Semaphore acquire, uncontended, 1 thread",
                 "`semaphore(name, 4).hold()` then close, against a lock's `hold()` then close. A permit is a lock; "
                         + "the difference is the check, in `pg_locks`, that every instance agrees on the number of "
