@@ -220,6 +220,18 @@ public final class LockRegistry implements AutoCloseable {
     }
 
     /**
+     * Transaction-scoped locks on {@code names} in this registry's namespace, taken all or nothing
+     * in ascending key order in a connection's transaction (see {@link TransactionLockSet}), in the
+     * mode and group of {@code options}; names with the same key are one member.
+     *
+     * @throws IllegalArgumentException if there are no names, or one is null or blank
+     * @throws UnsupportedOperationException if this registry keeps its locks in memory
+     */
+    public TransactionLockSet transactionLocks(Collection<String> names, LockOptions options) {
+        return TransactionLockSet.of(this, names, options);
+    }
+
+    /**
      * Runs {@code task} holding the exclusive lock {@code name}, waiting at most {@code timeout}
      * for it, and releases the lock however the task ends.
      *

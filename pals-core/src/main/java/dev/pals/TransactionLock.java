@@ -91,7 +91,7 @@ public final class TransactionLock {
         return true;
     }
 
-    private static @Nullable Integer backendPid(Connection connection) {
+    static @Nullable Integer backendPid(Connection connection) {
         try {
             return PgJdbc.backendPid(connection);
         } catch (SQLException | RuntimeException unknown) {
@@ -168,17 +168,27 @@ public final class TransactionLock {
 
     /** A try for a zero timeout, else a wait; a pending interrupt ends either, as it does a handle's. */
     private boolean acquire(Connection connection, Duration timeout) throws InterruptedException {
-        registry.requireAdmitting(name);
-        boolean mayWait = !timeout.isZero();
         // a wait shows its backend in activity(), and a tracked hold needs it again: asked once (a round trip
         // on drivers other than PgJDBC)
-        Integer pid = mayWait ? backendPid(connection) : null;
-        return tracked(connection, pid, engine.observed(info, mayWait, null, pid, () -> {
+        Integer pid = timeout.isZero() ? null : backendPid(connection);
+        return tracked(connection, pid, take(connection, timeout, pid));
+    }
+
+    /** An acquisition not yet tracked: a {@link TransactionLockSet} tracks its members once it has them all. */
+    boolean take(Connection connection, Duration timeout, @Nullable Integer pid) throws InterruptedException {
+        registry.requireAdmitting(name);
+        boolean mayWait = !timeout.isZero();
+        return engine.observed(info, mayWait, null, pid, () -> {
             if (Thread.interrupted()) {
                 throw new InterruptedException("interrupted before acquiring lock '" + name + "'");
             }
             return mayWait ? waitFor(connection, timeout) : tryOnce(connection);
-        }));
+        });
+    }
+
+    /** Tracks a hold that {@link #take} obtained. */
+    void track(Connection connection, @Nullable Integer pid) {
+        tracked(connection, pid, true);
     }
 
     private boolean waitFor(Connection connection, Duration timeout) throws InterruptedException {
@@ -223,7 +233,7 @@ public final class TransactionLock {
         return key.isPair() ? "(?, ?)" : "(?)";
     }
 
-    private void requireTransaction(Connection connection) {
+    void requireTransaction(Connection connection) {
         try {
             if (connection.getAutoCommit()) {
                 throw new IllegalStateException("Transaction-scoped lock '" + name + "' needs a connection inside a "
