@@ -87,8 +87,11 @@ public @interface AdvisoryLocked {
      * the whole set, and when one is not obtained the method does not run and none stays held.
      * Names that resolve to the same lock count once. A nested call passes through when the outer
      * calls hold all of its names, and is refused when they hold only some (taking the rest then
-     * would break the order). Only for {@link LockScope#SESSION}, not for reactive methods, not
-     * with {@link #holdAtLeast()}; {@code pals.interrupt-on-loss} does not interrupt these calls.
+     * would break the order). With {@link LockScope#TRANSACTION} the names are taken as one
+     * {@link dev.pals.TransactionLockSet} in the call's transaction, in the same order, and held
+     * until it ends; a set not obtained is rolled back to a savepoint, so the transaction holds
+     * none of them and goes on. Not for reactive methods, not with {@link #holdAtLeast()};
+     * {@code pals.interrupt-on-loss} does not interrupt these calls.
      */
     String[] names() default {};
 

@@ -107,7 +107,6 @@ class LockSetMethodsTest extends StarterTestSupport {
         return new Object[][] {
             {NameAndNames.class, "NameAndNames.run(String)", "both name = \"job\" and names are given"},
             {BlankMember.class, "BlankMember.run(String)", "name must not be blank"},
-            {NamesInTransaction.class, "NamesInTransaction.run(String)", "scope = TRANSACTION is not supported"},
             {NamesHoldAtLeast.class, "NamesHoldAtLeast.run(String)", "holdAtLeast is not supported"},
         };
     }
@@ -188,12 +187,6 @@ class LockSetMethodsTest extends StarterTestSupport {
 
     static class BlankMember {
         @AdvisoryLocked(names = {"'a:' + #id", " "})
-        public void run(String id) {
-        }
-    }
-
-    static class NamesInTransaction {
-        @AdvisoryLocked(names = {"'a:' + #id", "b"}, scope = LockScope.TRANSACTION)
         public void run(String id) {
         }
     }

@@ -179,18 +179,7 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
         } catch (IllegalStateException refused) {
             return skippedAtShutdown(locked, name, refused);
         }
-        if (!TransactionSynchronizationManager.isActualTransactionActive()) {
-            throw new IllegalStateException("@AdvisoryLocked(scope = TRANSACTION) on " + locked.description()
-                    + " was called without an active transaction; annotate it or a caller with @Transactional, "
-                    + "or use scope = SESSION");
-        }
-        DataSource serviceDataSource = dataSource.getObject();
-        if (!TransactionSynchronizationManager.hasResource(serviceDataSource)) {
-            throw new IllegalStateException("@AdvisoryLocked(scope = TRANSACTION) on " + locked.description()
-                    + " found a transaction that does not use the service's DataSource, so the lock would not live "
-                    + "and die with it; run it in a transaction of that DataSource's transaction manager (JDBC or "
-                    + "JPA), or use scope = SESSION");
-        }
+        DataSource serviceDataSource = transactionDataSource(locked);
         if (passesThrough(lock.key(), locked, name)) {
             return invocation.proceed();
         }
@@ -209,15 +198,40 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
         } finally {
             DataSourceUtils.releaseConnection(connection, serviceDataSource);
         }
-        // held until the transaction ends, so later calls in it on the same name pass through
-        CallChain.enter(lock.key(), new CallChain.Entry(name, locked.mode(), null));
+        heldUntilTransactionEnds(lock.key(), new CallChain.Entry(name, locked.mode(), null));
+        return invocation.proceed();
+    }
+
+    /**
+     * The service's DataSource, whose transaction TRANSACTION scope locks in.
+     *
+     * @throws IllegalStateException if no transaction is active, or the active one is not that DataSource's
+     */
+    DataSource transactionDataSource(LockedMethod locked) {
+        if (!TransactionSynchronizationManager.isActualTransactionActive()) {
+            throw new IllegalStateException("@AdvisoryLocked(scope = TRANSACTION) on " + locked.description()
+                    + " was called without an active transaction; annotate it or a caller with @Transactional, "
+                    + "or use scope = SESSION");
+        }
+        DataSource serviceDataSource = dataSource.getObject();
+        if (!TransactionSynchronizationManager.hasResource(serviceDataSource)) {
+            throw new IllegalStateException("@AdvisoryLocked(scope = TRANSACTION) on " + locked.description()
+                    + " found a transaction that does not use the service's DataSource, so the lock would not live "
+                    + "and die with it; run it in a transaction of that DataSource's transaction manager (JDBC or "
+                    + "JPA), or use scope = SESSION");
+        }
+        return serviceDataSource;
+    }
+
+    /** Keeps a transaction lock in the call chain until its transaction ends, so later calls in it pass through. */
+    static void heldUntilTransactionEnds(LockKey key, CallChain.Entry entry) {
+        CallChain.enter(key, entry);
         TransactionSynchronizationManager.registerSynchronization(new TransactionSynchronization() {
             @Override
             public void afterCompletion(int status) {
-                CallChain.leave(lock.key());
+                CallChain.leave(key);
             }
         });
-        return invocation.proceed();
     }
 
     /** The service's R2DBC transaction locks, or {@code null} without a single ConnectionFactory. */

@@ -3,20 +3,25 @@ package dev.pals.spring.aop;
 import dev.pals.AcquireFailureException;
 import dev.pals.AdvisoryLockSet;
 import dev.pals.LockKey;
+import dev.pals.TransactionLockSet;
 import dev.pals.spring.AdvisoryLocked;
 import dev.pals.spring.LockScope;
 import java.lang.reflect.Method;
+import java.sql.Connection;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletionStage;
+import javax.sql.DataSource;
 import org.aopalliance.intercept.MethodInvocation;
 import org.apache.commons.logging.Log;
 import org.apache.commons.logging.LogFactory;
 import org.jspecify.annotations.Nullable;
+import org.springframework.jdbc.datasource.DataSourceUtils;
 
 /**
  * A call of a method locked on several names ({@code @AdvisoryLocked(names = ...)}): its checks at
- * start-up, and the call itself, holding every name as one {@link AdvisoryLockSet}.
+ * start-up, and the call itself, holding every name as one {@link AdvisoryLockSet}, or, in TRANSACTION
+ * scope, as one {@link TransactionLockSet} of the call's transaction.
  */
 final class LockSetCall {
 
@@ -47,10 +52,6 @@ final class LockSetCall {
 
     /** Refuses what a lock set cannot do yet; called for a method locked on several names only. */
     static void check(AdvisoryLocked locked, LockedMethod.ReturnKind returnKind, String description) {
-        if (locked.scope() == LockScope.TRANSACTION) {
-            throw LockedMethods.invalid(description, "names = {...} takes its locks as one set in the lock pool's "
-                    + "session, and scope = TRANSACTION is not supported for several names; use scope = SESSION");
-        }
         if (returnKind == LockedMethod.ReturnKind.REACTIVE) {
             throw LockedMethods.invalid(description, "names = {...} is not supported on reactive methods; lock "
                     + "inside the work, or on one name");
@@ -72,6 +73,9 @@ final class LockSetCall {
         List<String> names = new ArrayList<>();
         for (LockNameTemplate template : locked.names()) {
             names.add(template.resolve(invocation.getArguments(), target));
+        }
+        if (locked.scope() == LockScope.TRANSACTION) {
+            return inTransaction(interceptor, invocation, locked, names);
         }
         String described = names.toString();
         AdvisoryLockSet set;
@@ -118,6 +122,48 @@ final class LockSetCall {
         }
         set.release();
         return result;
+    }
+
+    /**
+     * Runs the call with every name held by its transaction, until that transaction ends, or skips
+     * or throws as {@code @AdvisoryLocked} says.
+     */
+    private static @Nullable Object inTransaction(AdvisoryLockInterceptor interceptor, MethodInvocation invocation,
+            LockedMethod locked, List<String> names) throws Throwable {
+        String described = names.toString();
+        // first, so that a registry that cannot take transaction locks says so before anything else
+        TransactionLockSet set;
+        try {
+            set = interceptor.registry().transactionLocks(names, locked.options());
+        } catch (IllegalStateException refused) {
+            return interceptor.skippedAtShutdown(locked, described, refused);
+        }
+        DataSource dataSource = interceptor.transactionDataSource(locked);
+        List<LockKey> keys = set.keys();
+        if (heldByOuterCalls(keys, set.names(), locked)) {
+            return invocation.proceed();
+        }
+        Connection connection = DataSourceUtils.getConnection(dataSource);
+        try {
+            boolean acquired = locked.blocking() ? set.tryAcquire(connection, locked.timeout())
+                    : set.tryAcquire(connection);
+            if (!acquired) {
+                return interceptor.contended(invocation, locked, described);
+            }
+        } catch (IllegalStateException refused) {
+            return interceptor.skippedAtShutdown(locked, described, refused);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AcquireFailureException(described, locked.mode(), AcquireFailureException.Reason.INTERRUPTED,
+                    "nothing of the set is held", e);
+        } finally {
+            DataSourceUtils.releaseConnection(connection, dataSource);
+        }
+        for (int i = 0; i < keys.size(); i++) {
+            AdvisoryLockInterceptor.heldUntilTransactionEnds(keys.get(i),
+                    new CallChain.Entry(set.names().get(i), locked.mode(), null));
+        }
+        return invocation.proceed();
     }
 
     /**
