@@ -90,8 +90,9 @@ public @interface AdvisoryLocked {
      * would break the order). With {@link LockScope#TRANSACTION} the names are taken as one
      * {@link dev.pals.TransactionLockSet} in the call's transaction, in the same order, and held
      * until it ends; a set not obtained is rolled back to a savepoint, so the transaction holds
-     * none of them and goes on. Not for reactive methods, not with {@link #holdAtLeast()};
-     * {@code pals.interrupt-on-loss} does not interrupt these calls.
+     * none of them and goes on. Not for reactive methods, not with {@link #holdAtLeast()}. With
+     * {@code pals.interrupt-on-loss}, the loss of any member of a session set interrupts the call,
+     * as the loss of a lock does.
      */
     String[] names() default {};
 

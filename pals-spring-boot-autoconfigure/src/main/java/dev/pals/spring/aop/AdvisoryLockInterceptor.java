@@ -17,6 +17,7 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import javax.sql.DataSource;
 import org.aopalliance.intercept.MethodInterceptor;
@@ -50,8 +51,8 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
     private final boolean interruptOnLoss;
     /** Where {@link LockNotAcquiredEvent}s go; set once the context is up. */
     private volatile @Nullable ApplicationEventPublisher publisher;
-    /** With interrupt-on-loss: the thread running each locked call, by the call's handle. */
-    private final ConcurrentHashMap<AdvisoryLock, Runner> runners = new ConcurrentHashMap<>();
+    /** With interrupt-on-loss: the thread running each locked call, by what the call holds (a lock, a set, a semaphore). */
+    private final ConcurrentHashMap<Object, Runner> runners = new ConcurrentHashMap<>();
 
     /** The reactive calls holding their lock, by the call's handle: a loss ends each with its exception. */
     private final ConcurrentHashMap<AdvisoryLock, Consumer<LockLostException>> reactiveHolds =
@@ -60,7 +61,16 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
     /** A thread in a locked call, and whether the loss of its lock interrupted it. */
     private static final class Runner {
         final Thread thread = Thread.currentThread();
+        /**
+         * Whether the call still holds: a loss is told of one lock, which for a set is one member and
+         * for a semaphore one permit, so the call asks its own holder.
+         */
+        final BooleanSupplier held;
         volatile boolean interrupted;
+
+        Runner(BooleanSupplier held) {
+            this.held = held;
+        }
     }
 
     AdvisoryLockInterceptor(LockedMethods lockedMethods, ObjectProvider<LockRegistry> registry,
@@ -88,8 +98,8 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
     }
 
     /**
-     * Interrupts the thread still running the call that held {@code lock}; ends the reactive call
-     * that held it with {@code cause}. Atomic against the
+     * Interrupts the threads still running calls that held {@code lock}, alone, as a member of a set
+     * or as a permit; ends the reactive call that held it with {@code cause}. Atomic against each
      * call's exit, so a thread that already left the method is never interrupted.
      */
     void lost(AdvisoryLock lock, LockLostException cause) {
@@ -97,11 +107,16 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
         if (reactive != null) {
             reactive.accept(cause);
         }
-        runners.computeIfPresent(lock, (held, runner) -> {
-            runner.interrupted = true;
-            runner.thread.interrupt();
-            return runner;
-        });
+        // losses are rare, and the registry marks the lock lost before telling, so each call can ask its holder
+        for (Object holder : runners.keySet()) {
+            runners.computeIfPresent(holder, (key, runner) -> {
+                if (!runner.interrupted && (key == lock || !runner.held.getAsBoolean())) {
+                    runner.interrupted = true;
+                    runner.thread.interrupt();
+                }
+                return runner;
+            });
+        }
     }
 
     @Override
@@ -151,9 +166,7 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
         }
         long acquiredAt = System.nanoTime();
         CallChain.enter(key, new CallChain.Entry(name, locked.mode(), lock));
-        if (interruptOnLoss) {
-            runners.put(lock, new Runner());
-        }
+        entered(lock, lock::isHeld);
         Object result;
         try {
             result = invocation.proceed();
@@ -348,13 +361,27 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
         };
     }
 
-    /** Leaves the call: an interrupt the loss of its lock caused must not outlive it. */
     private void leave(AdvisoryLock lock, LockKey key) {
-        Runner runner = runners.remove(lock);
+        left(lock);
+        CallChain.leave(key);
+    }
+
+    /**
+     * With interrupt-on-loss, lets the loss of what this thread's call now holds interrupt it, until
+     * {@link #left}; {@code held} says whether the call still holds it.
+     */
+    void entered(Object holder, BooleanSupplier held) {
+        if (interruptOnLoss) {
+            runners.put(holder, new Runner(held));
+        }
+    }
+
+    /** Leaves the call: an interrupt the loss of its lock caused must not outlive it. */
+    void left(Object holder) {
+        Runner runner = runners.remove(holder);
         if (runner != null && runner.interrupted) {
             Thread.interrupted();
         }
-        CallChain.leave(key);
     }
 
     /**

@@ -108,14 +108,15 @@ final class LockSetCall {
         for (int i = 0; i < keys.size(); i++) {
             CallChain.enter(keys.get(i), new CallChain.Entry(set.names().get(i), locked.mode(), null, set));
         }
+        interceptor.entered(set, set::isHeld);
         Object result;
         try {
             result = invocation.proceed();
         } catch (Throwable failure) {
-            keys.forEach(CallChain::leave);
+            leave(interceptor, set, keys);
             throw AdvisoryLockInterceptor.releasedAfterFailure(set::release, failure);
         }
-        keys.forEach(CallChain::leave);
+        leave(interceptor, set, keys);
         if (result instanceof CompletionStage<?> stage) {
             stage.whenComplete((value, failure) -> releaseAsync(set, locked));
             return result;
@@ -191,6 +192,11 @@ final class LockSetCall {
                     + "the outer call");
         }
         return true;
+    }
+
+    private static void leave(AdvisoryLockInterceptor interceptor, AdvisoryLockSet set, List<LockKey> keys) {
+        interceptor.left(set);
+        keys.forEach(CallChain::leave);
     }
 
     /** Releases when an async result completes; nobody is left to throw to, so a loss is logged. */

@@ -44,13 +44,16 @@ final class PermitCall {
             return interceptor.contended(invocation, locked, name);
         }
         held.add(name);
+        interceptor.entered(semaphore, semaphore::isHeld);
         Object result;
         try {
             result = invocation.proceed();
         } catch (Throwable failure) {
+            interceptor.left(semaphore);
             held.remove(name);
             throw AdvisoryLockInterceptor.releasedAfterFailure(semaphore::release, failure);
         }
+        interceptor.left(semaphore);
         held.remove(name);
         semaphore.release();
         return result;
