@@ -138,6 +138,29 @@ class TransactionLockSetTest extends LockTestSupport {
     }
 
     @Test
+    void heldMembersAreTrackedUntilTheTransactionEndsAndAFailedSetTracksNone() throws Exception {
+        List<Runnable> ends = new ArrayList<>();
+        LockRegistry registry = registry(LockRegistry.builder(dataSource).namespace(namespace)
+                .transactionCompletion((connection, ended) -> ends.add(ended)));
+        TransactionLockSet set = registry.transactionLocks(List.of("a", "b"), LockOptions.exclusive());
+        Connection transaction = transaction();
+
+        assertThat(set.tryAcquire(transaction, Duration.ofSeconds(5))).isTrue();
+        assertThat(registry.heldLocks()).isEqualTo(2);
+        transaction.commit();
+        ends.forEach(Runnable::run);
+        assertThat(registry.heldLocks()).isZero();
+
+        ends.clear();
+        lockFrom(outsider(), set.keys().get(1));
+        assertThat(set.tryAcquire(transaction)).isFalse();
+        // the first member was taken and rolled back: it must not count until the transaction ends
+        assertThat(registry.heldLocks()).isZero();
+        assertThat(ends).isEmpty();
+        transaction.commit();
+    }
+
+    @Test
     void autocommitConnectionIsRejected() throws Exception {
         TransactionLockSet set = registry().transactionLocks(List.of("a", "b"), LockOptions.exclusive());
 

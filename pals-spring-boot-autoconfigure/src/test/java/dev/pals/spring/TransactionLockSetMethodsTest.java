@@ -23,6 +23,7 @@ import org.junit.jupiter.api.Test;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.transaction.annotation.Transactional;
+import reactor.core.publisher.Mono;
 
 /**
  * {@code @AdvisoryLocked(names = ..., scope = TRANSACTION)} on a {@code @Transactional} transfer:
@@ -143,6 +144,19 @@ class TransactionLockSetMethodsTest extends StarterTestSupport {
         });
     }
 
+    @Test
+    void aReactiveMethodWithNamesInTransactionScopeFailsStartUpSayingWhy() {
+        instance().withBean(ReactiveTransfer.class).run(context -> {
+            assertThat(context).hasFailed();
+            Throwable cause = context.getStartupFailure();
+            while (cause.getCause() != null && !cause.getMessage().startsWith("@AdvisoryLocked on ")) {
+                cause = cause.getCause();
+            }
+            assertThat(cause.getMessage()).startsWith("@AdvisoryLocked on ReactiveTransfer.run(String): ")
+                    .contains("not supported in a reactive (R2DBC) one");
+        });
+    }
+
     private ApplicationContextRunner bank() {
         return instance().withBean(Bank.class);
     }
@@ -204,6 +218,13 @@ class TransactionLockSetMethodsTest extends StarterTestSupport {
         private long balanceOf(String table, String account) {
             Long balance = jdbc.queryForObject("SELECT balance FROM " + table + " WHERE id = ?", Long.class, account);
             return balance == null ? 0 : balance;
+        }
+    }
+
+    static class ReactiveTransfer {
+        @AdvisoryLocked(names = {"'a:' + #id", "b"}, scope = LockScope.TRANSACTION)
+        public Mono<Void> run(String id) {
+            return Mono.empty();
         }
     }
 

@@ -52,6 +52,11 @@ final class LockSetCall {
 
     /** Refuses what a lock set cannot do yet; called for a method locked on several names only. */
     static void check(AdvisoryLocked locked, LockedMethod.ReturnKind returnKind, String description) {
+        if (locked.scope() == LockScope.TRANSACTION && returnKind == LockedMethod.ReturnKind.REACTIVE) {
+            throw LockedMethods.invalid(description, "names = {...} with scope = TRANSACTION takes its locks in a "
+                    + "JDBC transaction, and is not supported in a reactive (R2DBC) one; lock on one name, or use "
+                    + "scope = SESSION");
+        }
         if (returnKind == LockedMethod.ReturnKind.REACTIVE) {
             throw LockedMethods.invalid(description, "names = {...} is not supported on reactive methods; lock "
                     + "inside the work, or on one name");
