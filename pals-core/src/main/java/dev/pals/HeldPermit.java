@@ -19,12 +19,10 @@ public final class HeldPermit implements AutoCloseable {
 
     private final AdvisorySemaphore semaphore;
     private final int slot;
-    private final AdvisoryLock marker;
 
-    HeldPermit(AdvisorySemaphore semaphore, int slot, AdvisoryLock marker) {
+    HeldPermit(AdvisorySemaphore semaphore, int slot) {
         this.semaphore = semaphore;
         this.slot = slot;
-        this.marker = marker;
     }
 
     /** The semaphore this permit belongs to. */
@@ -54,9 +52,5 @@ public final class HeldPermit implements AutoCloseable {
 
     boolean slotHeld() {
         return semaphore.slotHeld(slot);
-    }
-
-    AdvisoryLock marker() {
-        return marker;
     }
 }
