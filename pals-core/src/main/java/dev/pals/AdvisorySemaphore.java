@@ -288,7 +288,7 @@ public final class AdvisorySemaphore {
         }
         // the count lock goes last: it must cover every moment a permit is held
         try {
-            state.marker.release();
+            permit.marker().release();
         } catch (RuntimeException e) {
             if (failure == null) {
                 failure = e;
@@ -335,7 +335,7 @@ public final class AdvisorySemaphore {
         if (Thread.interrupted()) {
             throw new InterruptedException("interrupted before acquiring a permit of semaphore '" + name() + "'");
         }
-        AdvisoryLock marker = state.marker;
+        AdvisoryLock marker = state.marker();
         // nobody takes the count lock exclusively, so this waits only behind a foreign exclusive request
         if (!marker.tryAcquire(mayWait ? left(deadline) : Duration.ZERO)) {
             return null;
@@ -350,7 +350,7 @@ public final class AdvisorySemaphore {
                 slot = queue(deadline);
             }
             if (slot >= 0) {
-                permit = new HeldPermit(this, slot);
+                permit = new HeldPermit(this, slot, marker);
                 state.owners.set(slot, permit);
             }
             return permit;

@@ -19,10 +19,12 @@ public final class HeldPermit implements AutoCloseable {
 
     private final AdvisorySemaphore semaphore;
     private final int slot;
+    private final AdvisoryLock marker;
 
-    HeldPermit(AdvisorySemaphore semaphore, int slot) {
+    HeldPermit(AdvisorySemaphore semaphore, int slot, AdvisoryLock marker) {
         this.semaphore = semaphore;
         this.slot = slot;
+        this.marker = marker;
     }
 
     /** The semaphore this permit belongs to. */
@@ -52,5 +54,9 @@ public final class HeldPermit implements AutoCloseable {
 
     boolean slotHeld() {
         return semaphore.slotHeld(slot);
+    }
+
+    AdvisoryLock marker() {
+        return marker;
     }
 }

@@ -29,11 +29,6 @@ final class SemaphoreState {
     final AtomicReferenceArray<@Nullable Object> owners;
     /** The lock of each permit, made by the first caller that owns it, then reused under ownership. */
     private final @Nullable AdvisoryLock[] slots;
-    /**
-     * The count lock, held once per permit held (re-entries of one handle): this registry's server
-     * lock on it lasts from the first permit's agreement check to the last permit's release.
-     */
-    final AdvisoryLock marker;
     /** Counts releases by every handle, so that the head of the queue misses none. */
     private final AtomicLong releases = new AtomicLong();
     private final ReentrantLock wake = new ReentrantLock();
@@ -47,8 +42,6 @@ final class SemaphoreState {
         this.info = new LockInfo(name, nameKey, LockMode.EXCLUSIVE, LockInfo.Scope.SESSION, name);
         this.owners = new AtomicReferenceArray<>(permits);
         this.slots = new AdvisoryLock[permits];
-        this.marker = inner(name + " [" + permits + " permits]", AdvisorySemaphore.MARKER_BASE + permits,
-                LockMode.SHARED, null);
     }
 
     /** The lock of {@code slot}; called by its owner. Its section is the semaphore's. */
@@ -65,6 +58,16 @@ final class SemaphoreState {
     boolean slotHeld(int slot) {
         AdvisoryLock lock = slots[slot];
         return lock != null && lock.isHeld();
+    }
+
+    /**
+     * A new handle on the count lock, one per permit: a loss of one permit's count lock then stays
+     * that permit's, and this registry's server lock on the key lasts from the first permit's
+     * agreement check to the last permit's release.
+     */
+    AdvisoryLock marker() {
+        return inner(name + " [" + permits + " permits]", AdvisorySemaphore.MARKER_BASE + permits, LockMode.SHARED,
+                null);
     }
 
     /** A new handle on the queue lock, one per waiter, so that waiters of this registry exclude each other. */
