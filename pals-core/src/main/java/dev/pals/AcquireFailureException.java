@@ -56,6 +56,27 @@ public class AcquireFailureException extends LockException {
         this.reason = reason;
     }
 
+    private AcquireFailureException(String message, String lockName, LockMode mode, Reason reason,
+            @Nullable Throwable cause) {
+        super(message, cause);
+        this.lockName = lockName;
+        this.mode = mode;
+        this.reason = reason;
+    }
+
+    /** A failure to take a permit of the semaphore {@code name}, in words that name the semaphore and its count. */
+    static AcquireFailureException forPermit(String name, int permits, Reason reason, @Nullable String detail,
+            @Nullable Throwable cause) {
+        String semaphore = "semaphore '" + name + "' (" + permits + (permits == 1 ? " permit)" : " permits)");
+        String what = switch (reason) {
+            case CONTENDED -> "no permit of " + semaphore + " was free, and the caller did not wait";
+            case TIMED_OUT -> "no permit of " + semaphore + " was free before the wait timed out";
+            default -> "no permit of " + semaphore + " was taken: " + reason.explanation();
+        };
+        return new AcquireFailureException("Could not acquire a permit: " + what
+                + (detail == null ? "" : " (" + detail + ")"), name, LockMode.EXCLUSIVE, reason, cause);
+    }
+
     /** A wait for a lock, for {@link #requireAcquired}. */
     @FunctionalInterface
     interface Wait {

@@ -4,6 +4,7 @@ import java.lang.ref.Cleaner;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A handle on one advisory lock, from {@link LockRegistry#lock}. The handle, not the thread,
@@ -45,8 +46,17 @@ public final class AdvisoryLock {
     private final Duration timeout;
 
     AdvisoryLock(LockRegistry registry, LockInfo info, boolean blocking, Duration timeout) {
+        this(registry, info, info, true, blocking, timeout);
+    }
+
+    /**
+     * A handle reported as {@code reportedAs} (see {@link Holder#reportedAs}), whose acquisitions
+     * the observers are told of only if {@code observesAcquisition}: a semaphore's inner locks.
+     */
+    AdvisoryLock(LockRegistry registry, LockInfo info, @Nullable LockInfo reportedAs, boolean observesAcquisition,
+            boolean blocking, Duration timeout) {
         this.registry = registry;
-        this.holder = new Holder(info, this);
+        this.holder = new Holder(info, reportedAs, observesAcquisition, this);
         this.blocking = blocking;
         this.timeout = timeout;
         CLEANER.register(this, new Abandoned(registry.engine(), holder));

@@ -2,14 +2,9 @@ package dev.pals;
 
 import java.time.Duration;
 import java.util.List;
-import java.util.Objects;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.concurrent.atomic.AtomicReferenceArray;
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -28,23 +23,33 @@ import org.jspecify.annotations.Nullable;
  * ({@code LockKey.of(namespace, name)}). So each permit is held, multiplexed, checked for loss and
  * freed by a crash exactly as a lock of {@link LockRegistry#lock} is, and the permits in use are the
  * rows of {@code pg_locks} with that {@code classid}, {@code objsubid = 2} and
- * {@code objid < permits}. The activity snapshot and the observers see each as a lock named
- * {@code "name [permit i]"} in the group {@code name}.
+ * {@code objid < permits}.
+ *
+ * <p><b>Observed</b> as one semaphore: the {@link LockObserver}s are told of one acquisition per
+ * call, of a lock named {@code name} in the group {@code name}, with the outcome the caller saw
+ * (ACQUIRED, CONTENDED when no permit was free and it did not wait, TIMED_OUT, FAILED, an interrupt
+ * included), and of one critical section per permit held; a waiting call counts in
+ * {@link LockRegistry#waitingLocks()} and a held permit once in {@link LockRegistry#heldLocks()}.
+ * The activity snapshot shows each permit held as the lock {@code "name [permit i of N]"}; the count
+ * and queue locks are not shown, and neither their acquisitions nor their losses are told.
  *
  * <p><b>Contention.</b> An acquisition tries each permit once without waiting, starting at a
  * random one. If none is free and it may wait, it queues in the server on the semaphore's queue
  * lock ({@code objid} {@value #QUEUE}), where PostgreSQL keeps the waiters of every instance in
  * arrival order; only the head of that queue looks for a free permit again: at once when this
  * handle releases one, and otherwise after a back-off of at most 100 ms, which is how it notices
- * a permit freed elsewhere (by another process, or by a crash). A caller that arrives while a permit
+ * a permit freed elsewhere (by another process, or by a crash). "This handle" is any handle of the
+ * same registry on the same name and number of permits: they share one state, so a release by one
+ * wakes the head of the queue waiting on another. A caller that arrives while a permit
  * is free takes it without queueing, as a non-fair {@link java.util.concurrent.Semaphore} does.
  *
  * <p><b>Agreement.</b> Every instance must give the name the same number of permits. While it
  * holds a permit, an acquisition also holds the shared lock {@code (classid, }{@value #MARKER_BASE}
  * {@code + permits)}, taken before it looks at the permits; if {@code pg_locks} then shows that
  * lock for another count, the acquisition throws {@link IllegalStateException} naming both counts
- * and holds nothing (a handle that already holds a permit skips the check: its count lock has been
- * held since its own). Two instances that disagree can therefore never hold permits at once.
+ * and holds nothing (while the registry holds a permit of the semaphore, through any handle, the
+ * check is skipped: its count lock has been held since that permit's own). Two instances that
+ * disagree can therefore never hold permits at once.
  *
  * <p><b>Ownership.</b> The handle holds the permits, not the thread: one thread may acquire and
  * another release, and one handle may hold several permits (one per acquisition), shared by the
@@ -54,7 +59,7 @@ import org.jspecify.annotations.Nullable;
  * <p><b>Interrupt.</b> An interrupted wait stops, cancels its wait in the server and holds
  * nothing. <b>Loss.</b> If the session of a held permit ends, the registry notices within its
  * loss-check interval: {@link #isHeld()} no longer counts it, the registry's
- * {@link LockLossListener}s are told (of lock {@code "name [permit i]"}), and the release of that
+ * {@link LockLossListener}s are told (of lock {@code "name [permit i of N]"}), and the release of that
  * permit throws {@link LockLostException}. <b>Close.</b> Closing the registry releases every
  * permit; later calls throw {@link IllegalStateException}.
  *
@@ -74,53 +79,40 @@ public final class AdvisorySemaphore {
     private static final long MIN_RETRY_NANOS = TimeUnit.MILLISECONDS.toNanos(2);
     private static final long MAX_RETRY_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
 
-    /** The owner of a permit while one caller tries or releases it. */
-    private static final Object BUSY = new Object();
-
     private final LockRegistry registry;
-    private final String name;
-    private final int permits;
-    private final int classId;
+    /** Shared by every handle of the registry on this name and count. */
+    private final SemaphoreState state;
     private final boolean blocking;
     private final Duration timeout;
-    /** Per permit: null when this handle does not hold it, {@link #BUSY}, or the {@link HeldPermit}. */
-    private final AtomicReferenceArray<@Nullable Object> owners;
-    /** The handle on each permit, made by the first caller that owns it, then reused under ownership. */
-    private final @Nullable AdvisoryLock[] slots;
-    /** Counts releases by this handle, so that the head of the queue misses none. */
-    private final AtomicLong releases = new AtomicLong();
-    private final ReentrantLock wake = new ReentrantLock();
-    private final Condition released = wake.newCondition();
 
-    AdvisorySemaphore(LockRegistry registry, String name, LockKey nameKey, int permits, boolean blocking,
-            Duration timeout) {
+    AdvisorySemaphore(LockRegistry registry, SemaphoreState state, boolean blocking, Duration timeout) {
+        this.registry = registry;
+        this.state = state;
+        this.blocking = blocking;
+        this.timeout = timeout;
+    }
+
+    /** Refuses a number of permits out of range, before any state is made for it. */
+    static void checkPermits(String name, int permits) {
         if (permits < 1 || permits > MAX_PERMITS) {
             throw new IllegalArgumentException("Semaphore '" + name + "' must have between 1 and " + MAX_PERMITS
                     + " permits, but was given " + permits);
         }
-        this.registry = registry;
-        this.name = name;
-        this.permits = permits;
-        this.classId = (int) nameKey.classId();
-        this.blocking = blocking;
-        this.timeout = timeout;
-        this.owners = new AtomicReferenceArray<>(permits);
-        this.slots = new AdvisoryLock[permits];
     }
 
     /** The name this semaphore was created with. */
     public String name() {
-        return name;
+        return state.name;
     }
 
     /** How many holders it lets in at once. */
     public int permits() {
-        return permits;
+        return state.permits;
     }
 
     /** The {@code classid} of its permits in {@code pg_locks}. */
     public long classId() {
-        return classId & 0xFFFF_FFFFL;
+        return state.classId & 0xFFFF_FFFFL;
     }
 
     /** Whether {@link #acquire()} and {@link #hold()} wait by default (the registry's default). */
@@ -135,7 +127,8 @@ public final class AdvisorySemaphore {
 
     /**
      * Takes a permit if one is free now; never waits for a holder. One round trip per permit tried,
-     * plus two to take the count lock and check agreement.
+     * plus two to take the count lock and check agreement when the registry holds no permit of
+     * the semaphore yet.
      *
      * @return whether this handle now holds one more permit
      * @throws AcquireFailureException with reason INTERRUPTED if the thread was interrupted, also
@@ -149,8 +142,7 @@ public final class AdvisorySemaphore {
             return take(false, 0) != null;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new AcquireFailureException(name, LockMode.EXCLUSIVE, AcquireFailureException.Reason.INTERRUPTED,
-                    "a permit of semaphore '" + name + "'", e);
+            throw failure(AcquireFailureException.Reason.INTERRUPTED, null, e);
         }
     }
 
@@ -191,7 +183,8 @@ public final class AdvisorySemaphore {
      *
      * @return the permit, given back on {@link HeldPermit#close()}
      * @throws AcquireFailureException if no permit was obtained, with the reason: contended, timed
-     *     out, or interrupted (the interrupt status is set again)
+     *     out, or interrupted (the interrupt status is set again); its message names the semaphore
+     *     and its number of permits
      */
     public HeldPermit hold() {
         return hold(blocking ? timeout : Duration.ZERO);
@@ -201,17 +194,25 @@ public final class AdvisorySemaphore {
      * Takes a permit waiting at most {@code timeout}, or throws: the form for try-with-resources.
      *
      * @return the permit, given back on {@link HeldPermit#close()}
-     * @throws AcquireFailureException if no permit was obtained, with the reason
+     * @throws AcquireFailureException if no permit was obtained, with the reason; its message names
+     *     the semaphore and its number of permits
      */
     public HeldPermit hold(Duration timeout) {
         Timeouts.check(timeout, "timeout");
-        AtomicReference<@Nullable HeldPermit> taken = new AtomicReference<>();
-        AcquireFailureException.requireAcquired(name, LockMode.EXCLUSIVE, timeout, () -> {
-            boolean mayWait = !timeout.isZero();
-            taken.set(take(mayWait, mayWait ? Timeouts.deadline(timeout) : 0));
-            return taken.get() != null;
-        });
-        return Objects.requireNonNull(taken.get(), "an acquired permit");
+        boolean mayWait = !timeout.isZero();
+        HeldPermit permit;
+        try {
+            permit = take(mayWait, mayWait ? Timeouts.deadline(timeout) : 0);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw failure(AcquireFailureException.Reason.INTERRUPTED, null, e);
+        }
+        if (permit == null) {
+            throw mayWait
+                    ? failure(AcquireFailureException.Reason.TIMED_OUT, "waited " + Timeouts.describe(timeout), null)
+                    : failure(AcquireFailureException.Reason.CONTENDED, null, null);
+        }
+        return permit;
     }
 
     /**
@@ -226,8 +227,8 @@ public final class AdvisorySemaphore {
         registry.engine();
         while (true) {
             HeldPermit chosen = null;
-            for (int i = 0; i < permits; i++) {
-                if (owners.get(i) instanceof HeldPermit permit) {
+            for (int i = 0; i < state.permits; i++) {
+                if (state.owners.get(i) instanceof HeldPermit permit && permit.semaphore() == this) {
                     if (!permit.slotHeld()) {
                         chosen = permit;
                         break;
@@ -254,11 +255,11 @@ public final class AdvisorySemaphore {
         return heldPermits() > 0;
     }
 
-    /** How many permits this handle holds now. */
+    /** How many permits this handle holds now (not counting those of other handles). */
     public int heldPermits() {
         int held = 0;
-        for (int i = 0; i < permits; i++) {
-            if (owners.get(i) instanceof HeldPermit permit && permit.slotHeld()) {
+        for (int i = 0; i < state.permits; i++) {
+            if (state.owners.get(i) instanceof HeldPermit permit && permit.semaphore() == this && permit.slotHeld()) {
                 held++;
             }
         }
@@ -267,23 +268,23 @@ public final class AdvisorySemaphore {
 
     @Override
     public String toString() {
-        return "AdvisorySemaphore[" + name + ", " + permits + " permits, classid " + classId() + ", "
+        return "AdvisorySemaphore[" + name() + ", " + permits() + " permits, classid " + classId() + ", "
                 + heldPermits() + " held here]";
     }
 
     /** Gives back {@code permit}; whether it was still this handle's. */
     boolean release(HeldPermit permit) {
         int slot = permit.slot();
-        if (!owners.compareAndSet(slot, permit, BUSY)) {
+        if (!state.owners.compareAndSet(slot, permit, SemaphoreState.BUSY)) {
             return false;
         }
         RuntimeException failure = null;
         try {
-            slot(slot).release();
+            state.slot(slot).release();
         } catch (RuntimeException e) {
             failure = e;
         } finally {
-            owners.set(slot, null);
+            state.owners.set(slot, null);
         }
         // the count lock goes last: it must cover every moment a permit is held
         try {
@@ -295,13 +296,7 @@ public final class AdvisorySemaphore {
                 failure.addSuppressed(e);
             }
         }
-        releases.incrementAndGet();
-        wake.lock();
-        try {
-            released.signalAll();
-        } finally {
-            wake.unlock();
-        }
+        state.released();
         if (failure != null) {
             throw failure;
         }
@@ -310,29 +305,44 @@ public final class AdvisorySemaphore {
 
     /** Whether {@code permit} is still this handle's. */
     boolean owns(HeldPermit permit) {
-        return owners.get(permit.slot()) == permit;
+        return state.owners.get(permit.slot()) == permit;
     }
 
-    /** Whether the lock of {@code slot} is held by this handle. */
+    /** Whether the lock of {@code slot} is held. */
     boolean slotHeld(int slot) {
-        AdvisoryLock lock = slots[slot];
-        return lock != null && lock.isHeld();
+        return state.slotHeld(slot);
     }
 
-    /** The permit taken, or {@code null} if none was free in time. */
+    private AcquireFailureException failure(AcquireFailureException.Reason reason, @Nullable String detail,
+            @Nullable Throwable cause) {
+        return AcquireFailureException.forPermit(name(), permits(), reason, detail, cause);
+    }
+
+    /**
+     * The permit taken, or {@code null} if none was free in time; the observers see it as one
+     * acquisition of the semaphore.
+     */
     private @Nullable HeldPermit take(boolean mayWait, long deadline) throws InterruptedException {
+        AtomicReference<@Nullable HeldPermit> taken = new AtomicReference<>();
+        registry.engine().observed(state.info, mayWait, null, null, () -> {
+            taken.set(takeUnobserved(mayWait, deadline));
+            return taken.get() != null;
+        });
+        return taken.get();
+    }
+
+    private @Nullable HeldPermit takeUnobserved(boolean mayWait, long deadline) throws InterruptedException {
         if (Thread.interrupted()) {
-            throw new InterruptedException("interrupted before acquiring a permit of semaphore '" + name + "'");
+            throw new InterruptedException("interrupted before acquiring a permit of semaphore '" + name() + "'");
         }
-        AdvisoryLock marker = registry.handle(name + " [" + permits + " permits]",
-                LockKey.of(classId, MARKER_BASE + permits), LockOptions.shared().withGroup(name));
+        AdvisoryLock marker = state.marker();
         // nobody takes the count lock exclusively, so this waits only behind a foreign exclusive request
         if (!marker.tryAcquire(mayWait ? left(deadline) : Duration.ZERO)) {
             return null;
         }
         HeldPermit permit = null;
         try {
-            if (!holdsAny()) {
+            if (!state.holdsAny()) {
                 requireAgreement();
             }
             int slot = trySlots();
@@ -341,7 +351,7 @@ public final class AdvisorySemaphore {
             }
             if (slot >= 0) {
                 permit = new HeldPermit(this, slot, marker);
-                owners.set(slot, permit);
+                state.owners.set(slot, permit);
             }
             return permit;
         } finally {
@@ -351,28 +361,14 @@ public final class AdvisorySemaphore {
         }
     }
 
-    /**
-     * Whether this handle holds a permit now, whose count lock is then still held (it goes after
-     * the permit): this registry's lock on the count key has been held since that permit's check
-     * of {@code pg_locks}, so a new permit under it needs no check of its own, which costs as much
-     * as the rest of the acquisition (the view copies the server's whole lock table).
-     */
-    private boolean holdsAny() {
-        for (int i = 0; i < permits; i++) {
-            if (owners.get(i) instanceof HeldPermit) {
-                return true;
-            }
-        }
-        return false;
-    }
-
     /** Refuses when a holder of this name uses another number of permits; called holding the count lock. */
     private void requireAgreement() throws InterruptedException {
-        List<Integer> counts = registry.engine().grantedPairs(name, classId, MARKER_BASE + 1,
+        int permits = state.permits;
+        List<Integer> counts = registry.engine().grantedPairs(name(), state.classId, MARKER_BASE + 1,
                 MARKER_BASE + MAX_PERMITS);
         for (int count : counts) {
             if (count != MARKER_BASE + permits) {
-                throw new IllegalStateException("Semaphore '" + name + "' has " + permits + " permits here, but "
+                throw new IllegalStateException("Semaphore '" + name() + "' has " + permits + " permits here, but "
                         + "another holder uses it with " + (count - MARKER_BASE) + " permits (pg_locks shows its "
                         + "count lock, classid " + classId() + ", objid " + count + "); every instance must give a "
                         + "semaphore the same number of permits. No permit was acquired.");
@@ -380,29 +376,30 @@ public final class AdvisorySemaphore {
         }
     }
 
-    /** Tries each permit this handle does not own once, from a random one; the one taken, still {@link #BUSY}, or -1. */
+    /** Tries each permit no handle of this registry owns once, from a random one; the one taken, still BUSY, or -1. */
     private int trySlots() throws InterruptedException {
+        int permits = state.permits;
         int start = ThreadLocalRandom.current().nextInt(permits);
         for (int k = 0; k < permits; k++) {
             int slot = (start + k) % permits;
-            if (!owners.compareAndSet(slot, null, BUSY)) {
+            if (!state.owners.compareAndSet(slot, null, SemaphoreState.BUSY)) {
                 continue;
             }
             boolean taken = false;
             try {
-                taken = slot(slot).tryAcquire();
+                taken = state.slot(slot).tryAcquire();
             } catch (AcquireFailureException e) {
                 if (e.reason() == AcquireFailureException.Reason.INTERRUPTED) {
                     Thread.interrupted();
                     InterruptedException interrupted = new InterruptedException("interrupted while acquiring a "
-                            + "permit of semaphore '" + name + "'");
+                            + "permit of semaphore '" + name() + "'");
                     interrupted.initCause(e);
                     throw interrupted;
                 }
                 throw e;
             } finally {
                 if (!taken) {
-                    owners.set(slot, null);
+                    state.owners.set(slot, null);
                 }
             }
             if (taken) {
@@ -414,18 +411,17 @@ public final class AdvisorySemaphore {
 
     /**
      * Waits in the semaphore's queue, then, at its head, for a permit: the one taken, still
-     * {@link #BUSY}, or -1 once the deadline passed.
+     * BUSY, or -1 once the deadline passed.
      */
     private int queue(long deadline) throws InterruptedException {
-        AdvisoryLock queue = registry.handle(name + " [queue]", LockKey.of(classId, QUEUE),
-                LockOptions.exclusive().withGroup(name));
+        AdvisoryLock queue = state.queue();
         if (!queue.tryAcquire(left(deadline))) {
             return -1;
         }
         try {
             long retry = MIN_RETRY_NANOS;
             while (true) {
-                long seen = releases.get();
+                long seen = state.releases();
                 int slot = trySlots();
                 if (slot >= 0) {
                     return slot;
@@ -434,7 +430,7 @@ public final class AdvisorySemaphore {
                 if (nanos == 0) {
                     return -1;
                 }
-                awaitRelease(seen, Math.min(retry, nanos));
+                state.awaitRelease(seen, Math.min(retry, nanos));
                 retry = Math.min(retry * 2, MAX_RETRY_NANOS);
             }
         } finally {
@@ -442,33 +438,9 @@ public final class AdvisorySemaphore {
         }
     }
 
-    /** Waits at most {@code nanos} for a release by this handle after the {@code seen}-th. */
-    private void awaitRelease(long seen, long nanos) throws InterruptedException {
-        wake.lockInterruptibly();
-        try {
-            long left = nanos;
-            while (releases.get() == seen && left > 0) {
-                left = released.awaitNanos(left);
-            }
-        } finally {
-            wake.unlock();
-        }
-    }
-
-    /** The handle on {@code slot}; called by its owner. */
-    private AdvisoryLock slot(int slot) {
-        AdvisoryLock lock = slots[slot];
-        if (lock == null) {
-            lock = registry.handle(name + " [permit " + slot + "]", LockKey.of(classId, slot),
-                    LockOptions.exclusive().withGroup(name));
-            slots[slot] = lock;
-        }
-        return lock;
-    }
-
     /**
      * Releases a helper lock (the count or the queue) on a path that ends without a permit: its
-     * loss was told to the listeners already, and a close released it.
+     * loss was told already, and a close released it.
      */
     private static void letGo(AdvisoryLock lock) {
         try {

@@ -59,7 +59,7 @@ abstract class Engine {
      * @throws InterruptedException if interrupted while waiting; nothing is then held
      */
     final boolean acquire(Holder holder, boolean mayWait, long deadline) throws InterruptedException {
-        return observed(holder.info, mayWait, holder, null, () -> {
+        Attempt attempt = () -> {
             // one contract for every engine: a pending interrupt ends the call, even where the JVM alone could answer
             if (Thread.interrupted()) {
                 throw new InterruptedException("interrupted before acquiring lock '" + holder.name + "'");
@@ -69,11 +69,13 @@ abstract class Engine {
             }
             // observers are user code: the section starts once the engine's lock for the key is let go
             OpenSection section = holder.section;
-            if (section != null) {
-                section.start(observer, holder.info);
+            LockInfo reportedAs = holder.reportedAs;
+            if (section != null && reportedAs != null) {
+                section.start(observer, reportedAs);
             }
             return true;
-        });
+        };
+        return holder.observesAcquisition ? observed(holder.info, mayWait, holder, null, attempt) : attempt.run();
     }
 
     /** One acquisition, as {@link #observed} runs it. */
@@ -208,8 +210,10 @@ abstract class Engine {
         holder.owner = LockActivity.currentOwner();
         holder.since = Instant.now();
         holder.holds++;
-        heldCount.incrementAndGet();
-        holder.section = new OpenSection();
+        if (holder.reportedAs != null) {
+            heldCount.incrementAndGet();
+            holder.section = new OpenSection();
+        }
     }
 
     /**
@@ -219,6 +223,9 @@ abstract class Engine {
      */
     final @Nullable OpenSection letGo(Holder holder) {
         holder.count = 0;
+        if (holder.reportedAs == null) {
+            return null;
+        }
         heldCount.decrementAndGet();
         return holder.section;
     }

@@ -17,6 +17,14 @@ final class Holder {
     final LockKey key;
     final LockMode mode;
     final LockInfo info;
+    /**
+     * What the observers' critical section, the held count, the activity snapshot and the loss
+     * listeners know this holder as: {@link #info}, or a semaphore for one of its permits; {@code null}
+     * for a lock no caller asked for by name (a semaphore's count and queue locks), which they never see.
+     */
+    final @Nullable LockInfo reportedAs;
+    /** Whether the observers are told of its acquisitions; a semaphore tells them of its own instead. */
+    final boolean observesAcquisition;
     final WeakReference<AdvisoryLock> handle;
 
     /** Re-entrant hold count; 0 when not held. Written under the engine's lock for the key. */
@@ -40,11 +48,13 @@ final class Holder {
     /** The fencing token of hold number {@link #tokenHold}. Written under the engine's lock for the key. */
     long token;
 
-    Holder(LockInfo info, AdvisoryLock handle) {
+    Holder(LockInfo info, @Nullable LockInfo reportedAs, boolean observesAcquisition, AdvisoryLock handle) {
         this.name = info.name();
         this.key = info.key();
         this.mode = info.mode();
         this.info = info;
+        this.reportedAs = reportedAs;
+        this.observesAcquisition = observesAcquisition;
         this.handle = new WeakReference<>(handle);
     }
 

@@ -139,6 +139,9 @@ final class InMemoryEngine extends Engine {
         try {
             for (Entry entry : locks.values()) {
                 for (Holder holder : entry.holders) {
+                    if (holder.reportedAs == null) {
+                        continue;
+                    }
                     activity.add(new LockActivity(holder.info, LockActivity.State.HELD, holder.owner, holder.since,
                             holder.count, null));
                 }

@@ -84,6 +84,9 @@ final class LockEngine extends Engine {
                 Session session = state.session();
                 if (state.phase() == KeyState.Phase.HELD && session != null) {
                     for (Holder holder : state.holders()) {
+                        if (holder.reportedAs == null) {
+                            continue;
+                        }
                         activity.add(new LockActivity(holder.info, LockActivity.State.HELD, holder.owner, holder.since,
                                 holder.count, session.backendPid));
                     }

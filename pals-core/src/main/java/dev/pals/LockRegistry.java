@@ -79,6 +79,8 @@ public final class LockRegistry implements AutoCloseable {
     /** Set by {@link #closeGracefully}: handles that do not hold may not acquire any more. */
     private volatile boolean draining;
     private final AsyncLocks async;
+    /** What the handles of each semaphore share; see {@link SemaphoreStates}. */
+    private final SemaphoreStates semaphores = new SemaphoreStates();
 
     @SuppressWarnings("FutureReturnValueIgnored") // housekeeping runs until close() shuts the scheduler down
     private LockRegistry(Builder builder, Lease lease) {
@@ -184,8 +186,11 @@ public final class LockRegistry implements AutoCloseable {
      */
     public AdvisorySemaphore semaphore(String name, int permits) {
         LockKey.requireText(name, "semaphore name");
+        AdvisorySemaphore.checkPermits(name, permits);
         engine();
-        return new AdvisorySemaphore(this, name, LockKey.of(namespace, name), permits, blocking, acquireTimeout);
+        SemaphoreState state = semaphores.get(name, permits,
+                () -> new SemaphoreState(this, name, LockKey.of(namespace, name), permits));
+        return new AdvisorySemaphore(this, state, blocking, acquireTimeout);
     }
 
     /**
@@ -415,6 +420,10 @@ public final class LockRegistry implements AutoCloseable {
 
     CompletableFuture<Boolean> acquireAsync(AdvisoryLock lock, Duration timeout) {
         return async.acquireAsync(lock, timeout);
+    }
+
+    SemaphoreStates semaphoreStates() {
+        return semaphores;
     }
 
     /** A session-scoped handle on {@code key}, reported under {@code name}. */

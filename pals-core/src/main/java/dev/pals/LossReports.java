@@ -77,6 +77,11 @@ final class LossReports {
 
     /** Logs a loss and tells the listeners, whether the housekeeper or a release found it. */
     void tell(Holder holder, LockLostException loss) {
+        if (holder.reportedAs == null) {
+            // a semaphore's count or queue lock: its permit's loss is the one that matters, told on its own
+            LOG.log(Level.DEBUG, loss::getMessage);
+            return;
+        }
         LOG.log(Level.WARNING, loss::getMessage);
         AdvisoryLock handle = holder.handle.get();
         if (handle == null) {

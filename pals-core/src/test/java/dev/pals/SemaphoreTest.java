@@ -244,7 +244,7 @@ class SemaphoreTest extends LockTestSupport {
 
         assertThat(waiting.get(30, TimeUnit.SECONDS)).as("the waiter got the crashed holder's permit").isTrue();
         await().atMost(Duration.ofSeconds(10)).until(() -> !holder.isHeld());
-        assertThat(losses).extracting(LockLostException::lockName).contains("work [permit 0]");
+        assertThat(losses).extracting(LockLostException::lockName).contains("work [permit 0 of 1]");
         assertThat(permit.isHeld()).isFalse();
         assertThatThrownBy(permit::close).isInstanceOf(LockLostException.class);
         assertThat(waiter.release()).isTrue();

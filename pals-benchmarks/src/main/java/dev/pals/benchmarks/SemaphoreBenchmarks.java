@@ -25,7 +25,8 @@ import org.openjdk.jmh.runner.options.VerboseMode;
 /**
  * Semaphore acquire: a permit taken and given back through {@link AdvisorySemaphore#hold()},
  * beside a lock of {@link LockRegistry#lock} for reference, each thread on a name of its own
- * (uncontended), and {@code shared}: every thread on one semaphore of 4 permits. Run by
+ * (uncontended), {@code shared}: every thread on one semaphore of 4 permits, and
+ * {@code handlePerCall}: the same with a new handle per call, as the starter makes. Run by
  * {@link #main}, which starts the server as the comparison does: {@code java -cp ...
  * dev.pals.benchmarks.SemaphoreBenchmarks [threads]}, or as scenario 8 of the comparison.
  */
@@ -80,6 +81,14 @@ public class SemaphoreBenchmarks {
     @Benchmark
     public boolean sharedSemaphore() {
         try (HeldPermit permit = shared.hold(LockRegistry.FOREVER)) {
+            return permit.isHeld();
+        }
+    }
+
+    /** As the starter calls it: a new handle per call, on the one semaphore every thread uses. */
+    @Benchmark
+    public boolean handlePerCall() {
+        try (HeldPermit permit = registry.semaphore(shared.name(), 4).hold(LockRegistry.FOREVER)) {
             return permit.isHeld();
         }
     }

@@ -1,8 +1,8 @@
 package dev.pals.spring.aop;
 
 import dev.pals.AcquireFailureException;
-import dev.pals.AdvisorySemaphore;
-import dev.pals.LockMode;
+import dev.pals.HeldPermit;
+import java.time.Duration;
 import java.util.HashSet;
 import java.util.Set;
 import org.aopalliance.intercept.MethodInvocation;
@@ -28,20 +28,22 @@ final class PermitCall {
         if (held.contains(name)) {
             return invocation.proceed();
         }
-        AdvisorySemaphore semaphore;
-        boolean acquired;
+        HeldPermit permit;
         try {
-            semaphore = interceptor.registry().semaphore(name, locked.permits());
-            acquired = locked.blocking() ? semaphore.tryAcquire(locked.timeout()) : semaphore.tryAcquire();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AcquireFailureException(name, LockMode.EXCLUSIVE, AcquireFailureException.Reason.INTERRUPTED,
-                    "a permit for " + locked.description(), e);
+            permit = interceptor.registry().semaphore(name, locked.permits())
+                    .hold(locked.blocking() ? locked.timeout() : Duration.ZERO);
+        } catch (AcquireFailureException notFree) {
+            if (notFree.reason() != AcquireFailureException.Reason.CONTENDED
+                    && notFree.reason() != AcquireFailureException.Reason.TIMED_OUT) {
+                throw notFree;
+            }
+            // the semaphore's own exception names it and its count; the interceptor publishes and may skip
+            if (interceptor.notAcquired(invocation, locked, name) == null) {
+                return AdvisoryLockInterceptor.skipped(locked);
+            }
+            throw notFree;
         } catch (IllegalStateException refused) {
             return interceptor.skippedAtShutdown(locked, name, refused);
-        }
-        if (!acquired) {
-            return interceptor.contended(invocation, locked, name);
         }
         held.add(name);
         interceptor.entered(semaphore, semaphore::isHeld);
@@ -51,11 +53,11 @@ final class PermitCall {
         } catch (Throwable failure) {
             interceptor.left(semaphore);
             held.remove(name);
-            throw AdvisoryLockInterceptor.releasedAfterFailure(semaphore::release, failure);
+            throw AdvisoryLockInterceptor.releasedAfterFailure(permit::close, failure);
         }
         interceptor.left(semaphore);
         held.remove(name);
-        semaphore.release();
+        permit.close();
         return result;
     }
 }
