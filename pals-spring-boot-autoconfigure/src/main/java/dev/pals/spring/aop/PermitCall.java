@@ -46,16 +46,16 @@ final class PermitCall {
             return interceptor.skippedAtShutdown(locked, name, refused);
         }
         held.add(name);
-        interceptor.entered(semaphore, semaphore::isHeld);
+        interceptor.entered(permit, permit::isHeld);
         Object result;
         try {
             result = invocation.proceed();
         } catch (Throwable failure) {
-            interceptor.left(semaphore);
+            interceptor.left(permit);
             held.remove(name);
             throw AdvisoryLockInterceptor.releasedAfterFailure(permit::close, failure);
         }
-        interceptor.left(semaphore);
+        interceptor.left(permit);
         held.remove(name);
         permit.close();
         return result;
