@@ -3,12 +3,14 @@ package dev.pals.spring.aop;
 import dev.pals.AcquireFailureException;
 import dev.pals.AdvisoryLockSet;
 import dev.pals.LockKey;
+import dev.pals.LockMode;
 import dev.pals.spring.AdvisoryLocked;
 import dev.pals.spring.LockScope;
 import java.lang.reflect.Method;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletionStage;
+import java.util.function.Function;
 import org.aopalliance.intercept.MethodInvocation;
 import org.apache.commons.logging.Log;
 import org.apache.commons.logging.LogFactory;
@@ -47,13 +49,14 @@ final class LockSetCall {
 
     /** Refuses what a lock set cannot do yet; called for a method locked on several names only. */
     static void check(AdvisoryLocked locked, LockedMethod.ReturnKind returnKind, String description) {
+        if (returnKind == LockedMethod.ReturnKind.REACTIVE && locked.scope() == LockScope.TRANSACTION) {
+            throw LockedMethods.invalid(description, "names = {...} on a reactive method holds its locks in the "
+                    + "lock pool's session for the publisher's life; scope = TRANSACTION is not supported there, "
+                    + "use scope = SESSION");
+        }
         if (locked.scope() == LockScope.TRANSACTION) {
             throw LockedMethods.invalid(description, "names = {...} takes its locks as one set in the lock pool's "
                     + "session, and scope = TRANSACTION is not supported for several names; use scope = SESSION");
-        }
-        if (returnKind == LockedMethod.ReturnKind.REACTIVE) {
-            throw LockedMethods.invalid(description, "names = {...} is not supported on reactive methods; lock "
-                    + "inside the work, or on one name");
         }
         if (!locked.holdAtLeast().isBlank()) {
             throw LockedMethods.invalid(description, "holdAtLeast is not supported with names = {...}; leave it "
@@ -66,13 +69,19 @@ final class LockSetCall {
         return String.join(", ", names.stream().map(LockNameTemplate::source).toList());
     }
 
-    /** Runs the call holding every name, or skips or throws as {@code @AdvisoryLocked} says. */
-    static @Nullable Object invoke(AdvisoryLockInterceptor interceptor, MethodInvocation invocation,
-            LockedMethod locked, @Nullable Object target) throws Throwable {
+    /** The names this call locks, resolved from the call's arguments. */
+    static List<String> resolve(LockedMethod locked, MethodInvocation invocation, @Nullable Object target) {
         List<String> names = new ArrayList<>();
         for (LockNameTemplate template : locked.names()) {
             names.add(template.resolve(invocation.getArguments(), target));
         }
+        return names;
+    }
+
+    /** Runs the call holding every name, or skips or throws as {@code @AdvisoryLocked} says. */
+    static @Nullable Object invoke(AdvisoryLockInterceptor interceptor, MethodInvocation invocation,
+            LockedMethod locked, @Nullable Object target) throws Throwable {
+        List<String> names = resolve(locked, invocation, target);
         String described = names.toString();
         AdvisoryLockSet set;
         try {
@@ -121,17 +130,19 @@ final class LockSetCall {
     }
 
     /**
-     * Whether outer calls of this thread's chain hold every key, so that this call passes through.
+     * Whether outer calls hold every key ({@code outer} gives the mode an outer call holds a key
+     * in, or null), so that this call passes through.
      *
      * @throws IllegalStateException if they hold some keys only: taking the others now would take
      *     them out of the global order, which could deadlock
      */
-    private static boolean heldByOuterCalls(List<LockKey> keys, List<String> names, LockedMethod locked) {
+    static boolean heldByOuterCalls(List<LockKey> keys, List<String> names, LockedMethod locked,
+            Function<LockKey, @Nullable LockMode> outer) {
         List<String> held = new ArrayList<>();
         for (int i = 0; i < keys.size(); i++) {
-            CallChain.Entry outer = CallChain.get(keys.get(i));
-            if (outer != null) {
-                AdvisoryLockInterceptor.checkNested(outer.mode(), locked, names.get(i));
+            LockMode mode = outer.apply(keys.get(i));
+            if (mode != null) {
+                AdvisoryLockInterceptor.checkNested(mode, locked, names.get(i));
                 held.add(names.get(i));
             }
         }
@@ -145,6 +156,14 @@ final class LockSetCall {
                     + "the outer call");
         }
         return true;
+    }
+
+    /** Whether outer calls of this thread's chain hold every key, so that this call passes through. */
+    private static boolean heldByOuterCalls(List<LockKey> keys, List<String> names, LockedMethod locked) {
+        return heldByOuterCalls(keys, names, locked, key -> {
+            CallChain.Entry outer = CallChain.get(key);
+            return outer == null ? null : outer.mode();
+        });
     }
 
     /** Releases when an async result completes; nobody is left to throw to, so a loss is logged. */
