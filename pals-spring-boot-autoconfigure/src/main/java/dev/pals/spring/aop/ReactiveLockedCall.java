@@ -50,8 +50,8 @@ import reactor.util.context.ContextView;
  * {@link AdvisoryLockSet}, taken all or nothing on a registry thread, in the same way: for the
  * publisher's life, skipping or failing as one name does, ended by the loss of any member.
  *
- * <p>The handle of a single-name call travels in the Context too, under {@code AdvisoryLock.class}
- * by name, for {@code ReactiveLockRegistry.fencingToken()}.
+ * <p>The handle of a single-name call travels in the Context too, by name, for
+ * {@code ReactiveLockRegistry.fencingToken()}.
  */
 final class ReactiveLockedCall {
 
@@ -64,6 +64,9 @@ final class ReactiveLockedCall {
      */
     private record HeldKeys(LockRegistry registry) {
     }
+
+    /** Where the single-name handles go, for {@code ReactiveLockRegistry.fencingToken()}: ReactiveHold.HANDLES. */
+    private static final String HANDLES = "dev.pals.heldHandles";
 
     private static final int WAITING = 0;
     private static final int HOLDING = 1;
@@ -385,10 +388,10 @@ final class ReactiveLockedCall {
 
         @Override
         public Context withHandle(Context context) {
-            Map<String, AdvisoryLock> outer = context.getOrDefault(AdvisoryLock.class, Map.of());
+            Map<String, AdvisoryLock> outer = context.hasKey(HANDLES) ? context.get(HANDLES) : Map.of();
             Map<String, AdvisoryLock> handles = new HashMap<>(outer);
             handles.put(lock.name(), lock);
-            return context.put(AdvisoryLock.class, Map.copyOf(handles));
+            return context.put(HANDLES, Map.copyOf(handles));
         }
     }
 
