@@ -87,7 +87,9 @@ public @interface AdvisoryLocked {
      * the whole set, and when one is not obtained the method does not run and none stays held.
      * Names that resolve to the same lock count once. A nested call passes through when the outer
      * calls hold all of its names, and is refused when they hold only some (taking the rest then
-     * would break the order). Only for {@link LockScope#SESSION}, not for reactive methods, not
+     * would break the order). On a reactive method or a suspend function the set is taken on a
+     * registry thread and held for the publisher's life, the loss of any member ending it with
+     * {@link dev.pals.LockLostException}. Only for {@link LockScope#SESSION}, not
      * with {@link #holdAtLeast()}; {@code pals.interrupt-on-loss} does not interrupt these calls.
      */
     String[] names() default {};
