@@ -195,7 +195,7 @@ public final class AdvisoryLock {
      */
     public CompletableFuture<Boolean> acquireAsync(Duration timeout) {
         Timeouts.check(timeout, "timeout");
-        return registry.acquireAsync(this, timeout);
+        return registry.acquireAsync(AsyncLocks.Target.of(this), timeout);
     }
 
     /**
@@ -229,7 +229,7 @@ public final class AdvisoryLock {
         if (delay.isNegative() || delay.compareTo(Timeouts.LONGEST) > 0) {
             throw new IllegalArgumentException("delay must be between 0 and " + Timeouts.LONGEST + ", but was " + delay);
         }
-        return registry.releaseAfter(this, delay);
+        return registry.releaseAfter(AsyncLocks.Target.of(this), delay);
     }
 
     /**

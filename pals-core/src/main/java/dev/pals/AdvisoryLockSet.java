@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -51,12 +52,15 @@ public final class AdvisoryLockSet {
 
     /** The members in the order they are taken: ascending key value, one per key. */
     private final List<AdvisoryLock> members;
+    private final LockRegistry registry;
     private final LockMode mode;
     private final boolean blocking;
     private final Duration timeout;
 
-    private AdvisoryLockSet(List<AdvisoryLock> members, LockMode mode, boolean blocking, Duration timeout) {
+    private AdvisoryLockSet(List<AdvisoryLock> members, LockRegistry registry, LockMode mode, boolean blocking,
+            Duration timeout) {
         this.members = members;
+        this.registry = registry;
         this.mode = mode;
         this.blocking = blocking;
         this.timeout = timeout;
@@ -78,7 +82,7 @@ public final class AdvisoryLockSet {
         // the one global order: by the key's number, which every registry derives alike (names give bigint keys)
         ordered.sort(Comparator.comparingLong(member -> member.key().value()));
         AdvisoryLock first = ordered.get(0);
-        return new AdvisoryLockSet(List.copyOf(ordered), options.mode(), first.isBlocking(), first.timeout());
+        return new AdvisoryLockSet(List.copyOf(ordered), registry, options.mode(), first.isBlocking(), first.timeout());
     }
 
     /** The members' names, one per distinct key, in the order they are acquired. */
@@ -199,6 +203,52 @@ public final class AdvisoryLockSet {
                     : new AcquireFailureException(member, mode, AcquireFailureException.Reason.CONTENDED, detail, null);
         }
         return new HeldLockSet(this);
+    }
+
+    /**
+     * Acquires with this set's defaults without tying up the calling thread: {@link #acquireAsync(Duration)}
+     * with {@link #timeout()} when {@link #isBlocking()}, else without waiting.
+     */
+    public CompletableFuture<Boolean> acquireAsync() {
+        return acquireAsync(blocking ? timeout : Duration.ZERO);
+    }
+
+    /**
+     * Acquires every member on a registry thread, as {@link #tryAcquire(Duration)} does: in the one
+     * key order, waiting in the server at most {@code timeout} for the whole set; the caller's
+     * thread is free at once. The future completes with whether the set holds every member
+     * ({@code false} once the timeout passed, holding none), or exceptionally as
+     * {@code tryAcquire(Duration)} would throw, nothing then held, or with
+     * {@link AcquireFailureException} of reason CANCELLED if the registry's thread was interrupted.
+     *
+     * <p><b>Cancel.</b> Cancelling the future cancels the server wait of the member being waited
+     * for and gives back those already taken; a grant of the whole set that crossed the cancel is
+     * released, so a cancelled future never leaves a member held. Queueing for a registry thread
+     * and the registry's task decorator are as for {@link AdvisoryLock#acquireAsync(Duration)}.
+     *
+     * @throws IllegalArgumentException if the timeout is negative or too long
+     */
+    public CompletableFuture<Boolean> acquireAsync(Duration timeout) {
+        Timeouts.check(timeout, "timeout");
+        return registry.acquireAsync(AsyncLocks.Target.of(this), timeout);
+    }
+
+    /**
+     * Releases one hold of every member once {@code delay} has passed, on a registry thread, as
+     * {@link #release()} does; the caller returns at once, and no thread waits for the server.
+     * The members stay held meanwhile.
+     *
+     * @return completes with what {@link #release()} returned, or exceptionally as it would throw
+     *     ({@link LockLostException} if a member was lost meanwhile, the others released); with
+     *     {@code true} if the registry was closed first, which released every member
+     * @throws IllegalArgumentException if the delay is negative or longer than about 24 days
+     */
+    public CompletableFuture<Boolean> releaseAfter(Duration delay) {
+        Objects.requireNonNull(delay, "delay");
+        if (delay.isNegative() || delay.compareTo(Timeouts.LONGEST) > 0) {
+            throw new IllegalArgumentException("delay must be between 0 and " + Timeouts.LONGEST + ", but was " + delay);
+        }
+        return registry.releaseAfter(AsyncLocks.Target.of(this), delay);
     }
 
     /**

@@ -10,13 +10,14 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BooleanSupplier;
 import java.util.function.UnaryOperator;
 import org.jspecify.annotations.Nullable;
 
 /**
  * What a registry does for a handle on its own threads, the caller returning at once:
- * {@link AdvisoryLock#acquireAsync} and {@link AdvisoryLock#releaseAfter}, on the
- * {@linkplain RegistryThreads#async() asynchronous lane}. Each answers through its future exactly
+ * {@link AdvisoryLock#acquireAsync} and {@link AdvisoryLock#releaseAfter}, and the same for a
+ * {@link AdvisoryLockSet}, on the {@linkplain RegistryThreads#async() asynchronous lane}. Each answers through its future exactly
  * once: with the outcome, or, if the registry closes first, as closing decides.
  *
  * <p>Each piece of work is wrapped by the {@linkplain LockRegistry.Builder#taskDecorator task
@@ -31,7 +32,29 @@ final class AsyncLocks {
 
     private final RegistryThreads threads;
     private final UnaryOperator<Runnable> decorator;
-    /** Releases scheduled by {@link AdvisoryLock#releaseAfter}, so that closing can answer them. */
+    /**
+     * What an acquisition or a release works on: one handle, or a set of them, which this class treats
+     * alike (a set acquires all or nothing, and gives back what it got when interrupted).
+     */
+    record Target(String name, String described, LockMode mode, TimedAcquire acquire, BooleanSupplier release) {
+
+        static Target of(AdvisoryLock lock) {
+            return new Target(lock.name(), "lock '" + lock.name() + "'", lock.mode(), lock::tryAcquire, lock::release);
+        }
+
+        static Target of(AdvisoryLockSet set) {
+            String names = set.names().toString();
+            return new Target(names, "lock set " + names, set.mode(), set::tryAcquire, set::release);
+        }
+    }
+
+    /** {@code tryAcquire(Duration)} of a handle or a set. */
+    @FunctionalInterface
+    interface TimedAcquire {
+        boolean tryAcquire(Duration timeout) throws InterruptedException;
+    }
+
+    /** Releases scheduled by {@code releaseAfter}, so that closing can answer them. */
     private final Set<DelayedRelease> delayedReleases = ConcurrentHashMap.newKeySet();
 
     AsyncLocks(RegistryThreads threads, UnaryOperator<Runnable> decorator) {
@@ -58,7 +81,7 @@ final class AsyncLocks {
     }
 
     @SuppressWarnings("FutureReturnValueIgnored") // the release answers through its own future
-    CompletableFuture<Boolean> releaseAfter(AdvisoryLock lock, Duration delay) {
+    CompletableFuture<Boolean> releaseAfter(Target lock, Duration delay) {
         DelayedRelease release = new DelayedRelease(lock);
         delayedReleases.add(release);
         try {
@@ -75,15 +98,15 @@ final class AsyncLocks {
         return release.result;
     }
 
-    /** One release of {@link AdvisoryLock#releaseAfter}; runs once, whoever gets to it. */
+    /** One release of {@code releaseAfter}; runs once, whoever gets to it. */
     private final class DelayedRelease implements Runnable {
 
-        private final AdvisoryLock lock;
+        private final Target lock;
         final CompletableFuture<Boolean> result = new CompletableFuture<>();
         /** {@link #release()} as the decorator wrapped it. */
         private final Runnable decorated;
 
-        DelayedRelease(AdvisoryLock lock) {
+        DelayedRelease(Target lock) {
             this.lock = lock;
             this.decorated = decorated(this::release);
         }
@@ -104,7 +127,7 @@ final class AsyncLocks {
                 decorated.run();
             } catch (RuntimeException | Error e) {
                 LOG.log(System.Logger.Level.WARNING, () -> "The registry's task decorator failed around the delayed "
-                        + "release of lock '" + lock.name() + "'; releasing it without the caller's context", e);
+                        + "release of " + lock.described() + "; releasing it without the caller's context", e);
             } finally {
                 release();
             }
@@ -116,7 +139,7 @@ final class AsyncLocks {
                 return;
             }
             try {
-                result.complete(lock.release());
+                result.complete(lock.release().getAsBoolean());
             } catch (RuntimeException | Error e) {
                 result.completeExceptionally(e);
             }
@@ -124,7 +147,7 @@ final class AsyncLocks {
     }
 
     @SuppressWarnings("FutureReturnValueIgnored") // the expiry is cancelled through the result, which answers the caller
-    CompletableFuture<Boolean> acquireAsync(AdvisoryLock lock, Duration timeout) {
+    CompletableFuture<Boolean> acquireAsync(Target lock, Duration timeout) {
         AsyncAcquire task = new AsyncAcquire(lock, timeout, this::decorated);
         // the expiry may complete the future, and so run the caller's dependent stages: in its context too
         @Nullable Runnable expireIfQueued = Timeouts.isForever(timeout) ? null
@@ -148,7 +171,7 @@ final class AsyncLocks {
      */
     private static final class AsyncAcquire implements Runnable {
 
-        private final AdvisoryLock lock;
+        private final Target lock;
         private final Duration timeout;
         /** From the call: time spent queued for a thread counts against the timeout. */
         private final long deadline;
@@ -161,7 +184,7 @@ final class AsyncLocks {
         private boolean started;
 
         @SuppressWarnings("FutureReturnValueIgnored") // a cancel hook on the caller's future, not a result
-        AsyncAcquire(AdvisoryLock lock, Duration timeout, UnaryOperator<Runnable> decorator) {
+        AsyncAcquire(Target lock, Duration timeout, UnaryOperator<Runnable> decorator) {
             this.lock = lock;
             this.timeout = timeout;
             this.deadline = Timeouts.deadline(timeout);
@@ -185,7 +208,7 @@ final class AsyncLocks {
                 result.completeExceptionally(e);
             }
             result.completeExceptionally(new IllegalStateException("The registry's task decorator did not run the "
-                    + "acquisition of lock '" + lock.name() + "'"));
+                    + "acquisition of " + lock.described()));
         }
 
         private void acquire() {
@@ -200,10 +223,10 @@ final class AsyncLocks {
                 runnerLock.unlock();
             }
             try {
-                boolean acquired = lock.tryAcquire(Timeouts.isForever(timeout) ? timeout
+                boolean acquired = lock.acquire().tryAcquire(Timeouts.isForever(timeout) ? timeout
                         : Duration.ofNanos(Timeouts.remaining(deadline)));
                 if (!result.complete(acquired) && acquired) {
-                    lock.release();
+                    var unused = lock.release().getAsBoolean(); // nobody waits for this grant any more
                 }
             } catch (InterruptedException e) {
                 result.completeExceptionally(new AcquireFailureException(lock.name(), lock.mode(),

@@ -414,11 +414,11 @@ public final class LockRegistry implements AutoCloseable {
         return new IllegalStateException("This LockRegistry is closed; build a new one to take locks", cause);
     }
 
-    CompletableFuture<Boolean> releaseAfter(AdvisoryLock lock, Duration delay) {
+    CompletableFuture<Boolean> releaseAfter(AsyncLocks.Target lock, Duration delay) {
         return async.releaseAfter(lock, delay);
     }
 
-    CompletableFuture<Boolean> acquireAsync(AdvisoryLock lock, Duration timeout) {
+    CompletableFuture<Boolean> acquireAsync(AsyncLocks.Target lock, Duration timeout) {
         return async.acquireAsync(lock, timeout);
     }
 

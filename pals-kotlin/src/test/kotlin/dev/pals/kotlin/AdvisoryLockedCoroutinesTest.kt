@@ -104,12 +104,36 @@ class AdvisoryLockedCoroutinesTest {
         }
     }
 
+    @Test
+    fun suspendFunctionOnTwoNamesHoldsBothAcrossASuspensionAndExcludesTheOtherInstance() = instance { one ->
+        instance { two ->
+            val keys = listOf(keyOf(one, "account:a"), keyOf(one, "account:b"))
+            val seen =
+                CoroutineLockTestSupport.runBounded {
+                    one.getBean(CoroutineJobs::class.java).transfer("a", "b") {
+                        val other = runCatching { two.getBean(CoroutineJobs::class.java).transfer("b", "a") { 0 } }
+                        keys.map { grantedOnServer(it) } + (if (other.exceptionOrNull() is AcquireFailureException) 1 else 0)
+                    }
+                }
+            assertThat(seen).`as`("both accounts in pg_locks after a suspension, and the other instance refused")
+                .containsExactly(1, 1, 1)
+            assertThat(keys.map { grantedOnServer(it) }).containsExactly(0, 0)
+        }
+    }
+
     /** Locked coroutine methods; open, as Spring proxies the class. */
     open class CoroutineJobs {
 
         /** Runs [inside] after a suspension, holding the lock, the other instance not waiting for it. */
         @AdvisoryLocked(name = SUSPENDING, blocking = false)
         open suspend fun <T> suspending(inside: suspend () -> T): T {
+            delay(100)
+            return inside()
+        }
+
+        /** Runs [inside] after a suspension, holding both accounts. */
+        @AdvisoryLocked(names = ["'account:' + #from", "'account:' + #to"], blocking = false)
+        open suspend fun <T> transfer(from: String, to: String, inside: suspend () -> T): T {
             delay(100)
             return inside()
         }

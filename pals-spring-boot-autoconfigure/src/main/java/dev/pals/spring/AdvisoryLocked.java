@@ -90,9 +90,11 @@ public @interface AdvisoryLocked {
      * would break the order). With {@link LockScope#TRANSACTION} the names are taken as one
      * {@link dev.pals.TransactionLockSet} in the call's transaction, in the same order, and held
      * until it ends; a set not obtained is rolled back to a savepoint, so the transaction holds
-     * none of them and goes on. Not for reactive methods, not with {@link #holdAtLeast()}. With
-     * {@code pals.interrupt-on-loss}, the loss of any member of a session set interrupts the call,
-     * as the loss of a lock does.
+     * none of them and goes on. On a reactive method or a suspend function the set is taken on a
+     * registry thread and held for the publisher's life, the loss of any member ending it with
+     * {@link dev.pals.LockLostException}; there only {@link LockScope#SESSION}. Not with
+     * {@link #holdAtLeast()}. With {@code pals.interrupt-on-loss}, the loss of any member of a
+     * blocking session set interrupts the call, as the loss of a lock does.
      */
     String[] names() default {};
 

@@ -2,6 +2,7 @@ package dev.pals.spring.aop;
 
 import dev.pals.AcquireFailureException;
 import dev.pals.AdvisoryLock;
+import dev.pals.AdvisoryLockSet;
 import dev.pals.LockKey;
 import dev.pals.LockLostException;
 import dev.pals.LockMode;
@@ -13,6 +14,7 @@ import dev.pals.spring.OnContention;
 import dev.pals.spring.r2dbc.ReactiveTransactionLocks;
 import java.sql.Connection;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -57,6 +59,9 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
     /** The reactive calls holding their lock, by the call's handle: a loss ends each with its exception. */
     private final ConcurrentHashMap<AdvisoryLock, Consumer<LockLostException>> reactiveHolds =
             new ConcurrentHashMap<>();
+    /** The reactive calls holding a lock set: the loss of a member's handle, which they cannot see, ends each. */
+    private final ConcurrentHashMap<AdvisoryLockSet, Consumer<LockLostException>> reactiveSets =
+            new ConcurrentHashMap<>();
 
     /** A thread in a locked call, and whether the loss of its lock interrupted it. */
     private static final class Runner {
@@ -97,6 +102,15 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
         reactiveHolds.remove(lock);
     }
 
+    /** Tells a reactive call that holds {@code set} of the loss of a member, until {@link #unwatch(AdvisoryLockSet)}. */
+    void watch(AdvisoryLockSet set, Consumer<LockLostException> onLoss) {
+        reactiveSets.put(set, onLoss);
+    }
+
+    void unwatch(AdvisoryLockSet set) {
+        reactiveSets.remove(set);
+    }
+
     /**
      * Interrupts the threads still running calls that held {@code lock}, alone, as a member of a set
      * or as a permit; ends the reactive call that held it with {@code cause}. Atomic against each
@@ -107,6 +121,12 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
         if (reactive != null) {
             reactive.accept(cause);
         }
+        // a set's member handles are its own: a loss on one of its keys that leaves it not held is its loss
+        reactiveSets.forEach((set, onLoss) -> {
+            if (set.keys().contains(lock.key()) && !set.isHeld()) {
+                onLoss.accept(cause);
+            }
+        });
         // losses are rare, and the registry marks the lock lost before telling, so each call can ask its holder
         for (Object holder : runners.keySet()) {
             runners.computeIfPresent(holder, (key, runner) -> {
@@ -128,7 +148,9 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
             return invocation.proceed();
         }
         if (!locked.names().isEmpty()) {
-            return LockSetCall.invoke(this, invocation, locked, target);
+            return locked.returnKind() == LockedMethod.ReturnKind.REACTIVE
+                    ? ReactiveLockedCall.of(this, invocation, locked, LockSetCall.resolve(locked, invocation, target))
+                    : LockSetCall.invoke(this, invocation, locked, target);
         }
         String name = locked.name().resolve(invocation.getArguments(), target);
         if (locked.permits() > 0) {
@@ -136,7 +158,7 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
         }
         if (locked.returnKind() == LockedMethod.ReturnKind.REACTIVE) {
             // only for methods LockedMethods found reactive, so only with Reactor on the class path
-            return ReactiveLockedCall.of(this, invocation, locked, name);
+            return ReactiveLockedCall.of(this, invocation, locked, List.of(name));
         }
         return locked.scope() == LockScope.TRANSACTION
                 ? inTransaction(invocation, locked, name)

@@ -18,6 +18,9 @@ import java.util.Objects;
  *     mailer.send(report);
  * }
  * }</pre>
+ *
+ * <p>These read the calling thread's call chain, so they serve blocking methods; a reactive method
+ * reads its token with {@code ReactiveLockRegistry.fencingToken()}, from the Reactor Context.
  */
 public final class AdvisoryLocks {
 

@@ -3,6 +3,7 @@ package dev.pals.spring.aop;
 import dev.pals.AcquireFailureException;
 import dev.pals.AdvisoryLockSet;
 import dev.pals.LockKey;
+import dev.pals.LockMode;
 import dev.pals.TransactionLockSet;
 import dev.pals.spring.AdvisoryLocked;
 import dev.pals.spring.LockScope;
@@ -11,6 +12,7 @@ import java.sql.Connection;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletionStage;
+import java.util.function.Function;
 import javax.sql.DataSource;
 import org.aopalliance.intercept.MethodInvocation;
 import org.apache.commons.logging.Log;
@@ -57,10 +59,6 @@ final class LockSetCall {
                     + "JDBC transaction, and is not supported in a reactive (R2DBC) one; lock on one name, or use "
                     + "scope = SESSION");
         }
-        if (returnKind == LockedMethod.ReturnKind.REACTIVE) {
-            throw LockedMethods.invalid(description, "names = {...} is not supported on reactive methods; lock "
-                    + "inside the work, or on one name");
-        }
         if (!locked.holdAtLeast().isBlank()) {
             throw LockedMethods.invalid(description, "holdAtLeast is not supported with names = {...}; leave it "
                     + "out, or lock on one name");
@@ -72,13 +70,19 @@ final class LockSetCall {
         return String.join(", ", names.stream().map(LockNameTemplate::source).toList());
     }
 
-    /** Runs the call holding every name, or skips or throws as {@code @AdvisoryLocked} says. */
-    static @Nullable Object invoke(AdvisoryLockInterceptor interceptor, MethodInvocation invocation,
-            LockedMethod locked, @Nullable Object target) throws Throwable {
+    /** The names this call locks, resolved from the call's arguments. */
+    static List<String> resolve(LockedMethod locked, MethodInvocation invocation, @Nullable Object target) {
         List<String> names = new ArrayList<>();
         for (LockNameTemplate template : locked.names()) {
             names.add(template.resolve(invocation.getArguments(), target));
         }
+        return names;
+    }
+
+    /** Runs the call holding every name, or skips or throws as {@code @AdvisoryLocked} says. */
+    static @Nullable Object invoke(AdvisoryLockInterceptor interceptor, MethodInvocation invocation,
+            LockedMethod locked, @Nullable Object target) throws Throwable {
+        List<String> names = resolve(locked, invocation, target);
         if (locked.scope() == LockScope.TRANSACTION) {
             return inTransaction(interceptor, invocation, locked, names);
         }
@@ -173,17 +177,19 @@ final class LockSetCall {
     }
 
     /**
-     * Whether outer calls of this thread's chain hold every key, so that this call passes through.
+     * Whether outer calls hold every key ({@code outer} gives the mode an outer call holds a key
+     * in, or null), so that this call passes through.
      *
      * @throws IllegalStateException if they hold some keys only: taking the others now would take
      *     them out of the global order, which could deadlock
      */
-    private static boolean heldByOuterCalls(List<LockKey> keys, List<String> names, LockedMethod locked) {
+    static boolean heldByOuterCalls(List<LockKey> keys, List<String> names, LockedMethod locked,
+            Function<LockKey, @Nullable LockMode> outer) {
         List<String> held = new ArrayList<>();
         for (int i = 0; i < keys.size(); i++) {
-            CallChain.Entry outer = CallChain.get(keys.get(i));
-            if (outer != null) {
-                AdvisoryLockInterceptor.checkNested(outer.mode(), locked, names.get(i));
+            LockMode mode = outer.apply(keys.get(i));
+            if (mode != null) {
+                AdvisoryLockInterceptor.checkNested(mode, locked, names.get(i));
                 held.add(names.get(i));
             }
         }
@@ -197,6 +203,14 @@ final class LockSetCall {
                     + "the outer call");
         }
         return true;
+    }
+
+    /** Whether outer calls of this thread's chain hold every key, so that this call passes through. */
+    private static boolean heldByOuterCalls(List<LockKey> keys, List<String> names, LockedMethod locked) {
+        return heldByOuterCalls(keys, names, locked, key -> {
+            CallChain.Entry outer = CallChain.get(key);
+            return outer == null ? null : outer.mode();
+        });
     }
 
     private static void leave(AdvisoryLockInterceptor interceptor, AdvisoryLockSet set, List<LockKey> keys) {

@@ -1,6 +1,7 @@
 package dev.pals.spring.aop;
 
 import dev.pals.AdvisoryLock;
+import dev.pals.AdvisoryLockSet;
 import dev.pals.LockKey;
 import dev.pals.LockLostException;
 import dev.pals.LockMode;
@@ -10,10 +11,12 @@ import dev.pals.spring.r2dbc.ReactiveTransactionLocks;
 import java.lang.reflect.Method;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 import org.aopalliance.intercept.MethodInvocation;
 import org.apache.commons.logging.Log;
 import org.apache.commons.logging.LogFactory;
@@ -28,6 +31,7 @@ import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
 import reactor.core.scheduler.Schedulers;
+import reactor.util.context.Context;
 import reactor.util.context.ContextView;
 
 /**
@@ -41,6 +45,13 @@ import reactor.util.context.ContextView;
  * calls the method twice, each time holding the lock. A nested locked call on the same name,
  * subscribed inside the outer call's publisher, passes through: the held keys travel in the
  * Reactor {@code Context}, as the thread-local call chain of blocking calls cannot.
+ *
+ * <p>A method locked on several names ({@code names = {...}}) holds them as one
+ * {@link AdvisoryLockSet}, taken all or nothing on a registry thread, in the same way: for the
+ * publisher's life, skipping or failing as one name does, ended by the loss of any member.
+ *
+ * <p>The handle of a single-name call travels in the Context too, by name, for
+ * {@code ReactiveLockRegistry.fencingToken()}.
  */
 final class ReactiveLockedCall {
 
@@ -54,6 +65,9 @@ final class ReactiveLockedCall {
     private record HeldKeys(LockRegistry registry) {
     }
 
+    /** Where the single-name handles go, for {@code ReactiveLockRegistry.fencingToken()}: ReactiveHold.HANDLES. */
+    private static final String HANDLES = "dev.pals.heldHandles";
+
     private static final int WAITING = 0;
     private static final int HOLDING = 1;
     private static final int DONE = 2;
@@ -61,6 +75,9 @@ final class ReactiveLockedCall {
     private final AdvisoryLockInterceptor interceptor;
     private final MethodInvocation invocation;
     private final LockedMethod locked;
+    /** The resolved names: one, or the set's as written. */
+    private final List<String> names;
+    /** The name, or the set's names as a list, for messages and events. */
     private final String name;
     /** WAITING, then HOLDING once granted, then DONE once released or given up: release exactly once. */
     private final AtomicInteger state = new AtomicInteger(WAITING);
@@ -70,19 +87,23 @@ final class ReactiveLockedCall {
     private volatile long acquiredAt;
 
     private ReactiveLockedCall(AdvisoryLockInterceptor interceptor, MethodInvocation invocation, LockedMethod locked,
-            String name) {
+            List<String> names) {
         this.interceptor = interceptor;
         this.invocation = invocation;
         this.locked = locked;
-        this.name = name;
+        this.names = names;
+        this.name = locked.names().isEmpty() ? names.get(0) : names.toString();
     }
 
-    /** What the locked method returns: a publisher of its return type that locks each subscription. */
+    /**
+     * What the locked method returns: a publisher of its return type that locks each subscription
+     * on {@code names}, the one name of {@code name = ...} or every name of {@code names = {...}}.
+     */
     static Object of(AdvisoryLockInterceptor interceptor, MethodInvocation invocation, LockedMethod locked,
-            String name) {
+            List<String> names) {
         Method method = invocation.getMethod();
         Flux<Object> calls = Flux.deferContextual(
-                context -> new ReactiveLockedCall(interceptor, invocation, locked, name).subscribed(context));
+                context -> new ReactiveLockedCall(interceptor, invocation, locked, names).subscribed(context));
         if (KotlinDetector.isSuspendingFunction(method)) {
             // Spring's AOP makes the function's result of this: a Flow from any publisher, else it awaits a Mono
             return isFlow(method) ? calls : calls.singleOrEmpty();
@@ -110,22 +131,25 @@ final class ReactiveLockedCall {
             return inTransaction();
         }
         LockRegistry registry;
-        AdvisoryLock lock;
+        Hold lock;
         try {
             registry = interceptor.registry();
-            lock = registry.lock(name, locked.options());
+            lock = locked.names().isEmpty() ? new OneLock(registry.lock(name, locked.options()), interceptor)
+                    : new LockSet(registry.locks(names, locked.options()), interceptor);
         } catch (IllegalStateException refused) {
             return interceptor.skipsAtShutdown(locked, name) ? Flux.empty() : Flux.error(refused);
         }
         HeldKeys heldKeys = new HeldKeys(registry);
         Map<LockKey, LockMode> held = context.hasKey(heldKeys) ? context.get(heldKeys) : Map.of();
-        LockMode outer = held.get(lock.key());
-        if (outer != null) {
-            AdvisoryLockInterceptor.checkNested(outer, locked, name);
-            return work();
+        try {
+            if (LockSetCall.heldByOuterCalls(lock.keys(), lock.names(), locked, held::get)) {
+                return work();
+            }
+        } catch (IllegalStateException refused) {
+            return Flux.error(refused);
         }
         Map<LockKey, LockMode> inner = new HashMap<>(held);
-        inner.put(lock.key(), locked.mode());
+        lock.keys().forEach(key -> inner.put(key, locked.mode()));
         return acquire(lock)
                 // off the registry's thread, which acquisitions need: the method and its work run elsewhere
                 .publishOn(Schedulers.boundedElastic())
@@ -133,7 +157,7 @@ final class ReactiveLockedCall {
                 .concatWith(Mono.defer(() -> releaseOnComplete(lock)))
                 .onErrorResume(failure -> releaseOnError(lock, failure))
                 .doOnCancel(() -> releaseOnCancel(lock))
-                .contextWrite(downstream -> downstream.put(heldKeys, Map.copyOf(inner)));
+                .contextWrite(downstream -> lock.withHandle(downstream.put(heldKeys, Map.copyOf(inner))));
     }
 
     /**
@@ -159,7 +183,7 @@ final class ReactiveLockedCall {
      * grant that crosses the cancel is released.
      */
     @SuppressWarnings("FutureReturnValueIgnored") // the callback answers the sink, which reports every outcome
-    private Mono<Boolean> acquire(AdvisoryLock lock) {
+    private Mono<Boolean> acquire(Hold lock) {
         return Mono.create(sink -> {
             CompletableFuture<Boolean> acquisition = lock.acquireAsync(locked.timeout());
             sink.onCancel(() -> acquisition.cancel(true));
@@ -179,12 +203,12 @@ final class ReactiveLockedCall {
                     return;
                 }
                 // watched before it counts as held, so that whoever finishes the call also unwatches it
-                interceptor.watch(lock, this::lost);
+                lock.watch(this::lost);
                 acquiredAt = System.nanoTime();
                 if (state.compareAndSet(WAITING, HOLDING)) {
                     sink.success(true);
                 } else {
-                    interceptor.unwatch(lock);
+                    lock.unwatch();
                     releaseQuietly(lock, "after its subscriber cancelled");
                 }
             });
@@ -229,20 +253,20 @@ final class ReactiveLockedCall {
     }
 
     /** Ends the hold; whether this call held the lock and must release it. True once at most. */
-    private boolean finish(AdvisoryLock lock) {
+    private boolean finish(Hold lock) {
         if (state.getAndSet(DONE) != HOLDING) {
             return false;
         }
-        interceptor.unwatch(lock);
+        lock.unwatch();
         return true;
     }
 
-    private Mono<Object> releaseOnComplete(AdvisoryLock lock) {
+    private Mono<Object> releaseOnComplete(Hold lock) {
         return finish(lock) ? release(lock).then(Mono.empty()) : Mono.empty();
     }
 
     /** A lost lock is the news the subscriber must not miss, with the method's failure attached. */
-    private Mono<Object> releaseOnError(AdvisoryLock lock, Throwable failure) {
+    private Mono<Object> releaseOnError(Hold lock, Throwable failure) {
         if (!finish(lock)) {
             return Mono.error(failure);
         }
@@ -259,7 +283,7 @@ final class ReactiveLockedCall {
         });
     }
 
-    private void releaseOnCancel(AdvisoryLock lock) {
+    private void releaseOnCancel(Hold lock) {
         if (finish(lock)) {
             releaseQuietly(lock, "after its subscriber cancelled");
         }
@@ -270,7 +294,7 @@ final class ReactiveLockedCall {
      * without waiting, at the end of the method's hold-at-least. Completes as the release does, with
      * {@link LockLostException} if the lock was lost.
      */
-    private Mono<Boolean> release(AdvisoryLock lock) {
+    private Mono<Boolean> release(Hold lock) {
         Duration rest = locked.holdAtLeast().minusNanos(System.nanoTime() - acquiredAt);
         if (rest.isNegative() || rest.isZero() || !lock.isHeld()) {
             // the release runs whether or not anyone still waits for it
@@ -281,17 +305,142 @@ final class ReactiveLockedCall {
     }
 
     /** Nobody is left to tell of a failed release, so it is logged. */
-    private void releaseQuietly(AdvisoryLock lock, String when) {
+    private void releaseQuietly(Hold lock, String when) {
         logFailure(lock.releaseAfter(Duration.ZERO), lock, when);
     }
 
     @SuppressWarnings("FutureReturnValueIgnored") // a callback that logs a failed release; nothing waits for it
-    private void logFailure(CompletableFuture<Boolean> release, AdvisoryLock lock, String when) {
+    private void logFailure(CompletableFuture<Boolean> release, Hold lock, String when) {
         release.whenComplete((released, failure) -> {
             if (failure != null) {
-                LOG.error("Releasing lock '" + lock.name() + "' of " + locked.description() + " " + when
+                LOG.error("Releasing " + lock.described() + " of " + locked.description() + " " + when
                         + " failed: " + failure.getMessage(), failure);
             }
         });
+    }
+
+    /** What a call holds: one handle, or a set of them for {@code names = {...}}. */
+    private sealed interface Hold permits OneLock, LockSet {
+
+        /** The names in the order they are taken, one per key. */
+        List<String> names();
+
+        List<LockKey> keys();
+
+        String described();
+
+        CompletableFuture<Boolean> acquireAsync(Duration timeout);
+
+        CompletableFuture<Boolean> releaseAfter(Duration delay);
+
+        boolean isHeld();
+
+        /** Ends the call with the loss of any lock it holds, from now until {@link #unwatch()}. */
+        void watch(Consumer<LockLostException> onLoss);
+
+        void unwatch();
+
+        /** {@code context} with this hold's handle added where its fencing token is read, if it has one. */
+        Context withHandle(Context context);
+    }
+
+    private record OneLock(AdvisoryLock lock, AdvisoryLockInterceptor interceptor) implements Hold {
+
+        @Override
+        public List<String> names() {
+            return List.of(lock.name());
+        }
+
+        @Override
+        public List<LockKey> keys() {
+            return List.of(lock.key());
+        }
+
+        @Override
+        public String described() {
+            return "lock '" + lock.name() + "'";
+        }
+
+        @Override
+        public CompletableFuture<Boolean> acquireAsync(Duration timeout) {
+            return lock.acquireAsync(timeout);
+        }
+
+        @Override
+        public CompletableFuture<Boolean> releaseAfter(Duration delay) {
+            return lock.releaseAfter(delay);
+        }
+
+        @Override
+        public boolean isHeld() {
+            return lock.isHeld();
+        }
+
+        @Override
+        public void watch(Consumer<LockLostException> onLoss) {
+            interceptor.watch(lock, onLoss);
+        }
+
+        @Override
+        public void unwatch() {
+            interceptor.unwatch(lock);
+        }
+
+        @Override
+        public Context withHandle(Context context) {
+            Map<String, AdvisoryLock> outer = context.hasKey(HANDLES) ? context.get(HANDLES) : Map.of();
+            Map<String, AdvisoryLock> handles = new HashMap<>(outer);
+            handles.put(lock.name(), lock);
+            return context.put(HANDLES, Map.copyOf(handles));
+        }
+    }
+
+    private record LockSet(AdvisoryLockSet set, AdvisoryLockInterceptor interceptor) implements Hold {
+
+        @Override
+        public List<String> names() {
+            return set.names();
+        }
+
+        @Override
+        public List<LockKey> keys() {
+            return set.keys();
+        }
+
+        @Override
+        public String described() {
+            return "locks " + set.names();
+        }
+
+        @Override
+        public CompletableFuture<Boolean> acquireAsync(Duration timeout) {
+            return set.acquireAsync(timeout);
+        }
+
+        @Override
+        public CompletableFuture<Boolean> releaseAfter(Duration delay) {
+            return set.releaseAfter(delay);
+        }
+
+        @Override
+        public boolean isHeld() {
+            return set.isHeld();
+        }
+
+        @Override
+        public void watch(Consumer<LockLostException> onLoss) {
+            interceptor.watch(set, onLoss);
+        }
+
+        @Override
+        public void unwatch() {
+            interceptor.unwatch(set);
+        }
+
+        /** A set's members give no token here, as in a blocking call: their handles are the set's. */
+        @Override
+        public Context withHandle(Context context) {
+            return context;
+        }
     }
 }

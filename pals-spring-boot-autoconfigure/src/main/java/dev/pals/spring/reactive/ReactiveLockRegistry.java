@@ -2,10 +2,14 @@ package dev.pals.spring.reactive;
 
 import dev.pals.AcquireFailureException;
 import dev.pals.AdvisoryLock;
+import dev.pals.AdvisoryLockSet;
 import dev.pals.LockLostException;
 import dev.pals.LockOptions;
 import dev.pals.LockRegistry;
 import dev.pals.spring.LockLostEvent;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
@@ -14,6 +18,7 @@ import org.reactivestreams.Publisher;
 import org.springframework.context.ApplicationListener;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Schedulers;
 
 /**
  * The locks of a {@link LockRegistry} for reactive code: acquisition that never blocks a
@@ -49,6 +54,8 @@ public final class ReactiveLockRegistry implements ApplicationListener<LockLostE
     private final LockRegistry registry;
     /** The holds of {@link #withLock}, by handle, to be ended when their lock is lost. */
     private final ConcurrentHashMap<AdvisoryLock, Consumer<LockLostException>> holds = new ConcurrentHashMap<>();
+    /** The holds of {@link #withLocks}, by set, to be ended when a member is lost. */
+    private final ConcurrentHashMap<AdvisoryLockSet, Consumer<LockLostException>> sets = new ConcurrentHashMap<>();
 
     /** Reactive access to {@code registry}'s locks. */
     public ReactiveLockRegistry(LockRegistry registry) {
@@ -68,7 +75,7 @@ public final class ReactiveLockRegistry implements ApplicationListener<LockLostE
     public Mono<AdvisoryLock> acquire(String name, LockOptions options) {
         Objects.requireNonNull(options, "options");
         registry.lock(name, options); // checks the name now, not at subscription
-        return Mono.defer(() -> new ReactiveHold(registry.lock(name, options), null).acquisition());
+        return Mono.defer(() -> ReactiveHold.of(registry.lock(name, options), null).acquisition());
     }
 
     /**
@@ -101,7 +108,83 @@ public final class ReactiveLockRegistry implements ApplicationListener<LockLostE
         Objects.requireNonNull(options, "options");
         Objects.requireNonNull(work, "work");
         registry.lock(name, options); // checks the name now, not at subscription
-        return Flux.defer(() -> new ReactiveHold(registry.lock(name, options), this).held(work));
+        return Flux.defer(() -> ReactiveHold.of(registry.lock(name, options), this).held(work));
+    }
+
+    /**
+     * Takes every lock of {@code names} on subscription, all or nothing, as one
+     * {@link AdvisoryLockSet} ({@link LockRegistry#locks}: in one global key order, so that two
+     * overlapping sets never deadlock), then holds them all for the life of the publisher
+     * {@code work} supplies, as {@link #withLock} holds one: released exactly once, the completion
+     * passing on after the release.
+     *
+     * <p><b>Contention and timeout</b>: the options' wait bounds the whole set; a set not obtained
+     * ends with {@link AcquireFailureException} and holds none, and {@code work} is not called.
+     * <b>Cancel</b>: while waiting, cancels the server wait and gives back the members already
+     * taken; while held, cancels the work and releases every member. <b>Loss</b> of any member:
+     * cancels the work and ends with {@link LockLostException}, the other members released.
+     *
+     * @throws IllegalArgumentException at once, if there are no names, or one is blank or too long
+     */
+    public <T> Flux<T> withLocks(Collection<String> names, LockOptions options, Supplier<? extends Publisher<T>> work) {
+        Objects.requireNonNull(options, "options");
+        Objects.requireNonNull(work, "work");
+        List<String> copy = List.copyOf(names);
+        registry.locks(copy, options); // checks the names now, not at subscription
+        return Flux.defer(() -> ReactiveHold.of(registry.locks(copy, options), this).held(work));
+    }
+
+    /**
+     * The fencing token of the one lock that the subscriber's chain holds through
+     * {@link #withLock} or a reactive {@code @AdvisoryLocked} method on one name, read from the
+     * Reactor {@code Context}: subscribe to it inside that work, e.g.
+     * {@code locks.withLock("report", options, () -> ReactiveLockRegistry.fencingToken().flatMap(token -> store.write(report, token)))}.
+     * The reactive counterpart of {@link AdvisoryLock#fencingToken()} and
+     * {@code AdvisoryLocks.fencingToken()}; needs {@code pals.fencing-tokens}.
+     *
+     * <p>The first token of a hold costs one round trip, made on Reactor's bounded-elastic
+     * scheduler so that no subscriber's thread waits for the server; later ones answer the same
+     * token. Never waits for other holders. A lock set's members have no token here.
+     *
+     * @return emits the token, or fails with {@link IllegalStateException} if the chain holds no
+     *     such lock, or several (name one with {@link #fencingToken(String)}), or fencing tokens
+     *     are not enabled; with {@link LockLostException} if the lock was lost
+     */
+    public static Mono<Long> fencingToken() {
+        return Mono.deferContextual(context -> {
+            Map<String, AdvisoryLock> held = context.hasKey(ReactiveHold.HANDLES) ? context.get(ReactiveHold.HANDLES) : Map.of();
+            if (held.size() != 1) {
+                return Mono.error(new IllegalStateException("ReactiveLockRegistry.fencingToken() was subscribed to "
+                        + "with " + held.size() + " locks held through withLock or a reactive @AdvisoryLocked method "
+                        + "in its chain; it needs exactly one" + (held.isEmpty()
+                                ? " (subscribe to it inside the locked work, whose Context carries the lock)"
+                                : ", so name it: fencingToken(name)")));
+            }
+            return token(held.values().iterator().next());
+        });
+    }
+
+    /**
+     * The fencing token of the lock {@code name} (the resolved name) that the subscriber's chain
+     * holds through {@link #withLock} or a reactive {@code @AdvisoryLocked} method, as
+     * {@link #fencingToken()}.
+     *
+     * @return emits the token, or fails as {@link #fencingToken()} does
+     */
+    public static Mono<Long> fencingToken(String name) {
+        Objects.requireNonNull(name, "name");
+        return Mono.deferContextual(context -> {
+            Map<String, AdvisoryLock> held = context.hasKey(ReactiveHold.HANDLES) ? context.get(ReactiveHold.HANDLES) : Map.of();
+            AdvisoryLock lock = held.get(name);
+            return lock != null ? token(lock) : Mono.error(new IllegalStateException("ReactiveLockRegistry."
+                    + "fencingToken(\"" + name + "\") was subscribed to outside any withLock or reactive "
+                    + "@AdvisoryLocked method holding lock '" + name + "' in its chain"));
+        });
+    }
+
+    private static Mono<Long> token(AdvisoryLock lock) {
+        // the first token of a hold is a round trip: off the subscriber's thread
+        return Mono.fromCallable(lock::fencingToken).subscribeOn(Schedulers.boundedElastic());
     }
 
     /**
@@ -124,6 +207,12 @@ public final class ReactiveLockRegistry implements ApplicationListener<LockLostE
         if (hold != null) {
             hold.accept(event.getCause());
         }
+        // a set's member handles are its own: a loss on one of its keys that leaves it not held is its loss
+        sets.forEach((set, onLoss) -> {
+            if (set.keys().contains(event.getLock().key()) && !set.isHeld()) {
+                onLoss.accept(event.getCause());
+            }
+        });
     }
 
     void watch(AdvisoryLock lock, Consumer<LockLostException> onLoss) {
@@ -132,5 +221,13 @@ public final class ReactiveLockRegistry implements ApplicationListener<LockLostE
 
     void unwatch(AdvisoryLock lock) {
         holds.remove(lock);
+    }
+
+    void watch(AdvisoryLockSet set, Consumer<LockLostException> onLoss) {
+        sets.put(set, onLoss);
+    }
+
+    void unwatch(AdvisoryLockSet set) {
+        sets.remove(set);
     }
 }
