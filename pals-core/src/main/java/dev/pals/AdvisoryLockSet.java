@@ -1,12 +1,8 @@
 package dev.pals;
 
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Collection;
-import java.util.Comparator;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import org.jspecify.annotations.Nullable;
@@ -68,21 +64,10 @@ public final class AdvisoryLockSet {
 
     /** A set of {@code names}, made of one handle of {@code registry} per distinct key. */
     static AdvisoryLockSet of(LockRegistry registry, Collection<String> names, LockOptions options) {
-        Objects.requireNonNull(names, "names");
         Objects.requireNonNull(options, "options");
-        if (names.isEmpty()) {
-            throw new IllegalArgumentException("A lock set needs at least one name, but none was given");
-        }
-        Map<LockKey, AdvisoryLock> byKey = new LinkedHashMap<>();
-        for (String name : names) {
-            AdvisoryLock member = registry.lock(LockKey.requireText(name, "lock name"), options);
-            byKey.putIfAbsent(member.key(), member);
-        }
-        List<AdvisoryLock> ordered = new ArrayList<>(byKey.values());
-        // the one global order: by the key's number, which every registry derives alike (names give bigint keys)
-        ordered.sort(Comparator.comparingLong(member -> member.key().value()));
+        List<AdvisoryLock> ordered = LockKey.inSetOrder(names, name -> registry.lock(name, options), AdvisoryLock::key);
         AdvisoryLock first = ordered.get(0);
-        return new AdvisoryLockSet(List.copyOf(ordered), registry, options.mode(), first.isBlocking(), first.timeout());
+        return new AdvisoryLockSet(ordered, registry, options.mode(), first.isBlocking(), first.timeout());
     }
 
     /** The members' names, one per distinct key, in the order they are acquired. */

@@ -7,6 +7,14 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -101,6 +109,28 @@ public final class LockKey {
         }
         statement.setLong(index, value);
         return index + 1;
+    }
+
+    /**
+     * One member per distinct key of {@code names}, made by {@code member}, in the one global
+     * order of lock sets: ascending {@link #value()}, which every registry derives alike, so that
+     * two sets that overlap never wait for each other in a cycle.
+     *
+     * @throws IllegalArgumentException if {@code names} is empty or a name is blank
+     */
+    static <M> List<M> inSetOrder(Collection<String> names, Function<String, M> member, Function<M, LockKey> key) {
+        Objects.requireNonNull(names, "names");
+        if (names.isEmpty()) {
+            throw new IllegalArgumentException("A lock set needs at least one name, but none was given");
+        }
+        Map<LockKey, M> byKey = new LinkedHashMap<>();
+        for (String name : names) {
+            M made = member.apply(requireText(name, "lock name"));
+            byKey.putIfAbsent(key.apply(made), made);
+        }
+        List<M> ordered = new ArrayList<>(byKey.values());
+        ordered.sort(Comparator.comparingLong(made -> key.apply(made).value()));
+        return List.copyOf(ordered);
     }
 
     static String requireText(@Nullable String text, String what) {

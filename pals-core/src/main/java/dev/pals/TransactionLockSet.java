@@ -4,12 +4,8 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Collection;
-import java.util.Comparator;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
@@ -59,20 +55,11 @@ public final class TransactionLockSet {
 
     /** A set of {@code names}, one transaction lock of {@code registry} per distinct key. */
     static TransactionLockSet of(LockRegistry registry, Collection<String> names, LockOptions options) {
-        Objects.requireNonNull(names, "names");
         Objects.requireNonNull(options, "options");
-        if (names.isEmpty()) {
-            throw new IllegalArgumentException("A lock set needs at least one name, but none was given");
-        }
-        Map<LockKey, TransactionLock> byKey = new LinkedHashMap<>();
-        for (String name : names) {
-            TransactionLock member = registry.transactionLock(LockKey.requireText(name, "lock name"), options);
-            byKey.putIfAbsent(member.key(), member);
-        }
-        List<TransactionLock> ordered = new ArrayList<>(byKey.values());
         // the order of AdvisoryLockSet, so that sets of both kinds never wait for each other in a cycle
-        ordered.sort(Comparator.comparingLong(member -> member.key().value()));
-        return new TransactionLockSet(List.copyOf(ordered), options.mode());
+        List<TransactionLock> ordered = LockKey.inSetOrder(names, name -> registry.transactionLock(name, options),
+                TransactionLock::key);
+        return new TransactionLockSet(ordered, options.mode());
     }
 
     /** The members' names, one per distinct key, in the order they are acquired. */
