@@ -287,7 +287,7 @@ public final class AdvisoryLockSet {
         try {
             while (taken < members.size()) {
                 AdvisoryLock member = members.get(taken);
-                acquired = mayWait ? member.tryAcquire(left(deadline)) : member.tryAcquire(Duration.ZERO);
+                acquired = mayWait ? member.tryAcquire(Timeouts.left(deadline)) : member.tryAcquire(Duration.ZERO);
                 if (!acquired) {
                     break;
                 }
@@ -365,10 +365,6 @@ public final class AdvisoryLockSet {
     }
 
     /** What is left of the set's timeout for the next member. */
-    private static Duration left(long deadline) {
-        return deadline == Long.MAX_VALUE ? Timeouts.FOREVER : Duration.ofNanos(Timeouts.remaining(deadline));
-    }
-
     @Override
     public String toString() {
         return "AdvisoryLockSet[" + names() + ", " + mode.label() + (isHeld() ? ", held" : ", not held") + "]";

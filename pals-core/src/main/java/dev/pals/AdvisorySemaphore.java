@@ -49,7 +49,9 @@ import org.jspecify.annotations.Nullable;
  * lock for another count, the acquisition throws {@link IllegalStateException} naming both counts
  * and holds nothing (while the registry holds a permit of the semaphore, through any handle, the
  * check is skipped: its count lock has been held since that permit's own). Two instances that
- * disagree can therefore never hold permits at once.
+ * disagree can therefore never hold permits at once, as long as their count locks are not lost: a
+ * count lock lost while its permit is held (its session ended, the permit's did not) is logged as
+ * a warning when the permit is given back, and the registry's next acquisition checks again.
  *
  * <p><b>Ownership.</b> The handle holds the permits, not the thread: one thread may acquire and
  * another release, and one handle may hold several permits (one per acquisition), shared by the
@@ -287,15 +289,7 @@ public final class AdvisorySemaphore {
             state.owners.set(slot, null);
         }
         // the count lock goes last: it must cover every moment a permit is held
-        try {
-            permit.marker().release();
-        } catch (RuntimeException e) {
-            if (failure == null) {
-                failure = e;
-            } else {
-                failure.addSuppressed(e);
-            }
-        }
+        releaseCount(permit);
         state.released();
         if (failure != null) {
             throw failure;
@@ -337,7 +331,7 @@ public final class AdvisorySemaphore {
         }
         AdvisoryLock marker = state.marker();
         // nobody takes the count lock exclusively, so this waits only behind a foreign exclusive request
-        if (!marker.tryAcquire(mayWait ? left(deadline) : Duration.ZERO)) {
+        if (!marker.tryAcquire(mayWait ? Timeouts.left(deadline) : Duration.ZERO)) {
             return null;
         }
         HeldPermit permit = null;
@@ -415,7 +409,7 @@ public final class AdvisorySemaphore {
      */
     private int queue(long deadline) throws InterruptedException {
         AdvisoryLock queue = state.queue();
-        if (!queue.tryAcquire(left(deadline))) {
+        if (!queue.tryAcquire(Timeouts.left(deadline))) {
             return -1;
         }
         try {
@@ -439,6 +433,27 @@ public final class AdvisorySemaphore {
     }
 
     /**
+     * Releases the count lock of a permit given back. Its loss is not the permit's, which stayed
+     * exclusive; it only left the agreement uncovered, which {@link SemaphoreState#holdsAny} then
+     * no longer relies on, so it is a warning rather than an exception. A close that raced this
+     * release (a graceful close sees the registry idle once the permit's lock is gone) released it.
+     */
+    private void releaseCount(HeldPermit permit) {
+        try {
+            permit.marker().release();
+        } catch (LockLostException e) {
+            System.getLogger(AdvisorySemaphore.class.getName()).log(System.Logger.Level.WARNING,
+                    () -> "The count lock of permit " + permit.slot() + " of semaphore '" + name() + "' ("
+                            + permits() + " permits) was lost while the permit was held; the permit itself was "
+                            + "not, and the next acquisition checks the count again: " + e.getMessage());
+        } catch (IllegalStateException closed) {
+            System.getLogger(AdvisorySemaphore.class.getName()).log(System.Logger.Level.DEBUG,
+                    () -> "The count lock of semaphore '" + name() + "' was released by the registry's close: "
+                            + closed.getMessage());
+        }
+    }
+
+    /**
      * Releases a helper lock (the count or the queue) on a path that ends without a permit: its
      * loss was told already, and a close released it.
      */
@@ -449,10 +464,5 @@ public final class AdvisorySemaphore {
             System.getLogger(AdvisorySemaphore.class.getName()).log(System.Logger.Level.DEBUG,
                     () -> "Letting go of '" + lock.name() + "': " + e.getMessage());
         }
-    }
-
-    private static Duration left(long deadline) {
-        long nanos = Timeouts.remaining(deadline);
-        return nanos == Long.MAX_VALUE ? LockRegistry.FOREVER : Duration.ofNanos(nanos);
     }
 }

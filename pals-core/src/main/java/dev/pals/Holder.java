@@ -18,9 +18,9 @@ final class Holder {
     final LockMode mode;
     final LockInfo info;
     /**
-     * What the observers' critical section, the held count, the activity snapshot and the loss
-     * listeners know this holder as: {@link #info}, or a semaphore for one of its permits; {@code null}
-     * for a lock no caller asked for by name (a semaphore's count and queue locks), which they never see.
+     * What the observers' critical section is named after: {@link #info}, or the semaphore for one
+     * of its permits. {@code null} for a lock no caller asked for by name (a semaphore's count and
+     * queue locks): then the held count, the activity snapshot and the loss listeners leave it out.
      */
     final @Nullable LockInfo reportedAs;
     /** Whether the observers are told of its acquisitions; a semaphore tells them of its own instead. */

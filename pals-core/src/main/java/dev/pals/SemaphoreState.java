@@ -76,13 +76,14 @@ final class SemaphoreState {
     }
 
     /**
-     * Whether a handle of this registry holds a permit now, whose count lock is then still held
-     * (it goes after the permit): the registry's lock on the count key has been held since that
-     * permit's check of {@code pg_locks}, so a new permit under it needs no check of its own.
+     * Whether a handle of this registry holds a permit now with its count lock: the registry's
+     * lock on the count key has then been held since that permit's check of {@code pg_locks}, so
+     * a new permit under it needs no check of its own. A permit whose permit or count lock was
+     * lost does not count, as its count lock no longer covers anyone.
      */
     boolean holdsAny() {
         for (int i = 0; i < permits; i++) {
-            if (owners.get(i) instanceof HeldPermit) {
+            if (owners.get(i) instanceof HeldPermit permit && permit.slotHeld() && permit.marker().isHeld()) {
                 return true;
             }
         }

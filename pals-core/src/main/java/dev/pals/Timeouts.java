@@ -51,6 +51,11 @@ final class Timeouts {
         return Math.max(0, deadline - System.nanoTime());
     }
 
+    /** The time left until {@code deadline} as a wait: {@link #FOREVER} for forever. */
+    static Duration left(long deadline) {
+        return deadline == Long.MAX_VALUE ? FOREVER : Duration.ofNanos(remaining(deadline));
+    }
+
     /** The {@code lock_timeout} setting for the time left: whole milliseconds, at least 1, or 0 for no limit. */
     static String lockTimeoutSetting(long deadline) {
         if (deadline == Long.MAX_VALUE) {

@@ -187,6 +187,11 @@ public final class TransactionLock {
     }
 
     /** Tracks a hold that {@link #take} obtained. */
+    /** Whether holds are tracked until their transaction ends (a transaction completion was given). */
+    boolean tracks() {
+        return completion != null;
+    }
+
     void track(Connection connection, @Nullable Integer pid) {
         tracked(connection, pid, true);
     }

@@ -158,7 +158,7 @@ public final class TransactionLockSet {
         boolean acquired = true;
         try {
             while (taken < members.size()) {
-                acquired = members.get(taken).take(connection, mayWait ? left(deadline) : Duration.ZERO, pid);
+                acquired = members.get(taken).take(connection, mayWait ? Timeouts.left(deadline) : Duration.ZERO, pid);
                 if (!acquired) {
                     break;
                 }
@@ -176,8 +176,10 @@ public final class TransactionLockSet {
             rollBack(connection, null);
             return taken;
         }
+        // asked once for the set here too, when a no-wait set did not ask it above
+        Integer trackedPid = pid != null || !members.get(0).tracks() ? pid : TransactionLock.backendPid(connection);
         for (TransactionLock member : members) {
-            member.track(connection, pid);
+            member.track(connection, trackedPid);
         }
         return -1;
     }
@@ -208,10 +210,6 @@ public final class TransactionLockSet {
     }
 
     /** What is left of the set's timeout for the next member. */
-    private static Duration left(long deadline) {
-        return deadline == Long.MAX_VALUE ? Timeouts.FOREVER : Duration.ofNanos(Timeouts.remaining(deadline));
-    }
-
     @Override
     public String toString() {
         return "TransactionLockSet[" + names() + ", " + mode.label() + "]";

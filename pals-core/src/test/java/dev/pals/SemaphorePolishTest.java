@@ -181,6 +181,29 @@ class SemaphorePolishTest extends LockTestSupport {
     }
 
     @Test
+    void aLostPermitNotYetGivenBackDoesNotSwitchOffTheAgreementCheck() throws Exception {
+        LockRegistry registry = registry(LockRegistry.builder(dataSource).namespace(namespace)
+                .lossCheckInterval(Duration.ofMillis(100)));
+        AdvisorySemaphore first = registry.semaphore("exports", 2);
+        HeldPermit lost = first.hold(Duration.ZERO);
+        DB.terminateSessions(dataSource.getPoolName());
+        await().atMost(Duration.ofSeconds(10)).until(() -> !lost.isHeld());
+        // an instance with another count, now free to take its count lock: the registry covers nothing
+        Connection outsider = outsider();
+        try (PreparedStatement statement = outsider.prepareStatement("SELECT pg_advisory_lock_shared(?, ?)")) {
+            statement.setInt(1, (int) first.classId());
+            statement.setInt(2, AdvisorySemaphore.MARKER_BASE + 3);
+            statement.execute();
+        }
+
+        assertThatThrownBy(() -> registry.semaphore("exports", 2).tryAcquire())
+                .as("checked, though the lost permit was not given back yet")
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("with 3 permits");
+        assertThatThrownBy(lost::close).isInstanceOf(LockLostException.class);
+        unlockAll(outsider);
+    }
+
+    @Test
     void aReleaseWakesTheQueueHeadWaitingOnAnotherHandleOfTheRegistryAtOnce() throws Exception {
         LockRegistry registry = registry();
         AdvisorySemaphore holder = registry.semaphore("exports", 1);

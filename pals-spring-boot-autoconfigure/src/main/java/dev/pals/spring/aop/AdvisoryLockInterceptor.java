@@ -53,7 +53,7 @@ final class AdvisoryLockInterceptor implements MethodInterceptor {
     private final boolean interruptOnLoss;
     /** Where {@link LockNotAcquiredEvent}s go; set once the context is up. */
     private volatile @Nullable ApplicationEventPublisher publisher;
-    /** With interrupt-on-loss: the thread running each locked call, by what the call holds (a lock, a set, a semaphore). */
+    /** With interrupt-on-loss: the thread running each locked call, by what the call holds (a lock, a set, a permit). */
     private final ConcurrentHashMap<Object, Runner> runners = new ConcurrentHashMap<>();
 
     /** The reactive calls holding their lock, by the call's handle: a loss ends each with its exception. */

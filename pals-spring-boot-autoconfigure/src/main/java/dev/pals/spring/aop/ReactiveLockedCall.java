@@ -204,6 +204,11 @@ final class ReactiveLockedCall {
                 }
                 // watched before it counts as held, so that whoever finishes the call also unwatches it
                 lock.watch(this::lost);
+                if (!lock.isHeld()) {
+                    // lost between the grant and the watch, so no listener will tell this call
+                    lost(new LockLostException(lock.described(), lock.described() + " was lost as it was granted",
+                            null));
+                }
                 acquiredAt = System.nanoTime();
                 if (state.compareAndSet(WAITING, HOLDING)) {
                     sink.success(true);

@@ -103,6 +103,11 @@ final class ReactiveHold<H> {
                     if (watcher != null) {
                         // watched before it counts as held, so that whoever finishes the hold also unwatches it
                         lock.watch(watcher, this::lost);
+                        if (!lock.isHeld()) {
+                            // lost between the grant and the watch, so no listener will tell this hold
+                            lost(new LockLostException(lock.name(), lock.described() + " was lost as it was granted",
+                                    null));
+                        }
                     }
                     if (state.compareAndSet(WAITING, HOLDING)) {
                         // off the registry's thread, which acquisitions need; a cancel meanwhile still releases
@@ -219,6 +224,8 @@ final class ReactiveHold<H> {
             return Mono.fromFuture(releaseAfter(Duration.ZERO), true).then();
         }
 
+        boolean isHeld();
+
         void watch(ReactiveLockRegistry watcher, Consumer<LockLostException> onLoss);
 
         void unwatch(ReactiveLockRegistry watcher);
@@ -262,6 +269,11 @@ final class ReactiveHold<H> {
         @Override
         public CompletableFuture<Boolean> releaseAfter(Duration delay) {
             return lock.releaseAfter(delay);
+        }
+
+        @Override
+        public boolean isHeld() {
+            return lock.isHeld();
         }
 
         @Override
@@ -315,6 +327,11 @@ final class ReactiveHold<H> {
         @Override
         public CompletableFuture<Boolean> releaseAfter(Duration delay) {
             return set.releaseAfter(delay);
+        }
+
+        @Override
+        public boolean isHeld() {
+            return set.isHeld();
         }
 
         @Override
