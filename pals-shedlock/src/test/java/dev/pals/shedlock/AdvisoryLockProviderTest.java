@@ -294,6 +294,16 @@ class AdvisoryLockProviderTest {
     }
 
     @Test
+    void extendAfterALossAnswersEmpty() throws Exception {
+        SimpleLock lock = one.provider.lock(config(LONG, Duration.ZERO)).orElseThrow();
+        DB.terminateSessions(one.pool.getPoolName());
+        await().atMost(Duration.ofSeconds(5)).until(() -> !one.losses.isEmpty());
+
+        assertThat(lock.extend(LONG, Duration.ZERO)).isEmpty();
+        assertThat(warnings("was lost while held")).singleElement().asString().contains("'" + name + "'");
+    }
+
+    @Test
     void inMemoryRegistryRefusesASecondCallerUntilUnlock() {
         try (LockRegistry registry = LockRegistry.inMemory().build();
                 AdvisoryLockProvider provider = new AdvisoryLockProvider(registry)) {
