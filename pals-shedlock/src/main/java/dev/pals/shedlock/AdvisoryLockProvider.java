@@ -4,6 +4,7 @@ import dev.pals.AdvisoryLock;
 import dev.pals.LockLostException;
 import dev.pals.LockRegistry;
 import java.time.Duration;
+import java.time.temporal.ChronoUnit;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ScheduledFuture;
@@ -206,7 +207,10 @@ public final class AdvisoryLockProvider implements ExtensibleLockProvider, AutoC
                 return;
             }
             cancelBound();
-            Duration atLeast = Duration.between(ClockProvider.now(), lockConfiguration.getLockAtLeastUntil());
+            // ShedLock's clock counts whole milliseconds: a configuration made with Instant.now() would otherwise
+            // look held at least for the fraction of a millisecond the clock cut off, and release late
+            Duration atLeast = Duration.between(ClockProvider.now(),
+                    lockConfiguration.getLockAtLeastUntil().truncatedTo(ChronoUnit.MILLIS));
             if (atLeast.isNegative() || atLeast.isZero()) {
                 hold.release("its task unlocked it");
             } else {

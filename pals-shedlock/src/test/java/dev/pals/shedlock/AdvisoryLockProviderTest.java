@@ -14,6 +14,7 @@ import dev.pals.LockLostException;
 import dev.pals.LockRegistry;
 import dev.pals.testing.TestDatabase;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -136,6 +137,19 @@ class AdvisoryLockProviderTest {
         lock.unlock();
 
         assertThat(canTake(two)).isTrue();
+    }
+
+    @Test
+    void unlockReleasesAtOnceAConfigurationMadeWithInstantNow() {
+        for (int i = 0; i < 5; i++) {
+            // finer than ShedLock's clock, which counts whole milliseconds
+            SimpleLock lock = one.provider.lock(new LockConfiguration(Instant.now(), name, LONG, Duration.ZERO))
+                    .orElseThrow();
+
+            lock.unlock();
+
+            assertThat(canTake(two)).isTrue();
+        }
     }
 
     @Test
