@@ -311,6 +311,8 @@ public final class Comparison {
                 + "connection fails, if there is one", "none");
         report.row(Kind.SHEDLOCK.label, "no such loss: the lock is a row until lockAtMostFor ends; a task that "
                 + "outlives it is not told", "none");
+        report.row(Kind.SHEDLOCK_PALS.label, "as LockRegistry (same engine): the registry reports the loss, the "
+                + "task's unlock logs it", "as LockRegistry");
         report.row(Kind.SPRING_INTEGRATION.label, "no such loss: the lock is a row until its time to live ends; "
                 + "unlock() then throws", "none");
         report.endTable();
@@ -336,6 +338,7 @@ public final class Comparison {
                 + "gives up (about 15 min on Linux)", "the server's keepalives above (Linux defaults: about 2 h 11 min)");
         report.row(Kind.SHEDLOCK.label, "never: a task that outlives lockAtMostFor is not told",
                 "lockAtMostFor, whatever the holder's state");
+        report.row(Kind.SHEDLOCK_PALS.label, "as LockRegistry (same engine)", "as LockRegistry");
         report.row(Kind.SPRING_INTEGRATION.label, "never, until unlock() throws",
                 "its time to live, whatever the holder's state");
         report.endTable();

@@ -24,6 +24,8 @@ abstract class Contender implements AutoCloseable {
         REGISTRY_SHARED_JOIN("registry-shared-join", "this project: LockRegistry, a shared join", ""),
         SHEDLOCK("shedlock", "ShedLock 7 LockingTaskExecutor (JdbcTemplate, usingDbTime)",
                 "never waits; a taken lock skips the task"),
+        SHEDLOCK_PALS("shedlock-pals", "ShedLock 7 LockingTaskExecutor on pals-shedlock",
+                "never waits; a taken lock skips the task"),
         SPRING_INTEGRATION("spring-integration", "Spring Integration 7 JdbcLockRegistry", "");
 
         final String id;
@@ -80,6 +82,8 @@ abstract class Contender implements AutoCloseable {
             case REGISTRY_SHARED_JOIN -> new SharedJoinContender(database.pool(applicationName,
                     RegistryContender.POOL_HEADROOM));
             case SHEDLOCK -> new ShedLockContender(database.pool(applicationName, poolSize));
+            case SHEDLOCK_PALS -> new PalsShedLockContender(database.pool(applicationName,
+                    RegistryContender.POOL_HEADROOM));
             case SPRING_INTEGRATION -> new SpringIntegrationContender(database.pool(applicationName, poolSize));
         };
     }
