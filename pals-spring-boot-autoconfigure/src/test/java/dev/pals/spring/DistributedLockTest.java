@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.util.ConcurrentModificationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Lock;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
@@ -18,7 +19,11 @@ import org.springframework.boot.test.context.assertj.AssertableApplicationContex
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.boot.test.system.CapturedOutput;
 import org.springframework.boot.test.system.OutputCaptureExtension;
+import org.springframework.core.ResolvableType;
 import org.springframework.integration.support.locks.DistributedLock;
+import org.springframework.integration.support.locks.ExpirableLockRegistry;
+import org.springframework.integration.support.locks.LockRegistry;
+import org.springframework.integration.support.locks.RenewableLockRegistry;
 import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
 
 /** Spring Integration 7's DistributedLock and RenewableLockRegistry on advisory locks, across two instances. */
@@ -228,6 +233,35 @@ class DistributedLockTest extends StarterTestSupport {
             mine.unlock();
             assertThat(theirs.tryLock()).isTrue();
             theirs.unlock();
+        });
+    }
+
+    @Test
+    void theRegistryIsInjectedWhereALockRegistryOfLockIsDeclaredAsBeforeSpringIntegration7() {
+        service().run(context -> {
+            assertThat(context.getBeanProvider(ResolvableType.forClassWithGenerics(LockRegistry.class, Lock.class))
+                    .getIfAvailable()).isInstanceOf(AdvisoryLockRegistry.class);
+            assertThat(context.getBeanProvider(
+                    ResolvableType.forClassWithGenerics(ExpirableLockRegistry.class, Lock.class)).getIfAvailable())
+                    .isInstanceOf(AdvisoryLockRegistry.class);
+            assertThat(context.getBeanProvider(ResolvableType.forClassWithGenerics(RenewableLockRegistry.class,
+                    DistributedLock.class)).getIfAvailable()).as("declared as JdbcLockRegistry 7 is: not this one")
+                    .isNull();
+        });
+    }
+
+    @Test
+    void aTtlAfterTheRegistryClosedIsRefusedAndLeavesNothingHeld() {
+        service().run(context -> {
+            AdvisoryLockRegistry locks = locks(context);
+            DistributedLock lock = locks.obtain("after-close");
+            locks.close();
+
+            assertThatThrownBy(() -> lock.lock(LONG)).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("closed");
+            assertThat(pals(context).heldLocks()).isZero();
+            assertThat(lock.tryLock()).as("taken afresh, not re-entered").isTrue();
+            lock.unlock();
         });
     }
 

@@ -138,10 +138,12 @@ final class ThreadOwnedLock implements DistributedLock {
                 }
                 acquired = advisory.isHeld() && (ttl == null ? !(hold.get() instanceof Expired) : bind(ttl));
             } else {
-                acquired = timeout.isZero() ? advisory.tryAcquire() : advisory.tryAcquire(timeout);
-                if (acquired) {
+                boolean taken = timeout.isZero() ? advisory.tryAcquire() : advisory.tryAcquire(timeout);
+                if (taken) {
+                    // may throw, having released it: the JVM's hold is then given back below
                     begin(ttl);
                 }
+                acquired = taken;
             }
             return acquired;
         } catch (AcquireFailureException e) {
