@@ -24,7 +24,9 @@ abstract class Contender implements AutoCloseable {
         REGISTRY_SHARED_JOIN("registry-shared-join", "this project: LockRegistry, a shared join", ""),
         SHEDLOCK("shedlock", "ShedLock 7 LockingTaskExecutor (JdbcTemplate, usingDbTime)",
                 "never waits; a taken lock skips the task"),
-        SPRING_INTEGRATION("spring-integration", "Spring Integration 7 JdbcLockRegistry", "");
+        SPRING_INTEGRATION("spring-integration", "Spring Integration 7 JdbcLockRegistry", ""),
+        /** The same Spring Integration calls on this project's AdvisoryLockRegistry: the gain of switching. */
+        SPRING_INTEGRATION_PALS("spring-integration-pals", "Spring Integration 7 LockRegistry API on pals", "");
 
         final String id;
         final String label;
@@ -81,6 +83,8 @@ abstract class Contender implements AutoCloseable {
                     RegistryContender.POOL_HEADROOM));
             case SHEDLOCK -> new ShedLockContender(database.pool(applicationName, poolSize));
             case SPRING_INTEGRATION -> new SpringIntegrationContender(database.pool(applicationName, poolSize));
+            case SPRING_INTEGRATION_PALS -> new SpringIntegrationPalsContender(database.pool(applicationName,
+                    RegistryContender.POOL_HEADROOM));
         };
     }
 
