@@ -28,7 +28,7 @@ import org.springframework.scheduling.TaskScheduler;
  * {@link DistributedLock#lock(Duration)} and {@link DistributedLock#tryLock(Duration, Duration)}
  * bound the hold by their ttl: when it passes with the lock still held, this registry releases it,
  * logs a warning that names the lock, the ttl and how long it had been held, and the owner's
- * {@code unlock()} then throws {@link java.util.concurrent.ConcurrentModificationException}, as
+ * {@code unlock()} then throws {@link java.util.ConcurrentModificationException}, as
  * {@code JdbcLockRegistry} does for an expired lock (the thread no longer holds it afterwards).
  * The owner's unlock and the expiry never both release: whichever comes first does. A re-entry
  * with a ttl starts the bound over from then; one into an expired hold fails ({@code tryLock}
