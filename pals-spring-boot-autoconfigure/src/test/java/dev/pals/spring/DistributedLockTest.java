@@ -266,6 +266,17 @@ class DistributedLockTest extends StarterTestSupport {
     }
 
     @Test
+    void aTtlBoundsTheHoldOnTheInMemoryRegistryToo() {
+        bareRunner().withPropertyValues("pals.in-memory=true", "spring.application.name=" + namespace)
+                .withConfiguration(AutoConfigurations.of(PalsIntegrationAutoConfiguration.class)).run(context -> {
+                    DistributedLock lock = locks(context).obtain("in-memory");
+                    lock.lock(Duration.ofMillis(200));
+                    await().atMost(LONG).until(() -> pals(context).heldLocks() == 0);
+                    assertThatThrownBy(lock::unlock).isInstanceOf(ConcurrentModificationException.class);
+                });
+    }
+
+    @Test
     void aTtlMustBePositive() {
         service().run(context -> {
             DistributedLock lock = locks(context).obtain("zero");
