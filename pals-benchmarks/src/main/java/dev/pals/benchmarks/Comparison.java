@@ -315,6 +315,8 @@ public final class Comparison {
                 + "task's unlock logs it", "as LockRegistry");
         report.row(Kind.SPRING_INTEGRATION.label, "no such loss: the lock is a row until its time to live ends; "
                 + "unlock() then throws", "none");
+        report.row(Kind.SPRING_INTEGRATION_PALS.label, "as LockRegistry (same engine); a re-entrant tryLock, as "
+                + "the leader initiator's, then throws LockLostException", "as LockRegistry");
         report.endTable();
 
         progress("Scenario 5, silent partition: registry");
@@ -341,6 +343,7 @@ public final class Comparison {
         report.row(Kind.SHEDLOCK_PALS.label, "as LockRegistry (same engine)", "as LockRegistry");
         report.row(Kind.SPRING_INTEGRATION.label, "never, until unlock() throws",
                 "its time to live, whatever the holder's state");
+        report.row(Kind.SPRING_INTEGRATION_PALS.label, "as LockRegistry (same engine)", "as LockRegistry");
         report.endTable();
     }
 

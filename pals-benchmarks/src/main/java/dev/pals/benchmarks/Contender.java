@@ -26,7 +26,9 @@ abstract class Contender implements AutoCloseable {
                 "never waits; a taken lock skips the task"),
         SHEDLOCK_PALS("shedlock-pals", "ShedLock 7 LockingTaskExecutor on pals-shedlock",
                 "never waits; a taken lock skips the task"),
-        SPRING_INTEGRATION("spring-integration", "Spring Integration 7 JdbcLockRegistry", "");
+        SPRING_INTEGRATION("spring-integration", "Spring Integration 7 JdbcLockRegistry", ""),
+        /** The same Spring Integration calls on this project's AdvisoryLockRegistry: the gain of switching. */
+        SPRING_INTEGRATION_PALS("spring-integration-pals", "Spring Integration 7 LockRegistry API on pals", "");
 
         final String id;
         final String label;
@@ -85,6 +87,8 @@ abstract class Contender implements AutoCloseable {
             case SHEDLOCK_PALS -> new PalsShedLockContender(database.pool(applicationName,
                     RegistryContender.POOL_HEADROOM));
             case SPRING_INTEGRATION -> new SpringIntegrationContender(database.pool(applicationName, poolSize));
+            case SPRING_INTEGRATION_PALS -> new SpringIntegrationPalsContender(database.pool(applicationName,
+                    RegistryContender.POOL_HEADROOM));
         };
     }
 

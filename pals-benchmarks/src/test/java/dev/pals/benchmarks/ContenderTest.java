@@ -70,7 +70,8 @@ class ContenderTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = Kind.class, names = {"FLOOR", "POOL_PER_LOCK", "REGISTRY", "SPRING_INTEGRATION"})
+    @EnumSource(value = Kind.class, names = {"FLOOR", "POOL_PER_LOCK", "REGISTRY", "SPRING_INTEGRATION",
+            "SPRING_INTEGRATION_PALS"})
     void aWaitingContenderGetsTheLockOnceReleased(Kind kind) throws Throwable {
         String name = name();
         try (Contender holder = Contender.create(kind, database, "bench-test", 2);

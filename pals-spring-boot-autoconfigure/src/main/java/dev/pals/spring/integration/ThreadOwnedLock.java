@@ -4,34 +4,61 @@ import dev.pals.AcquireFailureException;
 import dev.pals.AdvisoryLock;
 import dev.pals.LockRegistry;
 import java.time.Duration;
+import java.util.ConcurrentModificationException;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantLock;
+import org.apache.commons.logging.Log;
+import org.apache.commons.logging.LogFactory;
+import org.jspecify.annotations.Nullable;
+import org.springframework.integration.support.locks.DistributedLock;
 
 /**
- * One advisory lock as a {@link Lock}: a {@link ReentrantLock} decides between the threads of this
- * JVM and counts re-entry, and the thread that takes it first takes the advisory lock, which the
- * last unlock releases.
+ * One advisory lock as a {@link DistributedLock}: a {@link ReentrantLock} decides between the
+ * threads of this JVM and counts re-entry, and the thread that takes it first takes the advisory
+ * lock, which the last unlock releases, or the ttl's expiry if it comes first.
+ *
+ * <p>The owner's last unlock and the expiry race for the release through {@link #hold}: whoever
+ * swaps it first releases, so the lock is released once, and is never left held.
  */
-final class ThreadOwnedLock implements Lock {
+final class ThreadOwnedLock implements DistributedLock {
+
+    private static final Log LOG = LogFactory.getLog(AdvisoryLockRegistry.class);
 
     private final AdvisoryLock advisory;
+    private final TtlScheduler ttls;
     private final ReentrantLock local = new ReentrantLock();
+    /** {@link Plain#FREE}, {@link Plain#HELD} without a bound, a {@link Bound}, or {@link Expired}. */
+    private final AtomicReference<State> hold = new AtomicReference<>(Plain.FREE);
+    /** When the current hold began and by whom, for the report of an expiry. */
+    private volatile long heldSinceNanos;
+    private volatile String heldBy = "";
     /** When it was last taken or let go, for {@link AdvisoryLockRegistry#expireUnusedOlderThan}. */
     private volatile long lastUsedMillis = System.currentTimeMillis();
 
-    ThreadOwnedLock(AdvisoryLock advisory) {
+    ThreadOwnedLock(AdvisoryLock advisory, TtlScheduler ttls) {
         this.advisory = advisory;
+        this.ttls = ttls;
     }
 
     /** Waits without limit, in the server; an interrupt is kept and the wait goes on, as the contract says. */
     @Override
     public void lock() {
+        lockUninterruptibly(null);
+    }
+
+    @Override
+    public void lock(Duration ttl) {
+        lockUninterruptibly(TtlScheduler.check(ttl));
+    }
+
+    private void lockUninterruptibly(@Nullable Duration ttl) {
         boolean interrupted = false;
         while (true) {
             try {
-                lockInterruptibly();
+                lockInterruptibly(ttl);
                 break;
             } catch (InterruptedException e) {
                 interrupted = true;
@@ -44,9 +71,14 @@ final class ThreadOwnedLock implements Lock {
 
     @Override
     public void lockInterruptibly() throws InterruptedException {
+        lockInterruptibly(null);
+    }
+
+    private void lockInterruptibly(@Nullable Duration ttl) throws InterruptedException {
         local.lockInterruptibly();
-        if (!acquireFirst(LockRegistry.FOREVER)) {
-            throw new IllegalStateException("Lock '" + advisory.name() + "' was not held on re-entry");
+        if (!acquireFirst(LockRegistry.FOREVER, ttl)) {
+            throw new IllegalStateException("Lock '" + advisory.name() + "' was not held on re-entry"
+                    + (hold.get() instanceof Expired ? ": it was released at its ttl; unlock it first" : ""));
         }
     }
 
@@ -56,7 +88,7 @@ final class ThreadOwnedLock implements Lock {
             return false;
         }
         try {
-            return acquireFirst(Duration.ZERO);
+            return acquireFirst(Duration.ZERO, null);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return false;
@@ -65,24 +97,37 @@ final class ThreadOwnedLock implements Lock {
 
     @Override
     public boolean tryLock(long time, TimeUnit unit) throws InterruptedException {
-        long deadline = System.nanoTime() + unit.toNanos(time);
-        if (!local.tryLock(time, unit)) {
+        return tryLockNanos(unit.toNanos(time), null);
+    }
+
+    @Override
+    public boolean tryLock(Duration waitTime, Duration ttl) throws InterruptedException {
+        TtlScheduler.check(ttl);
+        // a wait too long for nanoseconds is, for all purposes, a wait without limit
+        long nanos = waitTime.compareTo(LockRegistry.LONGEST_WAIT) > 0 ? Long.MAX_VALUE : waitTime.toNanos();
+        return tryLockNanos(nanos, ttl);
+    }
+
+    private boolean tryLockNanos(long nanos, @Nullable Duration ttl) throws InterruptedException {
+        long deadline = System.nanoTime() + nanos;
+        if (!local.tryLock(nanos, TimeUnit.NANOSECONDS)) {
             return false;
         }
         Duration left = Duration.ofNanos(Math.max(0, deadline - System.nanoTime()));
         // a wait longer than PostgreSQL's limit is, for all purposes, a wait without limit
-        return acquireFirst(left.compareTo(LockRegistry.LONGEST_WAIT) > 0 ? LockRegistry.FOREVER : left);
+        return acquireFirst(left.compareTo(LockRegistry.LONGEST_WAIT) > 0 ? LockRegistry.FOREVER : left, ttl);
     }
 
     /**
      * With the JVM's lock held by this thread: takes the advisory lock on first entry, or checks it
-     * is still held on re-entry. Gives the JVM's hold back when it answers false or throws.
+     * is still held on re-entry (a ttl given then starts over, as a renewal). Gives the JVM's hold
+     * back when it answers false or throws.
      *
      * @throws dev.pals.LockLostException on re-entry into a lock whose session ended: the holder
      *     must unlock, which frees the handle to take the lock again (Spring Integration's leader
      *     initiator does, and revokes)
      */
-    private boolean acquireFirst(Duration timeout) throws InterruptedException {
+    private boolean acquireFirst(Duration timeout, @Nullable Duration ttl) throws InterruptedException {
         boolean acquired = false;
         lastUsedMillis = System.currentTimeMillis();
         try {
@@ -91,9 +136,14 @@ final class ThreadOwnedLock implements Lock {
                     // throws the loss, once; the handle is then free to take the lock again
                     advisory.release();
                 }
-                acquired = advisory.isHeld();
+                acquired = advisory.isHeld() && (ttl == null ? !(hold.get() instanceof Expired) : bind(ttl));
             } else {
-                acquired = timeout.isZero() ? advisory.tryAcquire() : advisory.tryAcquire(timeout);
+                boolean taken = timeout.isZero() ? advisory.tryAcquire() : advisory.tryAcquire(timeout);
+                if (taken) {
+                    // may throw, having released it: the JVM's hold is then given back below
+                    begin(ttl);
+                }
+                acquired = taken;
             }
             return acquired;
         } catch (AcquireFailureException e) {
@@ -108,10 +158,72 @@ final class ThreadOwnedLock implements Lock {
         }
     }
 
+    /** Starts the hold just acquired, bounded by {@code ttl} if there is one. */
+    private void begin(@Nullable Duration ttl) {
+        heldSinceNanos = System.nanoTime();
+        heldBy = Thread.currentThread().getName();
+        hold.set(Plain.HELD);
+        if (ttl != null) {
+            try {
+                bind(ttl);
+            } catch (RuntimeException e) {
+                // the registry is closed: no hold without the bound that was asked for
+                hold.set(Plain.FREE);
+                advisory.release();
+                throw e;
+            }
+        }
+    }
+
+    /**
+     * Bounds the current hold by {@code ttl} from now, in place of its bound so far; nothing when
+     * the registry renews holds automatically.
+     *
+     * @return false if the hold already expired
+     */
+    private boolean bind(Duration ttl) {
+        while (true) {
+            State current = hold.get();
+            if (current instanceof Expired || current == Plain.FREE) {
+                return false;
+            }
+            State next = ttls.renewing() ? Plain.HELD : new Bound(ttl);
+            if (hold.compareAndSet(current, next)) {
+                if (current instanceof Bound before) {
+                    before.cancel();
+                }
+                if (next instanceof Bound bound) {
+                    // scheduled once it is the hold's state, so that its expiry finds it there
+                    bound.task = ttls.schedule(() -> expire(bound), ttl);
+                }
+                return true;
+            }
+        }
+    }
+
+    /** On the ttl thread: releases the hold {@code bound} still bounds, and says so loudly. */
+    private void expire(Bound bound) {
+        Duration heldFor = Duration.ofNanos(System.nanoTime() - heldSinceNanos);
+        if (!hold.compareAndSet(bound, new Expired(bound.ttl, heldFor))) {
+            return;
+        }
+        LOG.warn("Lock '" + advisory.name() + "' outlived its ttl of " + bound.ttl + ": thread '" + heldBy
+                + "' has held it for " + heldFor + "; releasing it now, so another instance may take it while "
+                + "that work still runs, and its unlock() will throw ConcurrentModificationException. Give it a "
+                + "longer ttl, or renew it (renewLock) while the work runs.");
+        try {
+            advisory.release();
+        } catch (RuntimeException e) {
+            LOG.warn("Lock '" + advisory.name() + "' could not be released at its ttl", e);
+        }
+    }
+
     /**
      * Releases one hold; the last releases the advisory lock.
      *
      * @throws IllegalMonitorStateException if this thread does not hold it
+     * @throws ConcurrentModificationException if it was released at its ttl meanwhile; the thread
+     *     holds it no more
      * @throws dev.pals.LockLostException if the lock was lost while held
      */
     @Override
@@ -121,11 +233,43 @@ final class ThreadOwnedLock implements Lock {
         }
         try {
             if (local.getHoldCount() == 1) {
+                State ended = hold.getAndSet(Plain.FREE);
+                if (ended instanceof Expired expired) {
+                    throw new ConcurrentModificationException("Lock '" + advisory.name() + "' was released at its ttl of "
+                            + expired.ttl() + ", after it had been held for " + expired.heldFor()
+                            + ": the integrity of the data it protects may have been compromised");
+                }
+                if (ended instanceof Bound bound) {
+                    bound.cancel();
+                }
                 advisory.release();
             }
         } finally {
             lastUsedMillis = System.currentTimeMillis();
             local.unlock();
+        }
+    }
+
+    /**
+     * Bounds the hold of this thread by {@code ttl} from now, or by its own ttl again when
+     * {@code ttl} is null (nothing for a hold without one).
+     *
+     * @throws IllegalMonitorStateException if this thread does not hold it
+     * @throws IllegalStateException if the hold already expired, or the lock was lost
+     */
+    void renew(@Nullable Duration ttl) {
+        if (!local.isHeldByCurrentThread()) {
+            throw new IllegalMonitorStateException("Lock '" + advisory.name() + "' is not held by this thread");
+        }
+        State current = hold.get();
+        if (!advisory.isHeld() || current instanceof Expired) {
+            throw new IllegalStateException("Could not renew lock '" + advisory.name() + "': "
+                    + (current instanceof Expired expired ? "it was released at its ttl of " + expired.ttl()
+                            : "its session ended"));
+        }
+        Duration next = ttl != null ? ttl : current instanceof Bound bound ? bound.ttl : null;
+        if (next != null && !bind(next)) {
+            throw new IllegalStateException("Could not renew lock '" + advisory.name() + "': it was released at its ttl");
         }
     }
 
@@ -144,4 +288,34 @@ final class ThreadOwnedLock implements Lock {
     public String toString() {
         return "ThreadOwnedLock[" + advisory + "]";
     }
+
+    /** Where the current hold stands. */
+    private sealed interface State permits Plain, Bound, Expired {}
+
+    private enum Plain implements State {
+        /** Not held. */
+        FREE,
+        /** Held without a bound. */
+        HELD
+    }
+
+    /** Held until its ttl passes; each renewal is a new one, so a stale expiry finds its own gone. */
+    private static final class Bound implements State {
+        final Duration ttl;
+        volatile @Nullable ScheduledFuture<?> task;
+
+        Bound(Duration ttl) {
+            this.ttl = ttl;
+        }
+
+        void cancel() {
+            ScheduledFuture<?> scheduled = task;
+            if (scheduled != null) {
+                scheduled.cancel(false);
+            }
+        }
+    }
+
+    /** Released at its ttl while its owner still held it. */
+    private record Expired(Duration ttl, Duration heldFor) implements State {}
 }
