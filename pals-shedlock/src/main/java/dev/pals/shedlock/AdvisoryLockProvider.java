@@ -7,6 +7,7 @@ import java.time.Duration;
 import java.time.temporal.ChronoUnit;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -178,7 +179,12 @@ public final class AdvisoryLockProvider implements ExtensibleLockProvider, AutoC
 
         void scheduleBound() {
             Duration left = Duration.between(ClockProvider.now(), lockConfiguration.getLockAtMostUntil());
-            bound = bounds.schedule(this::boundReached, Math.max(0, left.toNanos()), TimeUnit.NANOSECONDS);
+            // milliseconds hold any lockAtMostFor a configuration can give, where nanoseconds overflow at 292 years
+            try {
+                bound = bounds.schedule(this::boundReached, Math.max(0, left.toMillis()), TimeUnit.MILLISECONDS);
+            } catch (RejectedExecutionException closed) {
+                throw new IllegalStateException("The advisory lock provider is closed", closed);
+            }
         }
 
         private void cancelBound() {

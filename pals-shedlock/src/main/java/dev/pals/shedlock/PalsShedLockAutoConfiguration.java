@@ -3,9 +3,9 @@ package dev.pals.shedlock;
 import dev.pals.LockRegistry;
 import net.javacrumbs.shedlock.core.LockProvider;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
-import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnSingleCandidate;
 import org.springframework.context.annotation.Bean;
 
 /**
@@ -15,7 +15,7 @@ import org.springframework.context.annotation.Bean;
  */
 @AutoConfiguration(afterName = "dev.pals.spring.autoconfigure.PalsAutoConfiguration")
 @ConditionalOnClass(LockProvider.class)
-@ConditionalOnBean(LockRegistry.class)
+@ConditionalOnSingleCandidate(LockRegistry.class)
 public final class PalsShedLockAutoConfiguration {
 
     @Bean(destroyMethod = "close")

@@ -25,11 +25,19 @@ import org.springframework.integration.support.locks.DistributedLock;
  */
 final class ThreadOwnedLock implements DistributedLock {
 
+    /** The registry's logger: users configure one category for the Spring Integration bridge. */
     private static final Log LOG = LogFactory.getLog(AdvisoryLockRegistry.class);
 
     private final AdvisoryLock advisory;
     private final TtlScheduler ttls;
     private final ReentrantLock local = new ReentrantLock();
+    /**
+     * Held by an expiry from its swap to the end of its release, so that an unlock that saw the
+     * expiry lets the JVM's lock go only after that release: a thread taking the lock next could
+     * otherwise take it in the server on this handle (after a loss) and have it freed by the
+     * expiry's late release.
+     */
+    private final ReentrantLock expiring = new ReentrantLock();
     /** {@link Plain#FREE}, {@link Plain#HELD} without a bound, a {@link Bound}, or {@link Expired}. */
     private final AtomicReference<State> hold = new AtomicReference<>(Plain.FREE);
     /** When the current hold began and by whom, for the report of an expiry. */
@@ -203,6 +211,15 @@ final class ThreadOwnedLock implements DistributedLock {
 
     /** On the ttl thread: releases the hold {@code bound} still bounds, and says so loudly. */
     private void expire(Bound bound) {
+        expiring.lock();
+        try {
+            expireHolding(bound);
+        } finally {
+            expiring.unlock();
+        }
+    }
+
+    private void expireHolding(Bound bound) {
         Duration heldFor = Duration.ofNanos(System.nanoTime() - heldSinceNanos);
         if (!hold.compareAndSet(bound, new Expired(bound.ttl, heldFor))) {
             return;
@@ -235,9 +252,15 @@ final class ThreadOwnedLock implements DistributedLock {
             if (local.getHoldCount() == 1) {
                 State ended = hold.getAndSet(Plain.FREE);
                 if (ended instanceof Expired expired) {
-                    throw new ConcurrentModificationException("Lock '" + advisory.name() + "' was released at its ttl of "
-                            + expired.ttl() + ", after it had been held for " + expired.heldFor()
-                            + ": the integrity of the data it protects may have been compromised");
+                    // waits out the expiry's release, one round trip bounded by the registry's network timeout
+                    expiring.lock();
+                    try {
+                        throw new ConcurrentModificationException("Lock '" + advisory.name() + "' was released at "
+                                + "its ttl of " + expired.ttl() + ", after it had been held for " + expired.heldFor()
+                                + ": the integrity of the data it protects may have been compromised");
+                    } finally {
+                        expiring.unlock();
+                    }
                 }
                 if (ended instanceof Bound bound) {
                     bound.cancel();
