@@ -83,8 +83,8 @@ abstract class Contender implements AutoCloseable {
             case ANNOTATION_OBSERVED -> new AnnotationContender(database, applicationName, true);
             case REGISTRY_SHARED_JOIN -> new SharedJoinContender(database.pool(applicationName,
                     RegistryContender.POOL_HEADROOM));
-            case SHEDLOCK -> new ShedLockContender(database.pool(applicationName, poolSize));
-            case SHEDLOCK_PALS -> new PalsShedLockContender(database.pool(applicationName,
+            case SHEDLOCK -> ShedLockContender.onTable(database.pool(applicationName, poolSize));
+            case SHEDLOCK_PALS -> ShedLockContender.onAdvisoryLocks(database.pool(applicationName,
                     RegistryContender.POOL_HEADROOM));
             case SPRING_INTEGRATION -> new SpringIntegrationContender(database.pool(applicationName, poolSize));
             case SPRING_INTEGRATION_PALS -> new SpringIntegrationPalsContender(database.pool(applicationName,
