@@ -3,6 +3,8 @@ package dev.pals.shedlock;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.pals.LockInfo;
+import dev.pals.LockObserver;
 import dev.pals.spring.autoconfigure.PalsAutoConfiguration;
 import dev.pals.testing.TestDatabase;
 import java.time.Duration;
@@ -102,6 +104,21 @@ class PalsShedLockAutoConfigurationTest {
         Job job() {
             return new Job();
         }
+
+        /** Counts the runs the lock refused, in both instances. */
+        @Bean
+        LockObserver skips() {
+            return new LockObserver() {
+                @Override
+                public Acquisition acquisitionStarted(LockInfo lock, boolean mayWait) {
+                    return (outcome, failure) -> {
+                        if (outcome == Outcome.CONTENDED && lock.name().equals("nightly-report")) {
+                            Job.skipped.incrementAndGet();
+                        }
+                    };
+                }
+            };
+        }
     }
 
     /** A job that takes a while; both instances count into the same statics, as one cluster. */
@@ -109,12 +126,14 @@ class PalsShedLockAutoConfigurationTest {
         static final AtomicInteger running = new AtomicInteger();
         static final AtomicInteger mostAtOnce = new AtomicInteger();
         static final AtomicInteger unlockedRuns = new AtomicInteger();
+        static final AtomicInteger skipped = new AtomicInteger();
         private final AtomicInteger runs = new AtomicInteger();
 
         static void reset() {
             running.set(0);
             mostAtOnce.set(0);
             unlockedRuns.set(0);
+            skipped.set(0);
         }
 
         /** A method, not the field: the bean is ShedLock's proxy, whose own fields are unset. */
@@ -124,7 +143,8 @@ class PalsShedLockAutoConfigurationTest {
 
         @Scheduled(fixedDelay = 20)
         @SchedulerLock(name = "nightly-report")
-        public void run() throws InterruptedException {
+        public void run() {
+            int skippedBefore = skipped.get();
             mostAtOnce.accumulateAndGet(running.incrementAndGet(), Math::max);
             try {
                 try {
@@ -132,8 +152,9 @@ class PalsShedLockAutoConfigurationTest {
                 } catch (IllegalStateException e) {
                     unlockedRuns.incrementAndGet();
                 }
-                // the job's work: long enough for the other instance's schedule to fire meanwhile
-                Thread.sleep(100);
+                // the job's work lasts until the other instance's schedule fired meanwhile and was refused
+                // (this instance's next run waits for this one): the overlap the lock must exclude
+                await().atMost(Duration.ofSeconds(10)).until(() -> skipped.get() > skippedBefore);
             } finally {
                 running.decrementAndGet();
                 runs.incrementAndGet();
