@@ -63,6 +63,8 @@ public final class Comparison {
         Report report = new Report("Lock benchmarks, " + LocalDate.now(ZoneId.systemDefault()), environment());
         uncontended(report);
         manyThreads(report);
+        progress("Scenario 2b, against the physical limit: pipeline, one statement, registry");
+        PhysicalLimit.report(report, database, quick);
         handOff(report);
         capacity(report);
         lossDetection(report);

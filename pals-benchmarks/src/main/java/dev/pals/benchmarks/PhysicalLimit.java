@@ -1,0 +1,298 @@
+package dev.pals.benchmarks;
+
+import dev.pals.benchmarks.Contender.Kind;
+import java.sql.Array;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.LongPredicate;
+
+/**
+ * Scenario 2b: the registry's throughput against what the server itself can do, in one run. The
+ * limit is PostgreSQL fed lock and unlock pairs with no library in the way: {@value #CLIENTS}
+ * threads, each on one connection of its own, sending {@value #PAIRS_PER_TRIP} pairs per round
+ * trip, in two forms, the faster of which is the limit:
+ * <ul>
+ *   <li><b>pipeline</b>: {@value #PAIRS_PER_TRIP} executions of {@code SELECT pg_advisory_lock(?),
+ *       pg_advisory_unlock(?)} in one {@code executeBatch}, which PgJDBC sends as one pipeline of
+ *       Bind/Execute messages and one Sync (as pgbench's {@code \startpipeline}). PgJDBC drops the
+ *       rows of a batched SELECT, so each client proves once, from {@code pg_locks}, that a batch of
+ *       locks alone took them all.
+ *   <li><b>one statement</b>: {@code SELECT pg_advisory_lock(k), pg_advisory_unlock(k) FROM
+ *       unnest(?::bigint[])}, the form the registry's own batches take.
+ * </ul>
+ * The registry's side is {@value #THREADS} threads, each on a key of its own, calling
+ * {@code tryAcquire} and {@code release} on a registry of {@value RegistryContender#CONNECTIONS}
+ * connections. The three are measured in turns, several rounds, and the medians are reported, so
+ * that drift of a shared machine touches all three alike. Run standalone with
+ * {@code java -cp ... dev.pals.benchmarks.PhysicalLimit}, or as part of the comparison.
+ */
+final class PhysicalLimit {
+
+    static final int CLIENTS = 2;
+    static final int PAIRS_PER_TRIP = 50;
+    static final int THREADS = 64;
+    /** The target: the registry at least half of the server's own rate. */
+    static final double TARGET_SHARE = 0.5;
+
+    private static final String APPLICATION = ConnectionSampler.applicationName("s2b", "limit");
+
+    private final BenchmarkDatabase database;
+    private final int rounds;
+    private final long phaseNanos;
+
+    PhysicalLimit(BenchmarkDatabase database, int rounds, long phaseMillis) {
+        this.database = database;
+        this.rounds = rounds;
+        this.phaseNanos = phaseMillis * 1_000_000;
+    }
+
+    /** Pairs per second of each form, medians over the rounds. */
+    record Result(double pipeline, double oneStatement, double registry) {
+        double limit() {
+            return Math.max(pipeline, oneStatement);
+        }
+
+        double share() {
+            return registry / limit();
+        }
+    }
+
+    Result measure() throws Exception {
+        double[] pipeline = new double[rounds];
+        double[] oneStatement = new double[rounds];
+        double[] registry = new double[rounds];
+        try (Contender contender = Contender.create(Kind.REGISTRY, database,
+                ConnectionSampler.applicationName("s2b", Kind.REGISTRY.id), THREADS)) {
+            // one round first, not kept: connections open, statements prepared, code compiled
+            for (int round = -1; round < rounds; round++) {
+                double p = clients(this::pipeline);
+                double o = clients(this::oneStatement);
+                double r = registry(contender);
+                if (round >= 0) {
+                    pipeline[round] = p;
+                    oneStatement[round] = o;
+                    registry[round] = r;
+                }
+            }
+        }
+        return new Result(median(pipeline), median(oneStatement), median(registry));
+    }
+
+    /** Adds scenario 2b's table and target to the comparison. */
+    static void report(Report report, BenchmarkDatabase database, boolean quick) throws Exception {
+        Result result = new PhysicalLimit(database, quick ? 1 : 5, quick ? 1_000 : 3_000).measure();
+        report.table("2b. Against the physical limit",
+                "What PostgreSQL itself does, fed " + PAIRS_PER_TRIP + " `pg_advisory_lock`/`pg_advisory_unlock` pairs "
+                        + "per round trip by " + CLIENTS + " threads on a connection each, with no library in the way: "
+                        + "as a pipeline (" + PAIRS_PER_TRIP + " statements in one `executeBatch`, one Sync, as "
+                        + "pgbench's `\\startpipeline`) and as one statement over `unnest` of an array. The faster is "
+                        + "the limit. Against it, the registry with " + THREADS + " threads on distinct keys and "
+                        + RegistryContender.CONNECTIONS + " connections, measured in turns with the two in the same "
+                        + "JVM; medians of the rounds.",
+                "what", "acquire + release pairs per second", "share of the limit");
+        report.row("PostgreSQL, pipeline (" + CLIENTS + " connections)", Report.count(result.pipeline()),
+                percent(result.pipeline() / result.limit()));
+        report.row("PostgreSQL, one statement over unnest (" + CLIENTS + " connections)",
+                Report.count(result.oneStatement()), percent(result.oneStatement() / result.limit()));
+        report.row("**this project: LockRegistry**, " + THREADS + " threads, " + RegistryContender.CONNECTIONS
+                + " connections", Report.count(result.registry()), percent(result.share()));
+        report.endTable();
+        report.target("2b. LockRegistry throughput >= " + percent(TARGET_SHARE) + " of the physical limit",
+                percent(result.share()) + " (" + Report.count(result.registry()) + " of " + Report.count(result.limit())
+                        + "/s)", result.share() >= TARGET_SHARE);
+    }
+
+    private static String percent(double share) {
+        return String.format(Locale.ROOT, "%.0f%%", 100 * share);
+    }
+
+    /** One round trip of {@link #PAIRS_PER_TRIP} pairs on a client's connection, from {@code firstKey} on. */
+    @FunctionalInterface
+    private interface Trip {
+        void send(Client client, long firstKey) throws SQLException;
+    }
+
+    private static final class Client implements AutoCloseable {
+        final Connection connection;
+        final PreparedStatement pair;
+        final PreparedStatement unnest;
+
+        Client(Connection connection) throws SQLException {
+            this.connection = connection;
+            this.pair = connection.prepareStatement("SELECT pg_advisory_lock(?), pg_advisory_unlock(?)");
+            this.unnest = connection.prepareStatement(
+                    "SELECT pg_advisory_lock(k), pg_advisory_unlock(k) FROM unnest(?::bigint[]) AS k");
+            provePipelineRuns();
+        }
+
+        /** A batched SELECT's rows are dropped by PgJDBC: check once that its statements ran all the same. */
+        private void provePipelineRuns() throws SQLException {
+            try (PreparedStatement lock = connection.prepareStatement("SELECT pg_advisory_lock(?)");
+                    Statement check = connection.createStatement()) {
+                for (int i = 0; i < PAIRS_PER_TRIP; i++) {
+                    lock.setLong(1, -1 - i);
+                    lock.addBatch();
+                }
+                lock.executeBatch();
+                try (ResultSet held = check.executeQuery("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                        + " AND pid = pg_backend_pid() AND granted")) {
+                    held.next();
+                    if (held.getInt(1) != PAIRS_PER_TRIP) {
+                        throw new IllegalStateException("A pipeline of " + PAIRS_PER_TRIP + " locks took "
+                                + held.getInt(1));
+                    }
+                }
+                check.execute("SELECT pg_advisory_unlock_all()");
+            }
+        }
+
+        @Override
+        public void close() throws SQLException {
+            connection.close();
+        }
+    }
+
+    private void pipeline(Client client, long firstKey) throws SQLException {
+        for (int i = 0; i < PAIRS_PER_TRIP; i++) {
+            client.pair.setLong(1, firstKey + i);
+            client.pair.setLong(2, firstKey + i);
+            client.pair.addBatch();
+        }
+        client.pair.executeBatch();
+    }
+
+    private void oneStatement(Client client, long firstKey) throws SQLException {
+        Long[] keys = new Long[PAIRS_PER_TRIP];
+        for (int i = 0; i < keys.length; i++) {
+            keys[i] = firstKey + i;
+        }
+        Array array = client.connection.createArrayOf("bigint", keys);
+        client.unnest.setArray(1, array);
+        try (ResultSet rows = client.unnest.executeQuery()) {
+            expectPairs(rows);
+        }
+    }
+
+    /** Reads every answer, as the registry does, and checks that each unlock found its lock. */
+    private static void expectPairs(ResultSet rows) throws SQLException {
+        int count = 0;
+        while (rows.next()) {
+            if (!rows.getBoolean(2)) {
+                throw new IllegalStateException("An unlock found its lock not held");
+            }
+            count++;
+        }
+        if (count != PAIRS_PER_TRIP) {
+            throw new IllegalStateException("Expected " + PAIRS_PER_TRIP + " answers, got " + count);
+        }
+    }
+
+    /** Pairs per second of {@link #CLIENTS} threads sending {@code trip} over and over for one phase. */
+    private double clients(Trip trip) throws Exception {
+        List<Client> clients = new ArrayList<>();
+        try {
+            for (int i = 0; i < CLIENTS; i++) {
+                clients.add(new Client(database.connect(APPLICATION)));
+            }
+            List<LongPredicate> loops = new ArrayList<>();
+            for (int i = 0; i < CLIENTS; i++) {
+                Client client = clients.get(i);
+                // each client on keys of its own, so that the two never wait for each other
+                long base = (i + 1L) << 40;
+                loops.add(n -> {
+                    try {
+                        trip.send(client, base + (n % 1_000) * PAIRS_PER_TRIP);
+                        return true;
+                    } catch (SQLException e) {
+                        throw new IllegalStateException(e);
+                    }
+                });
+            }
+            return run(loops) * PAIRS_PER_TRIP;
+        } finally {
+            for (Client client : clients) {
+                client.close();
+            }
+        }
+    }
+
+    private double registry(Contender contender) throws Exception {
+        List<LongPredicate> loops = new ArrayList<>();
+        for (int i = 0; i < THREADS; i++) {
+            String name = "s2b-" + i;
+            loops.add(n -> {
+                try {
+                    return contender.tryRun(name, () -> { });
+                } catch (Throwable e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+        }
+        return run(loops);
+    }
+
+    /** Runs each loop on a thread of its own for one phase; calls per second, all threads together. */
+    private double run(List<LongPredicate> loops) throws InterruptedException {
+        AtomicLong calls = new AtomicLong();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        CountDownLatch start = new CountDownLatch(1);
+        long[] window = new long[2];
+        List<Thread> threads = new ArrayList<>();
+        for (LongPredicate loop : loops) {
+            Thread thread = new Thread(() -> {
+                try {
+                    start.await();
+                    long done = 0;
+                    long end = window[1];
+                    while (System.nanoTime() < end) {
+                        if (!loop.test(done)) {
+                            throw new IllegalStateException("An uncontended key was found taken");
+                        }
+                        done++;
+                    }
+                    calls.addAndGet(done);
+                } catch (Throwable e) {
+                    failure.compareAndSet(null, e);
+                }
+            }, "s2b-client");
+            threads.add(thread);
+            thread.start();
+        }
+        window[0] = System.nanoTime();
+        window[1] = window[0] + phaseNanos;
+        start.countDown();
+        for (Thread thread : threads) {
+            thread.join();
+        }
+        if (failure.get() != null) {
+            throw new IllegalStateException("Scenario 2b failed: " + failure.get(), failure.get());
+        }
+        return calls.get() * 1e9 / (System.nanoTime() - window[0]);
+    }
+
+    private static double median(double[] values) {
+        double[] sorted = values.clone();
+        Arrays.sort(sorted);
+        int middle = sorted.length / 2;
+        return sorted.length % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+    }
+
+    /** Starts the server as the comparison does and prints scenario 2b's table; {@code -Dpals.bench.quick=true} shortens it. */
+    public static void main(String[] args) throws Exception {
+        BenchmarkDatabase database = BenchmarkDatabase.start();
+        Report report = new Report("Against the physical limit", List.of());
+        report(report, database, Boolean.getBoolean("pals.bench.quick"));
+        System.out.println(report.markdown());
+        System.exit(0);
+    }
+}
