@@ -29,8 +29,21 @@ final class Session {
     private static final String[] WAIT = {"pg_advisory_lock", "pg_advisory_lock_shared"};
     /** A safety net only: callers are woken when answered or when {@link #io} is let go. */
     private static final long PARK_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
-    private static final String TRY_BATCH = batchSql("pg_try_advisory_lock");
-    private static final String UNLOCK_BATCH = batchSql("pg_advisory_unlock");
+    /** One unlock of a batch, on key {@code k} in shared form if {@code s}: extend it here to do more on each unlock. */
+    private static final String UNLOCK_CALL = "CASE WHEN s THEN pg_advisory_unlock_shared(k) ELSE pg_advisory_unlock(k) END";
+    private static final String TRY_CALL = "CASE WHEN s THEN pg_try_advisory_lock_shared(k) ELSE pg_try_advisory_lock(k) END";
+    /**
+     * Tries and unlocks in one statement, one row per call in the order given ({@code u} picks an
+     * unlock): volatile functions under ORDER BY are evaluated in the sorted order, so a batch that
+     * lists its tries first has run no unlock when a try fails.
+     */
+    private static final String BATCH = "SELECT CASE WHEN u THEN " + UNLOCK_CALL + " ELSE " + TRY_CALL + " END"
+            + " FROM unnest(?::bigint[], ?::boolean[], ?::boolean[]) WITH ORDINALITY AS call(k, s, u, i) ORDER BY i";
+    /** The statements of a lone call, by unlock, then shared, then pair key: built once, not per call. */
+    private static final String[][][] SINGLE = {
+        {{sql(TRY, false, false), sql(TRY, false, true)}, {sql(TRY, true, false), sql(TRY, true, true)}},
+        {{sql(UNLOCK, false, false), sql(UNLOCK, false, true)}, {sql(UNLOCK, true, false), sql(UNLOCK, true, true)}}
+    };
 
     final Connection connection;
     final int backendPid;
@@ -94,7 +107,7 @@ final class Session {
 
     /**
      * Queues {@code call} and returns its answer. Whichever caller takes {@link #io} sends every call
-     * queued by then, tries in one statement and unlocks in another, and wakes their callers with
+     * queued by then, tries and unlocks together in one statement, and wakes their callers with
      * their answers: many threads sharing few connections pay one round trip per batch instead of
      * one each, and a caller answered by another's batch never needs {@link #io} itself. A batch
      * never holds two calls for one key: a registry has at most one server call in flight per key.
@@ -157,20 +170,20 @@ final class Session {
     private void runQueued() {
         List<Call> taken = new ArrayList<>();
         try {
-            List<Call> tries = new ArrayList<>();
-            List<Call> unlocks = new ArrayList<>();
-            List<List<Call>> groups = new ArrayList<>();
+            List<Call> batch = new ArrayList<>();
+            int tries = 0;
             for (Call call = queued.poll(); call != null; call = queued.poll()) {
                 taken.add(call);
                 if (call.key.isPair()) {
-                    groups.add(List.of(call));
+                    run(List.of(call));
+                } else if (call.unlock) {
+                    batch.add(call);
                 } else {
-                    (call.unlock ? unlocks : tries).add(call);
+                    // tries first: see BATCH
+                    batch.add(tries++, call);
                 }
             }
-            groups.add(tries);
-            groups.add(unlocks);
-            groups.forEach(this::run);
+            run(batch);
         } finally {
             for (Call call : taken) {
                 if (!call.done) {
@@ -181,9 +194,10 @@ final class Session {
     }
 
     /**
-     * Tries or unlocks in one statement. On any failure, JVM errors included, each call gets it
-     * (they reach their callers as exceptions, so a lock is never left held for want of an owner),
-     * and tries are undone first.
+     * Tries and unlocks, tries first, in one statement. On any failure, JVM errors included, each try
+     * gets it (they reach their callers as exceptions, so a lock is never left held for want of an
+     * owner) after what it may have taken is undone; the unlocks are answered as {@link #recover}
+     * says.
      */
     private void run(List<Call> calls) {
         if (calls.isEmpty()) {
@@ -192,9 +206,9 @@ final class Session {
         Call first = calls.get(0);
         try {
             if (calls.size() == 1) {
-                first.succeed(queryBoolean(sql(first.unlock ? UNLOCK : TRY, first.key, first.mode, false), first.key));
+                first.succeed(queryBoolean(single(first.unlock, first), first.key));
             } else {
-                boolean[] results = batch(first.unlock ? UNLOCK_BATCH : TRY_BATCH, calls);
+                boolean[] results = batch(calls, false);
                 for (int i = 0; i < calls.size(); i++) {
                     calls.get(i).succeed(results[i]);
                 }
@@ -202,43 +216,71 @@ final class Session {
         } catch (SQLException | RuntimeException | Error e) {
             SQLException failure = e instanceof SQLException sql ? sql
                     : new SQLException("A lock statement failed in the JVM: " + e, e);
-            // a lone try that failed in the server took nothing; anything else may have taken some
-            if (!first.unlock && (calls.size() > 1 || failure != e)) {
-                undoTries(calls, failure);
-            }
-            calls.forEach(call -> call.fail(failure));
+            recover(calls, failure, failure == e);
         }
     }
 
     /**
-     * A failed statement may have taken some of its locks before failing (session locks outlive the
-     * statement), and nobody will own them: each key of the batch is unlocked once, which frees
-     * exactly what the batch took, as none of them was held by this registry before. If that fails
-     * too, the session is ended, which frees them all; its callers then find it lost.
+     * Answers the calls of a failed statement. Session locks outlive the statement, so its tries may
+     * have taken some locks, and nobody will own them: each try's key is unlocked once, which frees
+     * exactly what the try took, as the registry did not hold it before. A lone try that failed in
+     * the server took nothing. When a try failed in the server, the statement stopped there, before
+     * any unlock (tries come first): the same unlocking statement then does the unlocks, whose
+     * answers are its own. Otherwise (a failure in the JVM, or only unlocks, which may have run in
+     * part) the unlocks fail too, and their callers drop the session. If the undoing statement fails,
+     * the session is ended, which frees everything; its callers then find it lost.
      */
-    private void undoTries(List<Call> calls, SQLException failure) {
-        try {
-            batch(UNLOCK_BATCH, calls);
-        } catch (SQLException | RuntimeException | Error e) {
-            failure.addSuppressed(e);
+    private void recover(List<Call> calls, SQLException failure, boolean inServer) {
+        List<Call> tries = calls.stream().filter(call -> !call.unlock).toList();
+        boolean redoUnlocks = inServer && !tries.isEmpty();
+        List<Call> undo = redoUnlocks ? calls : tries;
+        boolean[] unlocked = null;
+        if (!undo.isEmpty() && !(inServer && calls.size() == 1)) {
             try {
-                connection.abort(Runnable::run);
-            } catch (SQLException | RuntimeException | Error abortFailure) {
-                failure.addSuppressed(abortFailure);
+                unlocked = unlockEach(undo);
+            } catch (SQLException | RuntimeException | Error e) {
+                failure.addSuppressed(e);
+                try {
+                    connection.abort(Runnable::run);
+                } catch (SQLException | RuntimeException | Error abortFailure) {
+                    failure.addSuppressed(abortFailure);
+                }
+            }
+        }
+        for (int i = 0; i < calls.size(); i++) {
+            Call call = calls.get(i);
+            if (call.unlock && redoUnlocks && unlocked != null) {
+                call.succeed(unlocked[i]);
+            } else {
+                call.fail(failure);
             }
         }
     }
 
-    private boolean[] batch(String sql, List<Call> calls) throws SQLException {
+    /** Unlocks the key of each call once, in its mode; a lone call by its own statement, as its key may be a pair. */
+    private boolean[] unlockEach(List<Call> calls) throws SQLException {
+        if (calls.size() > 1) {
+            return batch(calls, true);
+        }
+        Call call = calls.get(0);
+        return new boolean[] {queryBoolean(single(true, call), call.key)};
+    }
+
+    /** {@link #BATCH} for {@code calls}, all as unlocks if {@code unlockAll}; one answer per call, in order. */
+    private boolean[] batch(List<Call> calls, boolean unlockAll) throws SQLException {
         Long[] keys = new Long[calls.size()];
         Boolean[] shared = new Boolean[calls.size()];
+        Boolean[] unlock = new Boolean[calls.size()];
         for (int i = 0; i < keys.length; i++) {
-            keys[i] = calls.get(i).key.value();
-            shared[i] = calls.get(i).mode == LockMode.SHARED;
+            Call call = calls.get(i);
+            keys[i] = call.key.value();
+            shared[i] = call.mode == LockMode.SHARED;
+            unlock[i] = unlockAll || call.unlock;
         }
-        PreparedStatement statement = statement(sql);
+        PreparedStatement statement = statement(BATCH);
         statement.setArray(1, connection.createArrayOf("bigint", keys));
         statement.setArray(2, connection.createArrayOf("boolean", shared));
+        statement.setArray(3, connection.createArrayOf("boolean", unlock));
         boolean[] results = new boolean[keys.length];
         try (ResultSet rows = statement.executeQuery()) {
             for (int i = 0; i < results.length; i++) {
@@ -259,7 +301,9 @@ final class Session {
      * reach another one.
      */
     PreparedStatement waitStatement(LockKey key, LockMode mode, String lockTimeoutMillis) throws SQLException {
-        PreparedStatement statement = connection.prepareStatement(sql(WAIT, key, mode, true));
+        PreparedStatement statement = connection.prepareStatement(
+                "SELECT " + call(WAIT, mode == LockMode.SHARED, key.isPair())
+                        + " FROM (SELECT set_config('lock_timeout', ?, true)) AS lock_timeout");
         statement.setString(key.bind(statement, 1), lockTimeoutMillis);
         return statement;
     }
@@ -346,17 +390,16 @@ final class Session {
         return statement;
     }
 
-    private static String sql(String[] functions, LockKey key, LockMode mode, boolean withTimeout) {
-        String call = functions[mode == LockMode.EXCLUSIVE ? 0 : 1] + (key.isPair() ? "(?, ?)" : "(?)");
-        return withTimeout
-                ? "SELECT " + call + " FROM (SELECT set_config('lock_timeout', ?, true)) AS lock_timeout"
-                : "SELECT " + call;
+    private static String single(boolean unlock, Call call) {
+        return SINGLE[unlock ? 1 : 0][call.mode == LockMode.SHARED ? 1 : 0][call.key.isPair() ? 1 : 0];
     }
 
-    /** One row per key, in the order given; {@code s} picks the shared form. */
-    private static String batchSql(String function) {
-        return "SELECT CASE WHEN s THEN " + function + "_shared(k) ELSE " + function + "(k) END"
-                + " FROM unnest(?::bigint[], ?::boolean[]) WITH ORDINALITY AS call(k, s, i) ORDER BY i";
+    private static String sql(String[] functions, boolean shared, boolean pair) {
+        return "SELECT " + call(functions, shared, pair);
+    }
+
+    private static String call(String[] functions, boolean shared, boolean pair) {
+        return functions[shared ? 1 : 0] + (pair ? "(?, ?)" : "(?)");
     }
 
     /** A try or an unlock waiting to be sent; answered under {@link #io}, read by its caller after {@link #done}. */
