@@ -107,6 +107,11 @@ final class PhysicalLimit {
         report.row("**this project: LockRegistry**, " + THREADS + " threads, " + RegistryContender.CONNECTIONS
                 + " connections", Report.count(result.registry()), percent(result.share()));
         report.endTable();
+        report.paragraph("What bounds the registry here: each of its " + THREADS + " threads has one call in flight, "
+                + "so a statement answers at most " + THREADS / RegistryContender.CONNECTIONS + " calls on each of "
+                + RegistryContender.CONNECTIONS + " connections, and each call parks its thread until its batch is "
+                + "answered: a thread wake-up per call, on the cores the server needs too, where the limit's "
+                + CLIENTS + " threads never park.");
         report.target("2b. LockRegistry throughput >= " + percent(TARGET_SHARE) + " of the physical limit",
                 percent(result.share()) + " (" + Report.count(result.registry()) + " of " + Report.count(result.limit())
                         + "/s)", result.share() >= TARGET_SHARE);
