@@ -31,6 +31,11 @@ import org.jspecify.annotations.Nullable;
  * {@value #MODE}, {@value #SCOPE}, and {@value #OUTCOME} on acquisitions. The lock's name and key
  * are high-cardinality values: on spans, never on meters.
  *
+ * <p>Names and tags come from {@link DefaultLockAcquireConvention} and {@link DefaultLockHeldConvention},
+ * over a {@link LockAcquireContext} or a {@link LockHeldContext}; a
+ * {@code GlobalObservationConvention} registered with the observation registry (a bean, in Spring
+ * Boot) replaces them. The meters are made by {@link LockMeterObservationHandler}.
+ *
  * <p>A section's observation starts on the acquiring thread, whose current observation becomes its
  * parent, and may stop on another thread; it does not open a scope, since a lock may be released
  * elsewhere than it was taken.
