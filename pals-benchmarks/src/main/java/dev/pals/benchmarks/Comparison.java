@@ -37,6 +37,8 @@ public final class Comparison {
     private final BenchmarkDatabase database;
     private final ConnectionSampler sampler;
     private final boolean quick = Boolean.getBoolean("pals.bench.quick");
+    private final int interleavedForks = quick ? 2 : 3;
+    private final int interleavedBlocks = quick ? 2 : 4;
 
     private Comparison(BenchmarkDatabase database, ConnectionSampler sampler) {
         this.database = database;
@@ -88,8 +90,8 @@ public final class Comparison {
                 "JDK " + version + " (" + System.getProperty("java.vendor") + "), " + System.getProperty("os.name")
                         + " " + System.getProperty("os.arch") + ", " + Runtime.getRuntime().availableProcessors()
                         + " cores",
-                "JMH 1.37 for scenarios 1 and 2, one fork per contender; the interleaved line and scenarios 3 to 5 "
-                        + "run in the comparison's own JVM" + (quick ? "; QUICK MODE (figures not meaningful)" : "")
+                "JMH 1.37 for scenarios 1 and 2, one fork per contender; scenarios 3 to 5 run in the "
+                        + "comparison's own JVM, the interleaved line in " + interleavedForks + " JVMs of its own" + (quick ? "; QUICK MODE (figures not meaningful)" : "")
                         + "; medians throughout; connections counted from pg_stat_activity",
                 "Command: `" + COMMAND + "`");
     }
@@ -106,8 +108,8 @@ public final class Comparison {
         progress("Scenarios 1 and 6, interleaved: floor, registry, annotation, annotation with Micrometer, shared join");
         List<Kind> paired = List.of(Kind.FLOOR, Kind.REGISTRY, Kind.ANNOTATION, Kind.ANNOTATION_OBSERVED,
                 Kind.REGISTRY_SHARED_JOIN);
-        Map<Kind, Samples> interleaved = new Interleaved(database, quick ? 500 : 5_000, quick ? 2_000 : 30_000)
-                .measure(paired);
+        Map<Kind, Samples> interleaved = new Interleaved(database, interleavedForks, quick ? 200 : 3_000,
+                interleavedBlocks, quick ? 300 : 4_000).measure(paired);
         double floor = measuredFor(micros, Kind.FLOOR);
         report.table("1. Uncontended acquire + release, 1 thread",
                 "One thread takes and releases a lock nobody else wants, over and over: the price of the lock on "
@@ -125,14 +127,17 @@ public final class Comparison {
         report.endTable();
         double pairedFloor = measuredFor(interleaved, Kind.FLOOR).medianMicros();
         StringBuilder check = new StringBuilder("Interleaved on one thread, one call of each per round ("
-                + Report.count(measuredFor(interleaved, Kind.FLOOR).count()) + " rounds), so that drift of the shared "
-                + "machine between forks cancels out of the ratios:");
+                + Report.count(measuredFor(interleaved, Kind.FLOOR).count()) + " rounds in " + interleavedForks
+                + " forked JVMs of " + interleavedBlocks + " blocks each), so that drift of the shared machine "
+                + "cancels out of the ratios; medians of all rounds:");
         for (Kind kind : paired) {
             double median = measuredFor(interleaved, kind).medianMicros();
             check.append(kind == Kind.FLOOR ? " " : ", ").append(kind.id).append(' ')
                     .append(Report.micros(median)).append(" (").append(Report.ratio(median / pairedFloor)).append(')');
         }
-        report.paragraph(check + ".");
+        report.paragraph(check + ". Each block's own ratio to the floor, median (min to max over the blocks): "
+                + "registry " + blockRatio(interleaved, Kind.REGISTRY, Kind.FLOOR) + ", annotation "
+                + blockRatio(interleaved, Kind.ANNOTATION, Kind.FLOOR) + ".");
         double registryRatio = measuredFor(interleaved, Kind.REGISTRY).medianMicros() / pairedFloor;
         report.target("1. LockRegistry latency <= 1.15x floor (interleaved)", Report.ratio(registryRatio),
                 registryRatio <= 1.15);
@@ -143,19 +148,36 @@ public final class Comparison {
         double direct = measuredFor(interleaved, Kind.REGISTRY).medianMicros();
         double proxied = measuredFor(interleaved, Kind.ANNOTATION).medianMicros();
         double observed = measuredFor(interleaved, Kind.ANNOTATION_OBSERVED).medianMicros();
+        Spread proxyCost = blockDifference(interleaved, Kind.ANNOTATION, Kind.REGISTRY);
+        Spread observationCost = blockDifference(interleaved, Kind.ANNOTATION_OBSERVED, Kind.ANNOTATION);
         report.table("6. Annotation overhead",
                 "The same uncontended call through an `@AdvisoryLocked` proxy (its name a SpEL expression over a "
                         + "parameter) and through `LockRegistry` directly, interleaved as above; and through the "
-                        + "proxy with the starter's Micrometer observations on (two per call, with Spring Boot's "
-                        + "meter handler and its simple registry).",
+                        + "proxy with the starter's Micrometer observations on (two per call, with the starter's "
+                        + "meter handler and Spring Boot's simple registry). The overheads are each block's "
+                        + "difference of medians: their median over the " + proxyCost.blocks() + " blocks, and "
+                        + "their range, which says how far one run's figure can be trusted.",
                 "LockRegistry", "@AdvisoryLocked", "overhead per call", "with Micrometer", "observations per call");
-        report.row(Report.micros(direct), Report.micros(proxied), percent(proxied - direct, direct),
-                Report.micros(observed), percent(observed - proxied, proxied));
+        report.row(Report.micros(direct), Report.micros(proxied), withPercent(proxyCost, direct),
+                Report.micros(observed), withPercent(observationCost, proxied));
         report.endTable();
+        report.target("6. Micrometer observations <= +3 µs per call over the proxy (median of blocks)",
+                observationCost.describe(Report::micros), observationCost.median() <= 3);
     }
 
-    private static String percent(double extra, double base) {
-        return Report.micros(extra) + String.format(Locale.ROOT, " (%+.1f%%)", 100 * extra / base);
+    private static Spread blockDifference(Map<Kind, Samples> interleaved, Kind kind, Kind base) {
+        return Spread.difference(measuredFor(interleaved, kind).blockMedianMicros(),
+                measuredFor(interleaved, base).blockMedianMicros());
+    }
+
+    private static String blockRatio(Map<Kind, Samples> interleaved, Kind kind, Kind base) {
+        return Spread.ratio(measuredFor(interleaved, kind).blockMedianMicros(),
+                measuredFor(interleaved, base).blockMedianMicros()).describe(Report::ratio);
+    }
+
+    private static String withPercent(Spread extra, double base) {
+        return extra.describe(Report::micros).replaceFirst(" \\(", String.format(Locale.ROOT, " (%+.1f%%; ",
+                100 * extra.median() / base));
     }
 
     // ---- scenario 2

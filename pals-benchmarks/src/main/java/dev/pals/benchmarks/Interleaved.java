@@ -1,18 +1,31 @@
 package dev.pals.benchmarks;
 
 import dev.pals.benchmarks.Contender.Kind;
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Uncontended acquire + release measured for several contenders in turn, one call each per round,
  * on one thread: whatever the shared machine does to one contender it does to the others within
- * microseconds, so the ratios of their medians hold when absolute figures drift between forks. It
- * is how scenario 1's ratio and scenario 6's few microseconds are judged.
+ * microseconds, so the ratios of their medians hold when absolute figures drift. It is how scenario
+ * 1's ratio and scenario 6's few microseconds are judged.
+ *
+ * <p>The rounds run in several forks, separate JVMs, each cut into blocks: one JVM's compilation
+ * can favour one contender for its whole life, and a noisy neighbour can weigh on one stretch of
+ * rounds, so a figure is given with its spread over the forks' blocks, not from one series alone.
  */
 final class Interleaved {
 
@@ -20,16 +33,94 @@ final class Interleaved {
     private static final Runnable NOTHING = () -> { };
 
     private final BenchmarkDatabase database;
+    private final int forks;
     private final int warmup;
-    private final int rounds;
+    private final int blocks;
+    private final int roundsPerBlock;
 
-    Interleaved(BenchmarkDatabase database, int warmup, int rounds) {
+    /**
+     * {@code forks} JVMs, each warming up for {@code warmup} rounds, then measuring {@code blocks}
+     * blocks of {@code roundsPerBlock} rounds.
+     */
+    Interleaved(BenchmarkDatabase database, int forks, int warmup, int blocks, int roundsPerBlock) {
         this.database = database;
+        this.forks = forks;
         this.warmup = warmup;
-        this.rounds = rounds;
+        this.blocks = blocks;
+        this.roundsPerBlock = roundsPerBlock;
     }
 
-    Map<Kind, Samples> measure(List<Kind> kinds) throws Throwable {
+    /** Every contender's samples of every fork, its blocks in the same order for every contender. */
+    Map<Kind, Samples> measure(List<Kind> kinds) throws IOException, InterruptedException {
+        Map<Kind, List<long[]>> blocksOf = new EnumMap<>(Kind.class);
+        kinds.forEach(kind -> blocksOf.put(kind, new ArrayList<>()));
+        for (int fork = 0; fork < forks; fork++) {
+            Path output = Files.createTempFile("pals-interleaved-", ".bin");
+            try {
+                fork(kinds, output);
+                read(kinds, output, blocksOf);
+            } finally {
+                Files.deleteIfExists(output);
+            }
+        }
+        Map<Kind, Samples> result = new EnumMap<>(Kind.class);
+        for (Kind kind : kinds) {
+            result.put(kind, new Samples(blocksOf.getOrDefault(kind, List.of())));
+        }
+        return result;
+    }
+
+    private void fork(List<Kind> kinds, Path output) throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.addAll(database.forkArguments());
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), Interleaved.class.getName(),
+                output.toString(), Integer.toString(warmup), Integer.toString(blocks), Integer.toString(roundsPerBlock)));
+        kinds.forEach(kind -> command.add(kind.name()));
+        Process process = new ProcessBuilder(command).inheritIO().start();
+        // a fork starts two Spring applications and measures for a minute or so at most
+        if (!process.waitFor(10, TimeUnit.MINUTES)) {
+            process.destroyForcibly();
+            throw new IllegalStateException("An interleaved fork did not finish in 10 minutes");
+        }
+        if (process.exitValue() != 0) {
+            throw new IllegalStateException("An interleaved fork failed with exit code " + process.exitValue());
+        }
+    }
+
+    private void read(List<Kind> kinds, Path output, Map<Kind, List<long[]>> blocksOf) throws IOException {
+        try (DataInputStream in = new DataInputStream(new BufferedInputStream(Files.newInputStream(output)))) {
+            for (Kind kind : kinds) {
+                for (int block = 0; block < blocks; block++) {
+                    long[] nanos = new long[roundsPerBlock];
+                    for (int i = 0; i < roundsPerBlock; i++) {
+                        nanos[i] = in.readLong();
+                    }
+                    blocksOf.getOrDefault(kind, new ArrayList<>()).add(nanos);
+                }
+            }
+        }
+    }
+
+    /** A fork: arguments output file, warmup rounds, blocks, rounds per block, then the kinds. */
+    public static void main(String[] args) throws Throwable {
+        Path output = Path.of(args[0]);
+        int warmup = Integer.parseInt(args[1]);
+        int blocks = Integer.parseInt(args[2]);
+        int rounds = blocks * Integer.parseInt(args[3]);
+        List<Kind> kinds = Arrays.stream(args, 4, args.length).map(Kind::valueOf).toList();
+        long[][] samples = run(BenchmarkDatabase.fromSystemProperties(), kinds, warmup, rounds);
+        try (DataOutputStream out = new DataOutputStream(new BufferedOutputStream(Files.newOutputStream(output)))) {
+            for (long[] series : samples) {
+                for (long nanos : series) {
+                    out.writeLong(nanos);
+                }
+            }
+        }
+        System.exit(0);
+    }
+
+    private static long[][] run(BenchmarkDatabase database, List<Kind> kinds, int warmup, int rounds) throws Throwable {
         List<Contender> contenders = new ArrayList<>();
         try {
             for (Kind kind : kinds) {
@@ -55,11 +146,7 @@ final class Interleaved {
                     }
                 }
             }
-            Map<Kind, Samples> result = new EnumMap<>(Kind.class);
-            for (int i = 0; i < kinds.size(); i++) {
-                result.put(kinds.get(i), new Samples(samples[i]));
-            }
-            return result;
+            return samples;
         } finally {
             for (Contender contender : contenders) {
                 contender.close();

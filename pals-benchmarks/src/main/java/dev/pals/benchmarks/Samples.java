@@ -1,21 +1,31 @@
 package dev.pals.benchmarks;
 
 import java.util.Arrays;
+import java.util.List;
 
 /** Measured durations in nanoseconds, summarised by their median (noise on a shared machine is one-sided). */
 final class Samples {
 
     private final long[] nanos;
+    private final double[] blockMedians;
 
     Samples(long[] nanos) {
-        this.nanos = nanos.clone();
-        Arrays.sort(this.nanos);
+        this(List.of(nanos));
+    }
+
+    /** Samples measured in blocks (forks, or stretches of one), each of which keeps its own median. */
+    Samples(List<long[]> blocks) {
+        this.nanos = blocks.stream().flatMapToLong(Arrays::stream).sorted().toArray();
+        this.blockMedians = blocks.stream().mapToDouble(Samples::medianMicros).toArray();
     }
 
     double medianMicros() {
-        int n = nanos.length;
-        long median = n % 2 == 1 ? nanos[n / 2] : (nanos[n / 2 - 1] + nanos[n / 2]) / 2;
-        return median / 1_000.0;
+        return medianMicros(nanos);
+    }
+
+    /** The median of each block, in the order the blocks were measured. */
+    double[] blockMedianMicros() {
+        return blockMedians.clone();
     }
 
     double percentileMicros(double fraction) {
@@ -26,5 +36,13 @@ final class Samples {
 
     int count() {
         return nanos.length;
+    }
+
+    private static double medianMicros(long[] unsorted) {
+        long[] sorted = unsorted.clone();
+        Arrays.sort(sorted);
+        int n = sorted.length;
+        long median = n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+        return median / 1_000.0;
     }
 }

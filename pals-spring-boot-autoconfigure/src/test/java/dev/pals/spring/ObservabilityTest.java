@@ -11,11 +11,17 @@ import dev.pals.LockInfo;
 import dev.pals.LockOptions;
 import dev.pals.LockRegistry;
 import dev.pals.spring.autoconfigure.PalsObservabilityAutoConfiguration;
+import dev.pals.spring.observability.DefaultLockAcquireConvention;
+import dev.pals.spring.observability.LockAcquireContext;
 import dev.pals.spring.observability.LockMeters;
 import dev.pals.spring.observability.LockObservations;
+import io.micrometer.common.KeyValues;
 import io.micrometer.core.instrument.LongTaskTimer;
+import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tag;
 import io.micrometer.core.instrument.Timer;
+import io.micrometer.observation.GlobalObservationConvention;
 import io.micrometer.observation.Observation;
 import io.micrometer.observation.ObservationHandler;
 import io.micrometer.observation.ObservationRegistry;
@@ -220,6 +226,97 @@ class ObservabilityTest extends StarterTestSupport {
             assertThat(started.get(1).getContextualName()).isEqualTo("try lock account");
             assertThat(started.get(2).getContextualName()).isEqualTo("hold lock account");
         });
+    }
+
+    @Test
+    void theMetersKeepTheirNamesAndTags() {
+        observed().run(context -> {
+            context.getBean(Accounts.class).credit(5);
+            MeterRegistry meters = context.getBean(MeterRegistry.class);
+            List<String> lock = List.of(LockObservations.GROUP, LockObservations.MODE, LockObservations.SCOPE);
+            assertThat(tagKeys(meters.get(LockObservations.ACQUIRE).tag(LockObservations.OUTCOME, "acquired").timer()))
+                    .containsExactlyInAnyOrder("error", LockObservations.GROUP, LockObservations.MODE,
+                            LockObservations.SCOPE, LockObservations.OUTCOME);
+            assertThat(tagKeys(meters.get(LockObservations.ACQUIRE + ".active").longTaskTimer()))
+                    .containsExactlyInAnyOrderElementsOf(lock);
+            assertThat(tagKeys(meters.get(LockObservations.HELD).timer()))
+                    .containsExactlyInAnyOrder("error", LockObservations.GROUP, LockObservations.MODE, LockObservations.SCOPE);
+            assertThat(tagKeys(meters.get(LockObservations.HELD + ".active").longTaskTimer()))
+                    .containsExactlyInAnyOrderElementsOf(lock);
+            Timer acquired = acquisitions(meters, "account", "acquired");
+            assertThat(acquired.getId().getTag(LockObservations.MODE)).isEqualTo("exclusive");
+            assertThat(acquired.getId().getTag(LockObservations.SCOPE)).isEqualTo("session");
+            assertThat(acquired.getId().getTag("error")).isEqualTo("none");
+        });
+    }
+
+    @Test
+    void everyOutcomesTimerOfAGroupIsThereFromTheGroupsFirstCallOn() {
+        observed().run(context -> {
+            MeterRegistry meters = context.getBean(MeterRegistry.class);
+            assertThat(meters.find(LockObservations.ACQUIRE).tag(LockObservations.GROUP, "account").timers()).isEmpty();
+            context.getBean(Accounts.class).credit(6);
+            for (String outcome : List.of("contended", "timed_out", "failed")) {
+                assertThat(acquisitions(meters, "account", outcome).count()).isZero();
+            }
+            assertThat(acquisitions(meters, "account", "acquired").count()).isEqualTo(1);
+        });
+    }
+
+    @Test
+    void aConventionOfTheServiceRenamesAndRetagsTheLockMeters() {
+        observed().withBean(RenamingConvention.class).run(context -> {
+            context.getBean(Accounts.class).credit(7);
+            MeterRegistry meters = context.getBean(MeterRegistry.class);
+            assertThat(meters.get("payments.lock.wait").tag("team", "payments").tag(LockObservations.GROUP, "account")
+                    .tag(LockObservations.OUTCOME, "acquired").timer().count()).isEqualTo(1);
+            assertThat(meters.get("payments.lock.wait.active").tag("team", "payments").longTaskTimer()).isNotNull();
+            assertThat(meters.find(LockObservations.ACQUIRE).meters()).isEmpty();
+            // the other observation keeps the default convention
+            assertThat(meters.get(LockObservations.HELD).tag(LockObservations.GROUP, "account").timer().count())
+                    .isEqualTo(1);
+        });
+    }
+
+    @Test
+    void otherObservationsKeepSpringBootsMeterHandler() {
+        observed().run(context -> {
+            Observation.createNotStarted("checkout", context.getBean(ObservationRegistry.class))
+                    .lowCardinalityKeyValue("step", "pay").observe(() -> context.getBean(Accounts.class).credit(8));
+            MeterRegistry meters = context.getBean(MeterRegistry.class);
+            assertThat(meters.get("checkout").tag("step", "pay").tag("error", "none").timer().count()).isEqualTo(1);
+            assertThat(acquisitions(meters, "account", "acquired").count()).isEqualTo(1);
+        });
+    }
+
+    @Test
+    void springBootsIgnoredLongTaskTimersAreLeftOutOfTheLockMetersToo() {
+        observed().withPropertyValues("management.metrics.observations.ignored-meters=long-task-timer").run(context -> {
+            context.getBean(Accounts.class).credit(9);
+            MeterRegistry meters = context.getBean(MeterRegistry.class);
+            assertThat(acquisitions(meters, "account", "acquired").count()).isEqualTo(1);
+            assertThat(meters.find(LockObservations.ACQUIRE + ".active").meters()).isEmpty();
+            assertThat(meters.find(LockObservations.HELD + ".active").meters()).isEmpty();
+        });
+    }
+
+    /** A service's own names and tags for acquisitions, the way Spring Boot applies conventions. */
+    static class RenamingConvention extends DefaultLockAcquireConvention
+            implements GlobalObservationConvention<LockAcquireContext> {
+
+        @Override
+        public String getName() {
+            return "payments.lock.wait";
+        }
+
+        @Override
+        public KeyValues getLowCardinalityKeyValues(LockAcquireContext context) {
+            return super.getLowCardinalityKeyValues(context).and("team", "payments");
+        }
+    }
+
+    private static List<String> tagKeys(Meter meter) {
+        return meter.getId().getTags().stream().map(Tag::getKey).toList();
     }
 
     private static Timer acquisitions(MeterRegistry meters, String group, String outcome) {

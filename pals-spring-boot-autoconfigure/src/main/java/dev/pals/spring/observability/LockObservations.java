@@ -2,10 +2,15 @@ package dev.pals.spring.observability;
 
 import dev.pals.LockInfo;
 import dev.pals.LockLostException;
+import dev.pals.LockMode;
 import dev.pals.LockObserver;
+import io.micrometer.common.KeyValues;
 import io.micrometer.observation.Observation;
 import io.micrometer.observation.ObservationRegistry;
-import java.util.Locale;
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -25,6 +30,11 @@ import org.jspecify.annotations.Nullable;
  * <p>Low-cardinality tags: {@value #GROUP} (the lock's group, never its resolved name),
  * {@value #MODE}, {@value #SCOPE}, and {@value #OUTCOME} on acquisitions. The lock's name and key
  * are high-cardinality values: on spans, never on meters.
+ *
+ * <p>Names and tags come from {@link DefaultLockAcquireConvention} and {@link DefaultLockHeldConvention},
+ * over a {@link LockAcquireContext} or a {@link LockHeldContext}; a
+ * {@code GlobalObservationConvention} registered with the observation registry (a bean, in Spring
+ * Boot) replaces them. The meters are made by {@link LockMeterObservationHandler}.
  *
  * <p>A section's observation starts on the acquiring thread, whose current observation becomes its
  * parent, and may stop on another thread; it does not open a scope, since a lock may be released
@@ -49,6 +59,11 @@ public final class LockObservations implements LockObserver {
     /** The lock's PostgreSQL key: high cardinality. */
     public static final String KEY = "pals.lock.key";
 
+    // groups are few (the tags must stay low-cardinality), so this stays small
+    private static final ConcurrentHashMap<Shape, ShapeTags> TAGS = new ConcurrentHashMap<>();
+    private static final DefaultLockAcquireConvention ACQUIRE_CONVENTION = new DefaultLockAcquireConvention();
+    private static final DefaultLockHeldConvention HELD_CONVENTION = new DefaultLockHeldConvention();
+
     private final ObservationRegistry registry;
 
     /** Observations reported to {@code registry}; none when it is a no-op registry. */
@@ -61,10 +76,11 @@ public final class LockObservations implements LockObserver {
         if (registry.isNoop()) {
             return Acquisition.NONE;
         }
-        Observation observation = observation(ACQUIRE, (mayWait ? "wait for lock " : "try lock ") + lock.group(), lock)
+        LockAcquireContext context = new LockAcquireContext(lock, mayWait);
+        Observation observation = Observation.createNotStarted(null, ACQUIRE_CONVENTION, () -> context, registry)
                 .start();
         return (outcome, failure) -> {
-            observation.lowCardinalityKeyValue(OUTCOME, outcome.name().toLowerCase(Locale.ROOT));
+            context.setOutcome(outcome);
             if (failure != null) {
                 observation.error(failure);
             }
@@ -77,7 +93,8 @@ public final class LockObservations implements LockObserver {
         if (registry.isNoop()) {
             return Section.NONE;
         }
-        Observation observation = observation(HELD, "hold lock " + lock.group(), lock).start();
+        Observation observation = Observation.createNotStarted(null, HELD_CONVENTION, () -> new LockHeldContext(lock),
+                registry).start();
         return (@Nullable LockLostException lost) -> {
             if (lost != null) {
                 observation.error(lost);
@@ -86,13 +103,35 @@ public final class LockObservations implements LockObserver {
         };
     }
 
-    private Observation observation(String name, String contextualName, LockInfo lock) {
-        return Observation.createNotStarted(name, registry)
-                .contextualName(contextualName)
-                .lowCardinalityKeyValue(GROUP, lock.group())
-                .lowCardinalityKeyValue(MODE, lock.mode().name().toLowerCase(Locale.ROOT))
-                .lowCardinalityKeyValue(SCOPE, lock.scope().name().toLowerCase(Locale.ROOT))
-                .highCardinalityKeyValue(NAME, lock.name())
-                .highCardinalityKeyValue(KEY, lock.key().toString());
+    /** The default conventions' tags of {@code lock}, made once per group, mode and scope. */
+    static KeyValues lowCardinality(LockInfo lock) {
+        return tags(lock).started();
+    }
+
+    /** As {@link #lowCardinality}, with the acquisition's {@code outcome}. */
+    static KeyValues lowCardinality(LockInfo lock, Outcome outcome) {
+        return Objects.requireNonNull(tags(lock).ended().get(outcome));
+    }
+
+    private static ShapeTags tags(LockInfo lock) {
+        return TAGS.computeIfAbsent(new Shape(lock.group(), lock.mode(), lock.scope()), Shape::tags);
+    }
+
+    /** What the default tags are made of. */
+    private record Shape(String group, LockMode mode, LockInfo.Scope scope) {
+
+        ShapeTags tags() {
+            KeyValues started = KeyValues.of(GROUP, group, MODE, mode == LockMode.SHARED ? "shared" : "exclusive",
+                    SCOPE, scope == LockInfo.Scope.TRANSACTION ? "transaction" : "session");
+            Map<Outcome, KeyValues> ended = new EnumMap<>(Outcome.class);
+            for (Outcome outcome : Outcome.values()) {
+                ended.put(outcome, started.and(OUTCOME, DefaultLockAcquireConvention.outcome(outcome)));
+            }
+            return new ShapeTags(started, ended);
+        }
+    }
+
+    /** The tags of a shape: without an outcome, and with each. */
+    private record ShapeTags(KeyValues started, Map<Outcome, KeyValues> ended) {
     }
 }
