@@ -26,7 +26,16 @@ final class BenchmarkDatabase {
     static final String USER = "pals.bench.user";
     static final String PASSWORD = "pals.bench.password";
 
-    /** Raised for scenario 4 (10,000 locks at once) on a server started here; an external one keeps its own. */
+    /**
+     * On a server started here (an external one keeps its own): room for scenario 11's fleet, 200
+     * registries of the default lock pool, each allowed 4 connections by the registry and one more by
+     * the pool for the health check (1,000), and the harness's own observers and samplers.
+     */
+    static final String MAX_CONNECTIONS = "1100";
+    /**
+     * With {@link #MAX_CONNECTIONS}, a shared lock table of about 256 x 1,100 = 281,600 entries:
+     * scenario 4's 100,000 locks held at once, twice over, with room for the fleet's.
+     */
     static final String MAX_LOCKS_PER_TRANSACTION = "256";
 
     private static final String SHEDLOCK_TABLE = """
@@ -49,6 +58,7 @@ final class BenchmarkDatabase {
     /** In the comparison's JVM: starts (or finds) the server and creates the contenders' tables. */
     static BenchmarkDatabase start() {
         System.setProperty(TestDatabase.SERVER_SETTING_PREFIX + "max_locks_per_transaction", MAX_LOCKS_PER_TRANSACTION);
+        System.setProperty(TestDatabase.SERVER_SETTING_PREFIX + "max_connections", MAX_CONNECTIONS);
         TestDatabase server = TestDatabase.get();
         BenchmarkDatabase database = new BenchmarkDatabase(server.url(), server.user(), server.password());
         database.createTables();

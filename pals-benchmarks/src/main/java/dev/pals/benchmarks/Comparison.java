@@ -1,6 +1,7 @@
 package dev.pals.benchmarks;
 
 import dev.pals.benchmarks.Contender.Kind;
+import dev.pals.spring.actuate.ServerLockTable;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -74,6 +75,8 @@ public final class Comparison {
         LockSetBenchmarks.report(report, database, quick);
         progress("Scenario 8, a semaphore's permit: registry");
         SemaphoreBenchmarks.report(report, database, quick);
+        progress("Scenario 11, a fleet of " + Fleet.REGISTRIES + " registries in " + Fleet.PROCESSES + " JVMs");
+        Fleet.report(report, database, sampler, quick);
         return report.markdown();
     }
 
@@ -285,18 +288,21 @@ public final class Comparison {
 
     private void capacity(Report report) throws Throwable {
         Capacity capacity = new Capacity(database);
-        report.table("4. Capacity: " + Report.count(Capacity.LOCKS) + " locks held at once",
-                "One JVM takes " + Report.count(Capacity.LOCKS) + " distinct locks from " + Capacity.THREADS
-                        + " threads and holds them all, as a service holding a lock per tenant or per entity would. "
-                        + "Heap is the difference of two readings after a full GC, before and while holding, and "
-                        + "includes the harness's own list of held locks; it is a rough figure, not a profile.",
-                "contender", "acquire rate", "connections", "heap per held lock (rough)");
+        int largeCount = quick ? Capacity.QUICK_LARGE : Capacity.LARGE;
+        report.table("4. Capacity: " + Report.count(Capacity.LOCKS) + " and " + Report.count(largeCount)
+                        + " locks held at once",
+                "One JVM takes " + Report.count(Capacity.LOCKS) + " distinct locks (this project also "
+                        + Report.count(largeCount) + ") from " + Capacity.THREADS + " threads and holds them all, "
+                        + "as a service holding a lock per tenant or per entity would, then releases them. Heap is the "
+                        + "difference of two readings after a full GC, before and while holding, and includes the "
+                        + "harness's own list of held locks; it is a rough figure, not a profile.",
+                "contender", "acquire rate", "release rate", "connections", "heap per held lock (rough)");
         for (Kind kind : Kind.compared()) {
             progress("Scenario 4, capacity: " + kind.id);
             switch (kind) {
                 case POOL_PER_LOCK -> report.row(kind.label, "n/a: a held lock costs a connection ("
-                        + Report.count(Capacity.LOCKS) + " connections)", "", "");
-                case ANNOTATION -> report.row(kind.label, "holds a lock for one call; as LockRegistry", "", "");
+                        + Report.count(Capacity.LOCKS) + " connections)", "", "", "");
+                case ANNOTATION -> report.row(kind.label, "holds a lock for one call; as LockRegistry", "", "", "");
                 default -> {
                     Map<Kind, Capacity.Result> results = new EnumMap<>(Kind.class);
                     measure(kind, () -> results.put(kind, capacity.measure(kind)));
@@ -305,8 +311,7 @@ public final class Comparison {
                     }
                     Capacity.Result result = measuredFor(results, kind);
                     int connections = sampler.peak(ConnectionSampler.applicationName("s4", kind.id));
-                    report.row(kind.label, Report.count(result.locksPerSecond()) + " /s", connections,
-                            Report.count((double) result.heapBytesPerLock()) + " bytes");
+                    capacityRow(report, kind.label, result, connections);
                     if (kind == Kind.REGISTRY) {
                         report.target("4. " + Report.count(Capacity.LOCKS) + " locks held on <= 8 connections",
                                 connections + " connections", connections <= 8);
@@ -314,7 +319,27 @@ public final class Comparison {
                 }
             }
         }
+        progress("Scenario 4, capacity: registry, " + Report.count(largeCount) + " locks");
+        Capacity.Result large = capacity.measure(Kind.REGISTRY, largeCount, "s4-large");
+        int connections = sampler.peak(ConnectionSampler.applicationName("s4-large", Kind.REGISTRY.id));
+        capacityRow(report, Kind.REGISTRY.label + ", " + Report.count(largeCount) + " locks", large, connections);
         report.endTable();
+        ServerLockTable.Usage table = large.lockTable();
+        report.paragraph("While this project held " + Report.count(largeCount) + " locks, the server's lock table "
+                + (table == null ? "could not be read" : "held " + Report.count((double) table.used()) + " entries of about "
+                        + Report.count((double) table.capacity()) + " (" + String.format(Locale.ROOT, "%.1f%%", 100 * table.ratio())
+                        + "; max_locks_per_transaction x (max_connections + max_prepared_transactions))")
+                + ", and one reading of it (the starter's health check and gauges, at most once per "
+                + "`pals.server-lock-table.read-interval`) took " + String.format(Locale.ROOT, "%.1f ms", large.lockTableReadMillis())
+                + " (median of 5).");
+        report.target("4. " + Report.count(largeCount) + " locks held on <= 8 connections",
+                connections + " connections, " + Report.count((double) large.heapBytesPerLock()) + " bytes of heap per lock",
+                connections <= 8);
+    }
+
+    private static void capacityRow(Report report, String label, Capacity.Result result, int connections) {
+        report.row(label, Report.count(result.locksPerSecond()) + " /s", Report.count(result.releasesPerSecond()) + " /s",
+                connections, Report.count((double) result.heapBytesPerLock()) + " bytes");
     }
 
     // ---- scenario 5

@@ -12,6 +12,7 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import javax.sql.DataSource;
+import org.jspecify.annotations.Nullable;
 import org.springframework.boot.health.contributor.AbstractHealthIndicator;
 import org.springframework.boot.health.contributor.Health;
 import org.springframework.context.ApplicationListener;
@@ -28,6 +29,12 @@ import org.springframework.context.ApplicationListener;
  * do not by themselves turn it DOWN: the registry has reported them to their holders, and it
  * takes locks again once the database is back. A check waits at most the lock pool's connection
  * timeout for a connection.
+ *
+ * <p>With a {@link ServerLockTable}, the details also show the server's shared lock table
+ * ({@code serverLockTable}: entries used, capacity, the share in use, and a {@code warning} at and
+ * above the threshold). A nearly full table leaves the status UP: the instance still serves, and
+ * taking it out of the load balancer would not free a single entry (the locks are the fleet's);
+ * alert on the warning or on the {@code pals.server.locks.*} gauges instead.
  */
 public final class LockDatabaseHealthIndicator extends AbstractHealthIndicator
         implements ApplicationListener<LockLostEvent> {
@@ -35,6 +42,7 @@ public final class LockDatabaseHealthIndicator extends AbstractHealthIndicator
     private final LockRegistry registry;
     private final DataSource lockDatabase;
     private final RecentLockLosses losses = new RecentLockLosses(Clock.systemUTC());
+    private final @Nullable ServerLockTable lockTable;
 
     /**
      * A health check of the lock database.
@@ -43,9 +51,22 @@ public final class LockDatabaseHealthIndicator extends AbstractHealthIndicator
      * @param lockDatabase the lock pool, which the check borrows a connection from
      */
     public LockDatabaseHealthIndicator(LockRegistry registry, DataSource lockDatabase) {
+        this(registry, lockDatabase, null);
+    }
+
+    /**
+     * A health check of the lock database that also shows the server's lock table.
+     *
+     * @param registry the registry whose holds, waits and connections the details show
+     * @param lockDatabase the lock pool, which the check borrows a connection from
+     * @param lockTable the server's lock table, or {@code null} not to show it
+     */
+    public LockDatabaseHealthIndicator(LockRegistry registry, DataSource lockDatabase,
+            @Nullable ServerLockTable lockTable) {
         super("Lock database health check failed");
         this.registry = registry;
         this.lockDatabase = lockDatabase;
+        this.lockTable = lockTable;
     }
 
     @Override
@@ -68,6 +89,27 @@ public final class LockDatabaseHealthIndicator extends AbstractHealthIndicator
         String problem = lease.problem();
         if (problem != null) {
             details.put("problem", problem);
+        }
+        return details;
+    }
+
+    /** The lock table's reading as health details; a warning at and above the threshold. */
+    static Map<String, Object> lockTableDetails(ServerLockTable lockTable) {
+        Map<String, Object> details = new LinkedHashMap<>();
+        ServerLockTable.Usage usage = lockTable.usage();
+        details.put("warningThreshold", ServerLockTable.percent(lockTable.warningThreshold()));
+        if (usage == null) {
+            details.put("unknown", String.valueOf(lockTable.failure()));
+            return details;
+        }
+        details.put("used", usage.used());
+        details.put("capacity", usage.capacity());
+        details.put("usage", ServerLockTable.percent(usage.ratio()));
+        details.put("readAt", usage.readAt().toString());
+        if (lockTable.nearlyFull(usage)) {
+            details.put("warning", "the server's lock table is nearly full; when it is, locks of every client fail "
+                    + "with 53200 (out of shared memory): raise max_locks_per_transaction on the server, or hold "
+                    + "fewer locks");
         }
         return details;
     }
@@ -100,6 +142,9 @@ public final class LockDatabaseHealthIndicator extends AbstractHealthIndicator
             return;
         }
         builder.withDetail("reachable", true);
+        if (lockTable != null) {
+            builder.withDetail("serverLockTable", lockTableDetails(lockTable));
+        }
         if (standby) {
             builder.down().withDetail("server", "a standby in recovery: advisory locks there do not exclude clients "
                     + "of the primary; point pals.datasource.url at the primary");

@@ -3,8 +3,12 @@ package dev.pals.spring.autoconfigure;
 import dev.pals.LockRegistry;
 import dev.pals.spring.actuate.AdvisoryLocksEndpoint;
 import dev.pals.spring.actuate.LockDatabaseHealthIndicator;
+import dev.pals.spring.actuate.ServerLockTable;
 import dev.pals.spring.aop.AdvisoryLockedAutoConfiguration;
 import dev.pals.spring.aop.LockedMethods;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.binder.MeterBinder;
+import java.util.function.ToLongFunction;
 import javax.sql.DataSource;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.actuate.autoconfigure.endpoint.condition.ConditionalOnAvailableEndpoint;
@@ -21,7 +25,8 @@ import org.springframework.context.annotation.Configuration;
 
 /**
  * Actuator for PALs, when the service has it: the {@code advisorylocks} endpoint and the
- * {@code advisoryLocks} health contributor. Both read the lock database the auto-configured
+ * {@code advisoryLocks} health contributor; and the server's lock table, in the health details and,
+ * with Micrometer, in gauges. Both read the lock database the auto-configured
  * registry locks in, through the lock pool or the service's {@link LockDataSource @LockDataSource}.
  */
 @AutoConfiguration(after = {PalsAutoConfiguration.class, AdvisoryLockedAutoConfiguration.class})
@@ -66,8 +71,50 @@ public final class PalsActuatorAutoConfiguration {
         @ConditionalOnMissingBean(name = "advisoryLocksHealthIndicator")
         @ConditionalOnEnabledHealthIndicator("advisorylocks")
         LockDatabaseHealthIndicator advisoryLocksHealthIndicator(LockRegistry registry,
-                @LockDataSource ObjectProvider<DataSource> lockDataSource, ObjectProvider<LockConnectionPool> pool) {
-            return new LockDatabaseHealthIndicator(registry, lockDatabase(lockDataSource, pool));
+                @LockDataSource ObjectProvider<DataSource> lockDataSource, ObjectProvider<LockConnectionPool> pool,
+                ObjectProvider<ServerLockTable> lockTable) {
+            return new LockDatabaseHealthIndicator(registry, lockDatabase(lockDataSource, pool), lockTable.getIfAvailable());
+        }
+    }
+
+    /** The server's lock table, read at most once per {@code pals.server-lock-table.read-interval}. */
+    @Bean
+    @ConditionalOnMissingBean
+    ServerLockTable palsServerLockTable(@LockDataSource ObjectProvider<DataSource> lockDataSource,
+            ObjectProvider<LockConnectionPool> pool, PalsProperties properties) {
+        PalsProperties.LockTable settings = properties.getServerLockTable();
+        return new ServerLockTable(lockDatabase(lockDataSource, pool), settings.warningRatio(), settings.getReadInterval());
+    }
+
+    /**
+     * Gauges of the lock table: {@value #USED} and {@value #CAPACITY} (NaN until the server first
+     * answers). A scrape that finds the reading stale reads it again, so the gauges cost the server
+     * no more than the health check does.
+     */
+    @Configuration(proxyBeanMethods = false)
+    @ConditionalOnClass(MeterBinder.class)
+    static final class LockTableMetersConfiguration {
+
+        static final String USED = "pals.server.locks.used";
+        static final String CAPACITY = "pals.server.locks.capacity";
+
+        @Bean
+        @ConditionalOnMissingBean(name = "palsServerLockTableMeters")
+        MeterBinder palsServerLockTableMeters(ServerLockTable lockTable) {
+            return meters -> {
+                Gauge.builder(USED, lockTable, table -> value(table, ServerLockTable.Usage::used))
+                        .description("Entries in use in the PostgreSQL server's shared lock table, by every client")
+                        .register(meters);
+                Gauge.builder(CAPACITY, lockTable, table -> value(table, ServerLockTable.Usage::capacity))
+                        .description("Entries the PostgreSQL server's shared lock table is sized for "
+                                + "(max_locks_per_transaction * (max_connections + max_prepared_transactions))")
+                        .register(meters);
+            };
+        }
+
+        private static double value(ServerLockTable table, ToLongFunction<ServerLockTable.Usage> figure) {
+            ServerLockTable.Usage usage = table.usage();
+            return usage == null ? Double.NaN : figure.applyAsLong(usage);
         }
     }
 }

@@ -99,6 +99,8 @@ public class PalsProperties {
 
     private final Leader leader = new Leader();
 
+    private final LockTable serverLockTable = new LockTable();
+
     public boolean isEnabled() {
         return enabled;
     }
@@ -225,11 +227,82 @@ public class PalsProperties {
         return datasource;
     }
 
+    public LockTable getServerLockTable() {
+        return serverLockTable;
+    }
+
     private static Duration requireNotNegative(Duration duration) {
         if (duration.isNegative()) {
             throw new IllegalArgumentException("must not be negative, but was " + duration);
         }
         return duration;
+    }
+
+    /**
+     * The PostgreSQL server's shared lock table, which advisory locks share with every other lock
+     * on the server, as the health details and the pals.server.locks.* gauges show it.
+     */
+    public static class LockTable {
+
+        private static final String WARNING_THRESHOLD = "pals.server-lock-table.warning-threshold";
+
+        /**
+         * Share of the lock table's capacity at and above which a WARN is logged (once per crossing)
+         * and the health details carry a warning, as a percentage ("80%") or a ratio ("0.8"); above
+         * 0 and at most 100%.
+         */
+        private String warningThreshold = "80%";
+
+        /**
+         * How long a reading of pg_locks is reused by the health check and the gauges: reading it
+         * costs the server more the fuller its lock table is.
+         */
+        private Duration readInterval = Duration.ofSeconds(30);
+
+        private double warningRatio = 0.8;
+
+        public String getWarningThreshold() {
+            return warningThreshold;
+        }
+
+        public void setWarningThreshold(String warningThreshold) {
+            this.warningRatio = ratio(warningThreshold);
+            this.warningThreshold = warningThreshold;
+        }
+
+        /** {@link #getWarningThreshold()} as a ratio. */
+        double warningRatio() {
+            return warningRatio;
+        }
+
+        public Duration getReadInterval() {
+            return readInterval;
+        }
+
+        public void setReadInterval(Duration readInterval) {
+            if (readInterval.isNegative() || readInterval.isZero()) {
+                throw new IllegalArgumentException("must be positive, for example 30s, but was " + readInterval);
+            }
+            this.readInterval = readInterval;
+        }
+
+        private static double ratio(String threshold) {
+            String text = threshold.strip();
+            boolean percent = text.endsWith("%");
+            double value;
+            try {
+                value = Double.parseDouble(percent ? text.substring(0, text.length() - 1).strip() : text);
+            } catch (NumberFormatException e) {
+                throw new InvalidConfigurationPropertyValueException(WARNING_THRESHOLD, threshold,
+                        "It must be a ratio such as 0.8, or a percentage such as 80%");
+            }
+            double ratio = percent ? value / 100 : value;
+            if (!(ratio > 0 && ratio <= 1)) {
+                throw new InvalidConfigurationPropertyValueException(WARNING_THRESHOLD, threshold,
+                        "It must be above 0 and at most 1, or as a percentage at most 100%");
+            }
+            return ratio;
+        }
     }
 
     /** Leader election: one instance of the service leads while it holds one lock. */

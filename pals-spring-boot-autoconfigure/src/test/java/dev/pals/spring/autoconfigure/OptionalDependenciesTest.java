@@ -140,7 +140,7 @@ class OptionalDependenciesTest extends StarterTestSupport {
     void withEveryOptionalDependencyEveryPartIsThere() {
         service().run(context -> {
             assertThat(context).hasNotFailed().hasSingleBean(LockRegistry.class).hasSingleBean(LockObserver.class)
-                    .hasSingleBean(MeterBinder.class).hasSingleBean(HealthIndicator.class)
+                    .hasBean("palsLockMeters").hasBean("palsServerLockTableMeters").hasSingleBean(HealthIndicator.class)
                     .hasSingleBean(org.springframework.integration.support.locks.LockRegistry.class)
                     .hasSingleBean(ReactiveLockRegistry.class);
             assertThat(hasLocksEndpoint(context)).isTrue();
@@ -228,7 +228,7 @@ class OptionalDependenciesTest extends StarterTestSupport {
     @Test
     void withoutTheActuatorThereIsNoEndpointNorHealthIndicatorAndMethodsStillLock() {
         without("org.springframework.boot.actuate", "org.springframework.boot.health").run(context -> {
-            assertThat(context).hasNotFailed().doesNotHaveBean(HealthIndicator.class).hasSingleBean(MeterBinder.class);
+            assertThat(context).hasNotFailed().doesNotHaveBean(HealthIndicator.class).hasBean("palsLockMeters").hasBean("palsServerLockTableMeters");
             assertThat(hasLocksEndpoint(context)).isFalse();
             lockedMethodLocks(context);
         });
@@ -300,7 +300,7 @@ class OptionalDependenciesTest extends StarterTestSupport {
     @Test
     void withoutReactorEveryPartIsThereAndMethodsStillLock() {
         without("reactor", "org.reactivestreams").run(context -> {
-            assertThat(context).hasNotFailed().hasSingleBean(LockObserver.class).hasSingleBean(MeterBinder.class)
+            assertThat(context).hasNotFailed().hasSingleBean(LockObserver.class).hasBean("palsLockMeters").hasBean("palsServerLockTableMeters")
                     .hasSingleBean(HealthIndicator.class).doesNotHaveBean(ReactiveLockRegistry.class);
             assertThat(hasLocksEndpoint(context)).isTrue();
             lockedMethodLocks(context);
