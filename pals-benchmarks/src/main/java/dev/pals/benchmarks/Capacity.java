@@ -16,7 +16,8 @@ import java.util.concurrent.Future;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Scenario 4: one JVM takes {@value #LOCKS} distinct locks (this project also {@value #LARGE}) from
+ * Scenario 4: one JVM takes {@value #LOCKS} distinct locks (this project also {@value #LARGE}, from
+ * {@value #LARGE_THREADS} threads) from
  * {@value #THREADS} threads and holds them all at once. Measured: how fast they were taken and
  * released, the heap they occupy while held, (by the sampler) the connections they occupy, and for
  * the large case the server's lock table while they are held and what reading it costs.
@@ -32,6 +33,12 @@ final class Capacity {
      */
     static final int QUICK_LARGE = 20_000;
     static final int THREADS = 8;
+    /**
+     * Threads for the large case: PostgreSQL scans every lock a session holds at the end of each
+     * statement, so a statement costs more the more its session holds, and the tries of many threads
+     * sent together on one session pay that scan once per batch instead of once each.
+     */
+    static final int LARGE_THREADS = 64;
     /** Readings of {@code pg_locks} timed while the large case is held. */
     private static final int READINGS = 5;
 
@@ -51,17 +58,17 @@ final class Capacity {
     }
 
     Result measure(Kind kind) throws Exception {
-        return measure(kind, LOCKS, "s4");
+        return measure(kind, LOCKS, "s4", THREADS);
     }
 
-    /** {@code locks} locks, on connections named for {@code scenario}. */
-    Result measure(Kind kind, int locks, String scenario) throws Exception {
+    /** {@code locks} locks taken by {@code threadCount} threads, on connections named for {@code scenario}. */
+    Result measure(Kind kind, int locks, String scenario, int threadCount) throws Exception {
         List<ExecutorService> threads = new ArrayList<>();
-        for (int i = 0; i < THREADS; i++) {
+        for (int i = 0; i < threadCount; i++) {
             threads.add(Executors.newSingleThreadExecutor());
         }
         try (Contender contender = Contender.create(kind, database,
-                ConnectionSampler.applicationName(scenario, kind.id), THREADS);
+                ConnectionSampler.applicationName(scenario, kind.id), threadCount);
                 HikariDataSource observer = database.pool("pals-bench-observer", 1)) {
             // one round on other names first, so that classes, pools and caches are warm
             run(threads, kind, contender, "warm", Math.min(locks, LOCKS));
@@ -108,11 +115,11 @@ final class Capacity {
     private static List<Future<List<Held>>> take(List<ExecutorService> threads, Kind kind, Contender contender,
             String prefix, int locks) {
         List<Future<List<Held>>> futures = new ArrayList<>();
-        for (int thread = 0; thread < THREADS; thread++) {
-            int first = thread * (locks / THREADS);
+        for (int thread = 0; thread < threads.size(); thread++) {
+            int first = thread * (locks / threads.size());
             futures.add(threads.get(thread).submit(() -> {
-                List<Held> mine = new ArrayList<>(locks / THREADS);
-                for (int i = first; i < first + locks / THREADS; i++) {
+                List<Held> mine = new ArrayList<>(locks / threads.size());
+                for (int i = first; i < first + locks / threads.size(); i++) {
                     Held held = contender.tryHold(prefix + "-" + i);
                     if (held == null) {
                         throw new IllegalStateException(kind.id + " could not take free lock " + prefix + "-" + i);
@@ -127,7 +134,7 @@ final class Capacity {
 
     private static void releaseAll(List<ExecutorService> threads, List<List<Held>> held) throws Exception {
         List<Future<?>> done = new ArrayList<>();
-        for (int thread = 0; thread < THREADS; thread++) {
+        for (int thread = 0; thread < threads.size(); thread++) {
             List<Held> share = held.get(thread);
             done.add(threads.get(thread).submit(() -> {
                 for (Held each : share) {
@@ -148,7 +155,7 @@ final class Capacity {
             Capacity capacity = new Capacity(database);
             for (int locks : new int[] {LOCKS, Boolean.getBoolean("pals.bench.quick") ? QUICK_LARGE : LARGE}) {
                 String scenario = "s4-" + locks;
-                Result result = capacity.measure(Kind.REGISTRY, locks, scenario);
+                Result result = capacity.measure(Kind.REGISTRY, locks, scenario, locks == LOCKS ? THREADS : LARGE_THREADS);
                 System.out.printf(Locale.ROOT, "%,d locks: %,.0f acquired/s, %,.0f released/s, %d connections, "
                                 + "%,d bytes of heap per lock, lock table %s, read in %.1f ms%n", locks,
                         result.locksPerSecond(), result.releasesPerSecond(),

@@ -292,7 +292,8 @@ public final class Comparison {
         report.table("4. Capacity: " + Report.count(Capacity.LOCKS) + " and " + Report.count(largeCount)
                         + " locks held at once",
                 "One JVM takes " + Report.count(Capacity.LOCKS) + " distinct locks (this project also "
-                        + Report.count(largeCount) + ") from " + Capacity.THREADS + " threads and holds them all, "
+                        + Report.count(largeCount) + ", from " + Capacity.LARGE_THREADS + " threads) from " + Capacity.THREADS
+                        + " threads and holds them all, "
                         + "as a service holding a lock per tenant or per entity would, then releases them. Heap is the "
                         + "difference of two readings after a full GC, before and while holding, and includes the "
                         + "harness's own list of held locks; it is a rough figure, not a profile.",
@@ -320,7 +321,7 @@ public final class Comparison {
             }
         }
         progress("Scenario 4, capacity: registry, " + Report.count(largeCount) + " locks");
-        Capacity.Result large = capacity.measure(Kind.REGISTRY, largeCount, "s4-large");
+        Capacity.Result large = capacity.measure(Kind.REGISTRY, largeCount, "s4-large", Capacity.LARGE_THREADS);
         int connections = sampler.peak(ConnectionSampler.applicationName("s4-large", Kind.REGISTRY.id));
         capacityRow(report, Kind.REGISTRY.label + ", " + Report.count(largeCount) + " locks", large, connections);
         report.endTable();
