@@ -30,7 +30,9 @@ final class Session {
     /** A safety net only: callers are woken when answered or when {@link #io} is let go. */
     private static final long PARK_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
     private static final String TRY_BATCH = batchSql("pg_try_advisory_lock");
-    private static final String UNLOCK_BATCH = batchSql("pg_advisory_unlock");
+    private static final String UNLOCK_BATCH = "SELECT un.u FROM unnest(?::bigint[], ?::boolean[], ?::bigint[])"
+            + " WITH ORDINALITY AS call(k, s, m, i), LATERAL (SELECT CASE WHEN s THEN pg_advisory_unlock_shared(k)"
+            + " ELSE pg_advisory_unlock(k) END AS u OFFSET 0) AS un, " + wakeWaiters("m", "k") + " ORDER BY i";
 
     final Connection connection;
     final int backendPid;
@@ -192,7 +194,8 @@ final class Session {
         Call first = calls.get(0);
         try {
             if (calls.size() == 1) {
-                first.succeed(queryBoolean(sql(first.unlock ? UNLOCK : TRY, first.key, first.mode, false), first.key));
+                first.succeed(first.unlock ? unlockOne(first.key, first.mode)
+                        : queryBoolean(sql(TRY, first.key, first.mode, false), first.key));
             } else {
                 boolean[] results = batch(first.unlock ? UNLOCK_BATCH : TRY_BATCH, calls);
                 for (int i = 0; i < calls.size(); i++) {
@@ -239,6 +242,13 @@ final class Session {
         PreparedStatement statement = statement(sql);
         statement.setArray(1, connection.createArrayOf("bigint", keys));
         statement.setArray(2, connection.createArrayOf("boolean", shared));
+        if (calls.get(0).unlock) {
+            Long[] markers = new Long[keys.length];
+            for (int i = 0; i < keys.length; i++) {
+                markers[i] = ReleaseWakeups.marker(calls.get(i).key);
+            }
+            statement.setArray(3, connection.createArrayOf("bigint", markers));
+        }
         boolean[] results = new boolean[keys.length];
         try (ResultSet rows = statement.executeQuery()) {
             for (int i = 0; i < results.length; i++) {
@@ -250,6 +260,33 @@ final class Session {
             }
         }
         return results;
+    }
+
+    /**
+     * One unlock that, in the same statement, wakes this library's waiters of the key if any left a
+     * marker ({@link ReleaseWakeups}): the marker is checked after the unlock, and the notification
+     * goes out at the statement's commit, so a waiter it wakes finds the key free.
+     */
+    private boolean unlockOne(LockKey key, LockMode mode) throws SQLException {
+        String unlock = UNLOCK[mode == LockMode.EXCLUSIVE ? 0 : 1] + (key.isPair() ? "(?, ?)" : "(?)");
+        PreparedStatement statement = statement("SELECT un.u FROM (SELECT " + unlock + " AS u OFFSET 0) AS un, "
+                + wakeWaiters("?::bigint", "?::bigint"));
+        int next = key.bind(statement, 1);
+        statement.setLong(next, ReleaseWakeups.marker(key));
+        statement.setLong(next + 1, key.value());
+        try (ResultSet rows = statement.executeQuery()) {
+            return rows.next() && rows.getBoolean(1);
+        }
+    }
+
+    /**
+     * The lateral part of an unlock statement that notifies only if the unlock succeeded and the
+     * {@code marker} is taken: trying it exclusively for the statement's own transaction fails then,
+     * and costs no notification, nor its commit lock, when nobody waits.
+     */
+    private static String wakeWaiters(String marker, String key) {
+        return "LATERAL (SELECT CASE WHEN un.u AND NOT pg_try_advisory_xact_lock(" + marker + ") THEN pg_notify('"
+                + ReleaseWakeups.CHANNEL + "', " + key + "::text) IS NULL END AS n OFFSET 0) AS wake";
     }
 
     /**
