@@ -30,8 +30,9 @@ import org.jspecify.annotations.Nullable;
  * <p>The two sessions are opened in the background on the first such wait, outside the pool's
  * count, so that a registry uses at most {@code maxConnections + 2} connections of its DataSource
  * (a DataSource of fewer only delays them: waits poll until they are open), and closed with the
- * registry. If either fails, its markers are gone with it: waiters are woken, poll, and a later
- * wait opens them again. Without PgJDBC (no {@code getNotifications}) waits poll as before.
+ * registry, or once no wait has needed them for the idle timeout. If either fails, its markers
+ * are gone with it: waiters are woken, poll, and a later wait opens them again. Without PgJDBC (no
+ * {@code getNotifications}) waits poll as before.
  */
 final class ReleaseWakeups {
 
@@ -58,6 +59,8 @@ final class ReleaseWakeups {
     private volatile boolean unsupported;
     /** In nanoTime: no new attempt to open the sessions before then. */
     private volatile long openAgainAt;
+    /** In nanoTime: when a waiter last left. */
+    private volatile long lastUsed = System.nanoTime();
 
     ReleaseWakeups(SessionPool pool, Executor listenerThread) {
         this.pool = pool;
@@ -180,6 +183,7 @@ final class ReleaseWakeups {
 
     /** Takes the waiter's marker back (one round trip, whatever the interrupt status) and forgets it. */
     void unregister(Wake wake) {
+        lastUsed = System.nanoTime();
         waiters.computeIfPresent(wake.key.value(), (k, set) -> {
             set.remove(wake);
             return set.isEmpty() ? null : set;
@@ -193,6 +197,18 @@ final class ReleaseWakeups {
             markedOn.markers.unlock(LockKey.of(marker(wake.key)), LockMode.SHARED);
         } catch (SQLException e) {
             down(markedOn, e);
+        }
+    }
+
+    /**
+     * Gives both sessions back once no wait has needed them for {@code idleNanos}, as the pool gives
+     * back its idle sessions; a later wait opens them again.
+     */
+    void housekeep(long idleNanos) {
+        Channel open = channel.get();
+        if (open != null && waiters.isEmpty() && System.nanoTime() - lastUsed >= idleNanos
+                && channel.compareAndSet(open, null)) {
+            end(open);
         }
     }
 

@@ -56,6 +56,11 @@ final class ServerLocks {
         return backends;
     }
 
+    /** Gives the wake-up sessions back once idle for {@code idleNanos}. */
+    void housekeep(long idleNanos) {
+        wakeups.housekeep(idleNanos);
+    }
+
     /** Cancels every wait in the server and wakes every wait for a notification, for a registry being closed. */
     void abandonWaits() {
         waits.forEach(ServerWait::abandon);

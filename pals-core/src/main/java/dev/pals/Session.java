@@ -5,6 +5,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -30,6 +31,7 @@ final class Session {
     /** A safety net only: callers are woken when answered or when {@link #io} is let go. */
     private static final long PARK_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
     private static final String TRY_BATCH = batchSql("pg_try_advisory_lock");
+    private static final String UNLOCK_PLAIN_BATCH = batchSql("pg_advisory_unlock");
     private static final String UNLOCK_BATCH = "SELECT un.u FROM unnest(?::bigint[], ?::boolean[], ?::bigint[])"
             + " WITH ORDINALITY AS call(k, s, m, i), LATERAL (SELECT CASE WHEN s THEN pg_advisory_unlock_shared(k)"
             + " ELSE pg_advisory_unlock(k) END AS u OFFSET 0) AS un, " + wakeWaiters("m", "k") + " ORDER BY i";
@@ -193,11 +195,15 @@ final class Session {
         }
         Call first = calls.get(0);
         try {
-            if (calls.size() == 1) {
-                first.succeed(first.unlock ? unlockOne(first.key, first.mode)
-                        : queryBoolean(sql(TRY, first.key, first.mode, false), first.key));
+            if (first.unlock) {
+                boolean[] results = unlocks(calls);
+                for (int i = 0; i < calls.size(); i++) {
+                    calls.get(i).succeed(results[i]);
+                }
+            } else if (calls.size() == 1) {
+                first.succeed(queryBoolean(sql(TRY, first.key, first.mode, false), first.key));
             } else {
-                boolean[] results = batch(first.unlock ? UNLOCK_BATCH : TRY_BATCH, calls);
+                boolean[] results = batch(TRY_BATCH, calls);
                 for (int i = 0; i < calls.size(); i++) {
                     calls.get(i).succeed(results[i]);
                 }
@@ -221,7 +227,8 @@ final class Session {
      */
     private void undoTries(List<Call> calls, SQLException failure) {
         try {
-            batch(UNLOCK_BATCH, calls);
+            // plain: a full lock table, which may be why the tries failed, has no slot for a marker check
+            batch(UNLOCK_PLAIN_BATCH, calls);
         } catch (SQLException | RuntimeException | Error e) {
             failure.addSuppressed(e);
             try {
@@ -229,6 +236,31 @@ final class Session {
             } catch (SQLException | RuntimeException | Error abortFailure) {
                 failure.addSuppressed(abortFailure);
             }
+        }
+    }
+
+    /**
+     * Unlocks that wake this library's waiters ({@link #unlockOne}). A full lock table fails the
+     * marker check, which needs a slot and runs only after an unlock succeeded, so the unlocks up to
+     * there took effect; the plain unlock then frees the rest and answers false for those, which were
+     * released: every call is answered released, and the waiters see it at their slow poll.
+     */
+    private boolean[] unlocks(List<Call> calls) throws SQLException {
+        Call first = calls.get(0);
+        try {
+            return calls.size() == 1 ? new boolean[] {unlockOne(first.key, first.mode)} : batch(UNLOCK_BATCH, calls);
+        } catch (SQLException e) {
+            if (!SqlErrors.is(e, SqlErrors.OUT_OF_MEMORY)) {
+                throw e;
+            }
+            if (calls.size() == 1) {
+                queryBoolean(sql(UNLOCK, first.key, first.mode, false), first.key);
+            } else {
+                batch(UNLOCK_PLAIN_BATCH, calls);
+            }
+            boolean[] released = new boolean[calls.size()];
+            Arrays.fill(released, true);
+            return released;
         }
     }
 
@@ -242,7 +274,7 @@ final class Session {
         PreparedStatement statement = statement(sql);
         statement.setArray(1, connection.createArrayOf("bigint", keys));
         statement.setArray(2, connection.createArrayOf("boolean", shared));
-        if (calls.get(0).unlock) {
+        if (sql.equals(UNLOCK_BATCH)) {
             Long[] markers = new Long[keys.length];
             for (int i = 0; i < keys.length; i++) {
                 markers[i] = ReleaseWakeups.marker(calls.get(i).key);

@@ -142,6 +142,10 @@ final class SessionPool {
         return opener.open();
     }
 
+    long idleTimeoutNanos() {
+        return idleTimeoutNanos;
+    }
+
     /** Marks {@code session} as used by one more thread, to run a statement on a key it holds. */
     void use(Session session) {
         lock.lock();

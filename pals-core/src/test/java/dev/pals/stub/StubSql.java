@@ -42,6 +42,12 @@ final class StubSql {
             + "(pg_try_advisory_lock|pg_advisory_unlock)_shared\\(k\\) ELSE \\1\\(k\\) END "
             + "FROM unnest\\(\\?::bigint\\[\\], \\?::boolean\\[\\]\\) WITH ORDINALITY AS call\\(k, s, i\\) ORDER BY i");
 
+    /** The unlocks that also wake waiters (ReleaseWakeups): the stub has no notifications, so they just unlock. */
+    private static final Pattern WAKING_UNLOCK = Pattern.compile("SELECT un\\.u FROM \\(SELECT "
+            + "pg_advisory_unlock(_shared)?\\((\\?|\\?, \\?)\\) AS u OFFSET 0\\) AS un, LATERAL .*pg_notify.*");
+    private static final Pattern WAKING_BATCH = Pattern.compile("SELECT un\\.u FROM unnest\\(\\?::bigint\\[\\], "
+            + "\\?::boolean\\[\\], \\?::bigint\\[\\]\\) WITH ORDINALITY .*pg_notify.* ORDER BY i");
+
     private StubSql() {
     }
 
@@ -105,6 +111,13 @@ final class StubSql {
             return new Statement(unlock ? Kind.UNLOCK : Kind.TRY, List.of(key),
                     (server, backend) -> rows(new Object[] {call(server, backend, unlock, key, exclusive)}));
         }
+        Matcher waking = WAKING_UNLOCK.matcher(sql);
+        if (waking.matches()) {
+            StubKey key = key(parameters, waking.group(2).length() > 1);
+            boolean exclusive = waking.group(1) == null;
+            return new Statement(Kind.UNLOCK, List.of(key),
+                    (server, backend) -> rows(new Object[] {call(server, backend, true, key, exclusive)}));
+        }
         Matcher wait = WAIT.matcher(sql);
         if (wait.matches()) {
             boolean pair = wait.group(2).length() > 1;
@@ -117,8 +130,9 @@ final class StubSql {
             });
         }
         Matcher batch = BATCH.matcher(sql);
-        if (batch.matches()) {
-            boolean unlock = batch.group(1).equals("pg_advisory_unlock");
+        boolean wakingBatch = WAKING_BATCH.matcher(sql).matches();
+        if (batch.matches() || wakingBatch) {
+            boolean unlock = wakingBatch || batch.group(1).equals("pg_advisory_unlock");
             Object[] keys = elements(parameters, 0);
             Object[] shared = elements(parameters, 1);
             List<StubKey> stubKeys = new ArrayList<>();
