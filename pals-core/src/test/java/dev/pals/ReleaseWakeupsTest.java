@@ -166,13 +166,25 @@ class ReleaseWakeupsTest extends LockTestSupport {
         AdvisoryLock wanted = waiting.lock("closed");
         Connection outsider = outsider();
         lockFrom(outsider, wanted.key());
-        CompletableFuture<Boolean> acquired = wanted.acquireAsync(Duration.ofSeconds(60));
+        // the caller's own thread, which close() does not interrupt as it does the registry's
+        CompletableFuture<Boolean> acquired = new CompletableFuture<>();
+        Thread waiter = new Thread(() -> {
+            try {
+                acquired.complete(wanted.tryAcquire(Duration.ofSeconds(60)));
+            } catch (InterruptedException | RuntimeException e) {
+                acquired.completeExceptionally(e);
+            }
+        });
+        waiter.start();
         awaitMarker(wanted.key());
 
         waiting.close();
+        long closedAt = System.nanoTime();
 
         assertThatThrownBy(() -> acquired.get(10, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
                 .hasCauseInstanceOf(IllegalStateException.class);
+        assertThat(Duration.ofNanos(System.nanoTime() - closedAt)).as("woken by the close, not by the slow poll")
+                .isLessThan(NOTIFIED);
         assertThat(markers(wanted.key())).isZero();
         assertThat(advisoryLocksOf(dataSource.getPoolName())).isZero();
     }
