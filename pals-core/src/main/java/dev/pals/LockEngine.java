@@ -301,6 +301,7 @@ final class LockEngine extends Engine {
     @Override
     void housekeep() {
         pool.housekeep();
+        server.housekeep(pool.idleTimeoutNanos());
     }
 
     @Override

@@ -4,11 +4,14 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
 import org.jspecify.annotations.Nullable;
 import org.postgresql.PGConnection;
+import org.postgresql.PGNotification;
 
 /**
- * The only code that knows PgJDBC, an optional dependency: where a connection is PgJDBC's, two
+ * The only code that knows PgJDBC, an optional dependency: where a connection is PgJDBC's, three
  * calls go through its own API, which plain JDBC cannot match; on any other driver, or without
  * PgJDBC on the class path, they fall back to plain JDBC. {@code org.postgresql} is named only in
  * {@link Calls}, which is loaded only once the driver's class was found.
@@ -47,6 +50,20 @@ final class PgJdbc {
         }
     }
 
+    /** Whether {@link #notifications} can be read on {@code connection}: only PgJDBC's can. */
+    static boolean canReadNotifications(Connection connection) throws SQLException {
+        return isPgJdbc(connection);
+    }
+
+    /**
+     * The payloads of the notifications {@code connection} received, waiting up to
+     * {@code timeoutMillis} for the first; PgJDBC holds the connection meanwhile, so nothing else
+     * may use it. Only where {@link #canReadNotifications} said so.
+     */
+    static List<String> notifications(Connection connection, int timeoutMillis) throws SQLException {
+        return Calls.notifications(connection, timeoutMillis);
+    }
+
     private static boolean isPgJdbc(Connection connection) throws SQLException {
         return CONNECTION != null && connection.isWrapperFor(CONNECTION);
     }
@@ -68,6 +85,17 @@ final class PgJdbc {
 
         static int backendPid(Connection connection) throws SQLException {
             return connection.unwrap(PGConnection.class).getBackendPID();
+        }
+
+        static List<String> notifications(Connection connection, int timeoutMillis) throws SQLException {
+            PGNotification[] received = connection.unwrap(PGConnection.class).getNotifications(timeoutMillis);
+            List<String> payloads = new ArrayList<>();
+            if (received != null) {
+                for (PGNotification notification : received) {
+                    payloads.add(notification.getParameter());
+                }
+            }
+            return payloads;
         }
     }
 }

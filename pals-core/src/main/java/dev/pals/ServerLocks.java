@@ -23,7 +23,7 @@ final class ServerLocks {
 
     private static final System.Logger LOG = System.getLogger(ServerLocks.class.getName());
 
-    /** Back-off when every session holds locks and none is free to wait on. */
+    /** Back-off when no session is free to wait on and no marker could be left for a wake-up. */
     private static final long MIN_POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
     private static final long MAX_POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
 
@@ -36,6 +36,7 @@ final class ServerLocks {
     private final ScheduledExecutorService timer;
     /** Waits in the server now, so that closing the registry can cancel them. */
     private final Set<ServerWait> waits = ConcurrentHashMap.newKeySet();
+    private final ReleaseWakeups wakeups;
 
     ServerLocks(SessionPool pool, Lease lease, Executor waitThreads, Executor workers, ScheduledExecutorService timer) {
         this.pool = pool;
@@ -43,6 +44,7 @@ final class ServerLocks {
         this.waitThreads = waitThreads;
         this.workers = workers;
         this.timer = timer;
+        this.wakeups = new ReleaseWakeups(pool, workers);
     }
 
     /** The backend each acquisition waiting in the server waits on, by its holder. */
@@ -54,9 +56,15 @@ final class ServerLocks {
         return backends;
     }
 
-    /** Cancels every wait in the server, for a registry being closed. */
+    /** Gives the wake-up sessions back once idle for {@code idleNanos}. */
+    void housekeep(long idleNanos) {
+        wakeups.housekeep(idleNanos);
+    }
+
+    /** Cancels every wait in the server and wakes every wait for a notification, for a registry being closed. */
     void abandonWaits() {
         waits.forEach(ServerWait::abandon);
+        wakeups.close();
     }
 
     /**
@@ -159,28 +167,58 @@ final class ServerLocks {
         }
     }
 
+    /**
+     * Waits for the key on a session of its own in the server; with none to be had, waits for a
+     * notification of the key's release ({@link ReleaseWakeups}), trying again on each, and every
+     * {@link ReleaseWakeups#SLOW_POLL_NANOS} for releases by other clients; with no marker left,
+     * polls with a back-off. The marker is taken back on every way out.
+     */
     @Nullable Session waitFor(KeyState state, Holder holder, long deadline) throws InterruptedException {
         long poll = MIN_POLL_NANOS;
-        while (true) {
-            Session session;
-            try {
-                session = pool.forWait();
-            } catch (SQLException e) {
-                throw SqlErrors.unreachable(holder.name, e);
+        ReleaseWakeups.Wake wake = null;
+        try {
+            while (true) {
+                Session session;
+                try {
+                    session = pool.forWait();
+                } catch (SQLException e) {
+                    throw SqlErrors.unreachable(holder.name, e);
+                }
+                if (session != null) {
+                    if (wake != null) {
+                        wakeups.unregister(wake);
+                        wake = null;
+                    }
+                    return await(new ServerWait(pool, session, state, holder, deadline, lease, timer, workers), state,
+                            holder);
+                }
+                if (wake == null) {
+                    wake = wakeups.register(holder.key);
+                } else {
+                    wakeups.mark(wake);
+                }
+                boolean marked = wakeups.marked(wake);
+                wake.clear();
+                // after the marker: a release that came before it is seen here, any later one notifies
+                Session got = tryLock(state, holder);
+                if (got != null) {
+                    return got;
+                }
+                long nanos = Timeouts.remaining(deadline);
+                if (nanos == 0) {
+                    return null;
+                }
+                if (marked) {
+                    wakeups.await(wake, Math.min(nanos, ReleaseWakeups.SLOW_POLL_NANOS));
+                } else {
+                    // no marker, so no notification: every session holds locks or waits, so poll
+                    pool.awaitChange(Math.min(nanos, poll));
+                    poll = Math.min(MAX_POLL_NANOS, poll * 2);
+                }
             }
-            if (session != null) {
-                return await(new ServerWait(pool, session, state, holder, deadline, lease, timer, workers), state, holder);
-            }
-            // every session holds locks: no clean session to wait on, so retry on a busy one
-            long nanos = Timeouts.remaining(deadline);
-            if (nanos == 0) {
-                return null;
-            }
-            pool.awaitChange(Math.min(nanos, poll));
-            poll = Math.min(MAX_POLL_NANOS, poll * 2);
-            Session got = tryLock(state, holder);
-            if (got != null) {
-                return got;
+        } finally {
+            if (wake != null) {
+                wakeups.unregister(wake);
             }
         }
     }

@@ -37,12 +37,23 @@ final class Session {
      * unlock): volatile functions under ORDER BY are evaluated in the sorted order, so a batch that
      * lists its tries first has run no unlock when a try fails.
      */
-    private static final String BATCH = "SELECT CASE WHEN u THEN " + UNLOCK_CALL + " ELSE " + TRY_CALL + " END"
+    private static final String BATCH = "SELECT x.r FROM unnest(?::bigint[], ?::boolean[], ?::boolean[], ?::bigint[])"
+            + " WITH ORDINALITY AS call(k, s, u, m, i), LATERAL (SELECT CASE WHEN u THEN " + UNLOCK_CALL + " ELSE "
+            + TRY_CALL + " END AS r OFFSET 0) AS x, " + wakeWaiters("u AND x.r", "m", "k") + " ORDER BY i";
+    /**
+     * {@link #BATCH} without waking anyone, to undo what a failed statement may have done: a full lock
+     * table, which may be why it failed, has no slot for the marker check.
+     */
+    private static final String PLAIN_BATCH = "SELECT CASE WHEN u THEN " + UNLOCK_CALL + " ELSE " + TRY_CALL + " END"
             + " FROM unnest(?::bigint[], ?::boolean[], ?::boolean[]) WITH ORDINALITY AS call(k, s, u, i) ORDER BY i";
     /** The statements of a lone call, by unlock, then shared, then pair key: built once, not per call. */
     private static final String[][][] SINGLE = {
         {{sql(TRY, false, false), sql(TRY, false, true)}, {sql(TRY, true, false), sql(TRY, true, true)}},
         {{sql(UNLOCK, false, false), sql(UNLOCK, false, true)}, {sql(UNLOCK, true, false), sql(UNLOCK, true, true)}}
+    };
+    /** A lone unlock that wakes waiters, by shared, then pair key ({@link #unlockWaking}). */
+    private static final String[][] SINGLE_WAKING = {
+        {wakingUnlock(false, false), wakingUnlock(false, true)}, {wakingUnlock(true, false), wakingUnlock(true, true)}
     };
 
     final Connection connection;
@@ -206,7 +217,7 @@ final class Session {
         Call first = calls.get(0);
         try {
             if (calls.size() == 1) {
-                first.succeed(queryBoolean(single(first.unlock, first), first.key));
+                first.succeed(first.unlock ? unlockWaking(first) : queryBoolean(single(false, first), first.key));
             } else {
                 boolean[] results = batch(calls, false);
                 for (int i = 0; i < calls.size(); i++) {
@@ -226,16 +237,21 @@ final class Session {
      * exactly what the try took, as the registry did not hold it before. A lone try that failed in
      * the server took nothing. When a try failed in the server, the statement stopped there, before
      * any unlock (tries come first): the same unlocking statement then does the unlocks, whose
-     * answers are its own. Otherwise (a failure in the JVM, or only unlocks, which may have run in
-     * part) the unlocks fail too, and their callers drop the session. If the undoing statement fails,
-     * the session is ended, which frees everything; its callers then find it lost.
+     * answers are its own. A full lock table (53200) may also have failed the marker check of an
+     * unlock that had taken effect ({@link #wakeWaiters}): the unlocks are then redone without the
+     * check and all answered released, as a full table must not make releases drop their sessions.
+     * Otherwise (a failure in the JVM, or only unlocks, which may have run in part) the unlocks fail
+     * too, and their callers drop the session. If the undoing statement fails, the session is ended,
+     * which frees everything; its callers then find it lost.
      */
     private void recover(List<Call> calls, SQLException failure, boolean inServer) {
         List<Call> tries = calls.stream().filter(call -> !call.unlock).toList();
-        boolean redoUnlocks = inServer && !tries.isEmpty();
+        boolean fullTable = inServer && SqlErrors.is(failure, SqlErrors.OUT_OF_MEMORY);
+        boolean redoUnlocks = inServer && (!tries.isEmpty() || fullTable);
         List<Call> undo = redoUnlocks ? calls : tries;
+        boolean loneTry = inServer && calls.size() == 1 && !calls.get(0).unlock;
         boolean[] unlocked = null;
-        if (!undo.isEmpty() && !(inServer && calls.size() == 1)) {
+        if (!undo.isEmpty() && !loneTry) {
             try {
                 unlocked = unlockEach(undo);
             } catch (SQLException | RuntimeException | Error e) {
@@ -250,14 +266,17 @@ final class Session {
         for (int i = 0; i < calls.size(); i++) {
             Call call = calls.get(i);
             if (call.unlock && redoUnlocks && unlocked != null) {
-                call.succeed(unlocked[i]);
+                call.succeed(unlocked[i] || fullTable);
             } else {
                 call.fail(failure);
             }
         }
     }
 
-    /** Unlocks the key of each call once, in its mode; a lone call by its own statement, as its key may be a pair. */
+    /**
+     * Unlocks the key of each call once, in its mode, waking nobody; a lone call by its own
+     * statement, as its key may be a pair.
+     */
     private boolean[] unlockEach(List<Call> calls) throws SQLException {
         if (calls.size() > 1) {
             return batch(calls, true);
@@ -266,21 +285,29 @@ final class Session {
         return new boolean[] {queryBoolean(single(true, call), call.key)};
     }
 
-    /** {@link #BATCH} for {@code calls}, all as unlocks if {@code unlockAll}; one answer per call, in order. */
+    /**
+     * {@link #BATCH} for {@code calls}, or {@link #PLAIN_BATCH} with every call an unlock if
+     * {@code unlockAll}; one answer per call, in order.
+     */
     private boolean[] batch(List<Call> calls, boolean unlockAll) throws SQLException {
         Long[] keys = new Long[calls.size()];
         Boolean[] shared = new Boolean[calls.size()];
         Boolean[] unlock = new Boolean[calls.size()];
+        @Nullable Long[] markers = new Long[calls.size()];
         for (int i = 0; i < keys.length; i++) {
             Call call = calls.get(i);
             keys[i] = call.key.value();
             shared[i] = call.mode == LockMode.SHARED;
             unlock[i] = unlockAll || call.unlock;
+            markers[i] = call.unlock ? ReleaseWakeups.marker(call.key) : null;
         }
-        PreparedStatement statement = statement(BATCH);
+        PreparedStatement statement = statement(unlockAll ? PLAIN_BATCH : BATCH);
         statement.setArray(1, connection.createArrayOf("bigint", keys));
         statement.setArray(2, connection.createArrayOf("boolean", shared));
         statement.setArray(3, connection.createArrayOf("boolean", unlock));
+        if (!unlockAll) {
+            statement.setArray(4, connection.createArrayOf("bigint", markers));
+        }
         boolean[] results = new boolean[keys.length];
         try (ResultSet rows = statement.executeQuery()) {
             for (int i = 0; i < results.length; i++) {
@@ -292,6 +319,38 @@ final class Session {
             }
         }
         return results;
+    }
+
+    /**
+     * A lone unlock that, in the same statement, wakes this library's waiters of the key if any left a
+     * marker ({@link ReleaseWakeups}).
+     */
+    private boolean unlockWaking(Call call) throws SQLException {
+        PreparedStatement statement = statement(
+                SINGLE_WAKING[call.mode == LockMode.SHARED ? 1 : 0][call.key.isPair() ? 1 : 0]);
+        int next = call.key.bind(statement, 1);
+        statement.setLong(next, ReleaseWakeups.marker(call.key));
+        statement.setLong(next + 1, call.key.value());
+        try (ResultSet rows = statement.executeQuery()) {
+            return rows.next() && rows.getBoolean(1);
+        }
+    }
+
+    private static String wakingUnlock(boolean shared, boolean pair) {
+        return "SELECT un.u FROM (SELECT " + call(UNLOCK, shared, pair) + " AS u OFFSET 0) AS un, "
+                + wakeWaiters("un.u", "?::bigint", "?::bigint");
+    }
+
+    /**
+     * The lateral part of an unlock statement that notifies only if {@code unlocked} holds and the
+     * {@code marker} is taken: trying it exclusively for the statement's own transaction fails then,
+     * and costs no notification, nor its commit lock, when nobody waits. It runs after the unlock, and
+     * the notification goes out at the statement's commit, so a waiter it wakes finds the key free.
+     */
+    private static String wakeWaiters(String unlocked, String marker, String key) {
+        return "LATERAL (SELECT CASE WHEN " + unlocked + " AND NOT pg_try_advisory_xact_lock(" + marker
+                + ") THEN pg_notify('" + ReleaseWakeups.CHANNEL + "', " + key + "::text) IS NULL END AS n OFFSET 0)"
+                + " AS wake";
     }
 
     /**

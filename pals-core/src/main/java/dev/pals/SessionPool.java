@@ -128,6 +128,24 @@ final class SessionPool {
         }
     }
 
+    /**
+     * A session that the pool neither counts nor lends, for {@link ReleaseWakeups}, which owns it and
+     * ends it with {@link #retire} or by aborting its connection.
+     */
+    Session openOutside() throws SQLException {
+        lock.lock();
+        try {
+            ensureOpen();
+        } finally {
+            lock.unlock();
+        }
+        return opener.open();
+    }
+
+    long idleTimeoutNanos() {
+        return idleTimeoutNanos;
+    }
+
     /** Marks {@code session} as used by one more thread, to run a statement on a key it holds. */
     void use(Session session) {
         lock.lock();

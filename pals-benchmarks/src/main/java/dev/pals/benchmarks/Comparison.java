@@ -75,6 +75,8 @@ public final class Comparison {
         LockSetBenchmarks.report(report, database, quick);
         progress("Scenario 8, a semaphore's permit: registry");
         SemaphoreBenchmarks.report(report, database, quick);
+        progress("Scenario 9, hand-off under 100 held locks, and scenario 10, 1,000 waiters: registry");
+        new WaitsUnderLoad(database, sampler, quick).report(report);
         progress("Scenario 11, a fleet of " + Fleet.REGISTRIES + " registries in " + Fleet.PROCESSES + " JVMs");
         Fleet.report(report, database, sampler, quick);
         return report.markdown();

@@ -42,6 +42,12 @@ final class StubSql {
             + "ELSE pg_advisory_unlock(k) END ELSE CASE WHEN s THEN pg_try_advisory_lock_shared(k) "
             + "ELSE pg_try_advisory_lock(k) END END FROM unnest(?::bigint[], ?::boolean[], ?::boolean[]) "
             + "WITH ORDINALITY AS call(k, s, u, i) ORDER BY i";
+    /** The batch that also wakes waiters (ReleaseWakeups): the stub has no notifications, so it just locks and unlocks. */
+    private static final Pattern WAKING_BATCH = Pattern.compile("SELECT x\\.r FROM unnest\\(\\?::bigint\\[\\], "
+            + "\\?::boolean\\[\\], \\?::boolean\\[\\], \\?::bigint\\[\\]\\) WITH ORDINALITY .*pg_notify.* ORDER BY i");
+    /** The lone unlock that also wakes waiters: it just unlocks. */
+    private static final Pattern WAKING_UNLOCK = Pattern.compile("SELECT un\\.u FROM \\(SELECT "
+            + "pg_advisory_unlock(_shared)?\\((\\?|\\?, \\?)\\) AS u OFFSET 0\\) AS un, LATERAL .*pg_notify.*");
 
     private StubSql() {
     }
@@ -117,7 +123,14 @@ final class StubSql {
                 return rows(new Object[] {null});
             });
         }
-        if (sql.equals(BATCH)) {
+        Matcher waking = WAKING_UNLOCK.matcher(sql);
+        if (waking.matches()) {
+            StubKey key = key(parameters, waking.group(2).length() > 1);
+            boolean exclusive = waking.group(1) == null;
+            return new Statement(Kind.UNLOCK, List.of(key),
+                    (server, backend) -> rows(new Object[] {call(server, backend, true, key, exclusive)}));
+        }
+        if (sql.equals(BATCH) || WAKING_BATCH.matcher(sql).matches()) {
             Object[] keys = elements(parameters, 0);
             Object[] shared = elements(parameters, 1);
             Object[] unlocks = elements(parameters, 2);

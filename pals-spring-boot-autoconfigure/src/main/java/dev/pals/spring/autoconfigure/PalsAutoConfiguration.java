@@ -184,8 +184,9 @@ public final class PalsAutoConfiguration {
             pool.setJdbcUrl(url);
             pool.setUsername(connectionDetails.getUsername());
             pool.setPassword(connectionDetails.getPassword());
-            // one beyond the registry's, so that the health check and the endpoint never wait behind held locks
-            pool.setMaximumPoolSize(settings.getMaximumPoolSize() + 1);
+            // one beyond the registry's, so that the health check and the endpoint never wait behind held locks, and
+            // two for the registry's release wake-ups (a listener and a marker session, issue 21)
+            pool.setMaximumPoolSize(settings.getMaximumPoolSize() + 3);
             pool.addDataSourceProperty("ApplicationName", applicationName(settings, environment));
             return new LockConnectionPool(new HikariDataSource(pool));
         }

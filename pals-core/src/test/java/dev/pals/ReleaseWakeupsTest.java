@@ -1,0 +1,234 @@
+package dev.pals;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import java.sql.Connection;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Waits that find no session of their own to wait on in the server (a registry of one connection,
+ * which holds locks): they leave a marker and are woken by the release's notification, never by
+ * polling, and leave nothing behind, marker included, however they end.
+ */
+class ReleaseWakeupsTest extends LockTestSupport {
+
+    /** Well under the slow poll (1 s), so that only a notification can explain a hand-off this fast. */
+    private static final Duration NOTIFIED = Duration.ofMillis(400);
+
+    /** A registry of one connection holding {@code held} locks: no wait can have a session of its own. */
+    private LockRegistry busyRegistry(int held) {
+        LockRegistry registry = registry(LockRegistry.builder(dataSource).namespace(namespace).maxConnections(1));
+        for (int i = 0; i < held; i++) {
+            assertThat(registry.lock("background-" + i).tryAcquire()).isTrue();
+        }
+        return registry;
+    }
+
+    private static int markers(LockKey key) throws Exception {
+        LockKey marker = LockKey.of(ReleaseWakeups.marker(key));
+        return DB.advisoryLocks(marker.classId(), marker.objId(), marker.objSubId(), true);
+    }
+
+    private static void awaitMarker(LockKey key) {
+        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(2)).until(() -> markers(key) == 1);
+    }
+
+    @Test
+    void waitWithNoFreeSessionIsWokenByAnotherRegistrysReleaseWithoutPolling() throws Exception {
+        LockRegistry waiting = busyRegistry(50);
+        LockRegistry holding = registry();
+        AdvisoryLock held = holding.lock("contended");
+        assertThat(held.tryAcquire()).isTrue();
+        AdvisoryLock wanted = waiting.lock("contended");
+        AtomicLong acquiredAt = new AtomicLong();
+        CompletableFuture<Boolean> acquired = CompletableFuture.supplyAsync(() -> {
+            try {
+                boolean got = wanted.tryAcquire(Duration.ofSeconds(30));
+                acquiredAt.set(System.nanoTime());
+                return got;
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        awaitMarker(wanted.key());
+        assertThat(waitingOnServer(wanted.key())).as("not queued in the server: it has no session").isZero();
+
+        long releasedAt = System.nanoTime();
+        assertThat(held.release()).isTrue();
+
+        assertThat(acquired.get(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(Duration.ofNanos(acquiredAt.get() - releasedAt)).isLessThan(NOTIFIED);
+        await().atMost(Duration.ofSeconds(10)).until(() -> markers(wanted.key()) == 0);
+        assertThat(wanted.release()).isTrue();
+    }
+
+    @Test
+    void releasesRightAsWaitsBeginAreNeverMissed() throws Exception {
+        LockRegistry waiting = busyRegistry(1);
+        LockRegistry holding = registry();
+        AdvisoryLock held = holding.lock("racy");
+        AdvisoryLock wanted = waiting.lock("racy");
+        for (int round = 0; round < 15; round++) {
+            assertThat(held.tryAcquire()).isTrue();
+            CompletableFuture<Long> acquired = CompletableFuture.supplyAsync(() -> {
+                try {
+                    assertThat(wanted.tryAcquire(Duration.ofSeconds(30))).isTrue();
+                    return System.nanoTime();
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            // lands anywhere from before the waiter's first try to after its marker
+            Thread.sleep(round % 5);
+            long releasedAt = System.nanoTime();
+            assertThat(held.release()).isTrue();
+            long handOff = acquired.get(30, TimeUnit.SECONDS) - releasedAt;
+            assertThat(Duration.ofNanos(handOff)).as("round %d", round).isLessThan(NOTIFIED);
+            assertThat(wanted.release()).isTrue();
+        }
+    }
+
+    @Test
+    void releaseByAPlainSqlClientIsSeenWithinTheSlowPoll() throws Exception {
+        LockRegistry waiting = busyRegistry(5);
+        AdvisoryLock wanted = waiting.lock("foreign");
+        Connection outsider = outsider();
+        lockFrom(outsider, wanted.key());
+        CompletableFuture<Boolean> acquired = wanted.acquireAsync(Duration.ofSeconds(30));
+        awaitMarker(wanted.key());
+
+        long releasedAt = System.nanoTime();
+        unlockAll(outsider);
+
+        assertThat(acquired.get(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(Duration.ofNanos(System.nanoTime() - releasedAt))
+                .isLessThan(Duration.ofNanos(ReleaseWakeups.SLOW_POLL_NANOS).plus(SLACK));
+        assertThat(wanted.release()).isTrue();
+    }
+
+    @Test
+    void interruptDuringANotificationWaitLeavesNothingHeldAndTakesTheMarkerBack() throws Exception {
+        LockRegistry waiting = busyRegistry(3);
+        AdvisoryLock wanted = waiting.lock("interrupted");
+        Connection outsider = outsider();
+        lockFrom(outsider, wanted.key());
+        AtomicReference<Throwable> outcome = new AtomicReference<>();
+        Thread waiter = new Thread(() -> {
+            try {
+                wanted.tryAcquire(Duration.ofSeconds(30));
+            } catch (InterruptedException | RuntimeException e) {
+                outcome.set(e);
+            }
+        });
+        waiter.start();
+        awaitMarker(wanted.key());
+
+        waiter.interrupt();
+        waiter.join(TimeUnit.SECONDS.toMillis(10));
+
+        assertThat(waiter.isAlive()).isFalse();
+        assertThat(outcome.get()).isInstanceOf(InterruptedException.class);
+        assertThat(markers(wanted.key())).isZero();
+        unlockAll(outsider);
+        assertThat(wanted.isHeld()).isFalse();
+        assertThat(grantedOnServer(wanted.key())).isZero();
+        assertThat(advisoryLocksOf(dataSource.getPoolName())).as("only the 3 background locks").isEqualTo(3);
+    }
+
+    @Test
+    void timeoutDuringANotificationWaitLeavesNothingHeldAndTakesTheMarkerBack() throws Exception {
+        LockRegistry waiting = busyRegistry(3);
+        AdvisoryLock wanted = waiting.lock("timed-out");
+        Connection outsider = outsider();
+        lockFrom(outsider, wanted.key());
+
+        assertThat(wanted.tryAcquire(Duration.ofMillis(300))).isFalse();
+
+        assertThat(markers(wanted.key())).isZero();
+        unlockAll(outsider);
+        assertThat(grantedOnServer(wanted.key())).isZero();
+        assertThat(advisoryLocksOf(dataSource.getPoolName())).as("only the 3 background locks").isEqualTo(3);
+    }
+
+    @Test
+    void closeDuringANotificationWaitEndsItAndLeavesNothingHeld() throws Exception {
+        LockRegistry waiting = busyRegistry(3);
+        AdvisoryLock wanted = waiting.lock("closed");
+        Connection outsider = outsider();
+        lockFrom(outsider, wanted.key());
+        // the caller's own thread, which close() does not interrupt as it does the registry's
+        CompletableFuture<Boolean> acquired = new CompletableFuture<>();
+        Thread waiter = new Thread(() -> {
+            try {
+                acquired.complete(wanted.tryAcquire(Duration.ofSeconds(60)));
+            } catch (InterruptedException | RuntimeException e) {
+                acquired.completeExceptionally(e);
+            }
+        });
+        waiter.start();
+        awaitMarker(wanted.key());
+
+        waiting.close();
+        long closedAt = System.nanoTime();
+
+        assertThatThrownBy(() -> acquired.get(10, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
+                .hasCauseInstanceOf(IllegalStateException.class);
+        assertThat(Duration.ofNanos(System.nanoTime() - closedAt)).as("woken by the close, not by the slow poll")
+                .isLessThan(NOTIFIED);
+        assertThat(markers(wanted.key())).isZero();
+        assertThat(advisoryLocksOf(dataSource.getPoolName())).isZero();
+    }
+
+    @Test
+    void manyWaitersOnDistinctKeysAreAllServedOnABoundedNumberOfConnections() throws Exception {
+        int waiters = 200;
+        LockRegistry waiting = busyRegistry(1);
+        LockRegistry holding = registry();
+        List<AdvisoryLock> held = new ArrayList<>();
+        List<CompletableFuture<Boolean>> acquired = new ArrayList<>();
+        for (int i = 0; i < waiters; i++) {
+            AdvisoryLock lock = holding.lock("many-" + i);
+            assertThat(lock.tryAcquire()).isTrue();
+            held.add(lock);
+        }
+        List<Thread> threads = new ArrayList<>();
+        for (int i = 0; i < waiters; i++) {
+            AdvisoryLock wanted = waiting.lock("many-" + i);
+            CompletableFuture<Boolean> got = new CompletableFuture<>();
+            acquired.add(got);
+            Thread thread = new Thread(() -> {
+                try {
+                    got.complete(wanted.tryAcquire(Duration.ofSeconds(30)) && wanted.release());
+                } catch (InterruptedException | RuntimeException e) {
+                    got.completeExceptionally(e);
+                }
+            });
+            threads.add(thread);
+            thread.start();
+        }
+        for (AdvisoryLock lock : held) {
+            awaitMarker(lock.key());
+        }
+        long releasedAt = System.nanoTime();
+        held.forEach(AdvisoryLock::release);
+
+        for (CompletableFuture<Boolean> got : acquired) {
+            assertThat(got.get(30, TimeUnit.SECONDS)).isTrue();
+        }
+        assertThat(Duration.ofNanos(System.nanoTime() - releasedAt))
+                .as("all served well before the slow poll would have served them").isLessThan(Duration.ofSeconds(5));
+        assertThat(observe("SELECT count(*) FROM pg_stat_activity WHERE application_name = ?",
+                dataSource.getPoolName()) - holding.openConnections())
+                .as("the waiting registry's one connection, its listener and its marker session").isLessThanOrEqualTo(3);
+    }
+}
