@@ -65,7 +65,9 @@ final class SessionPool {
 
     /**
      * A session for a statement that does not wait (try, release): preferably one nobody is using,
-     * else a new one while under the maximum, else the least used. Call {@link #done} after.
+     * else a new one while under the maximum, else the least used; but when only room for one session
+     * holding nothing is left, the least used session that already holds locks, so that a wait finds
+     * a session of its own. Call {@link #done} after.
      *
      * @throws InterruptedException if interrupted while every session is being opened or waiting
      */
@@ -75,9 +77,31 @@ final class SessionPool {
             while (true) {
                 ensureOpen();
                 Session best = null;
+                Session bestInUse = null;
+                int emptyIdle = 0;
                 for (Session session : sessions) {
-                    if (!session.waiting && !session.broken && (best == null || session.users < best.users)) {
+                    if (session.waiting || session.broken) {
+                        continue;
+                    }
+                    if (best == null || session.users < best.users) {
                         best = session;
+                    }
+                    if (isIdleEmpty(session)) {
+                        emptyIdle++;
+                    } else if (bestInUse == null || session.users < bestInUse.users) {
+                        bestInUse = session;
+                    }
+                }
+                // the last room for a session that holds nothing is kept for a wait in the server, so that a
+                // wait is not left to be woken by notification while tries can share a session in use
+                if (maxConnections > 1 && emptyIdle + maxConnections - sessions.size() - opening <= 1) {
+                    if (bestInUse != null) {
+                        bestInUse.users++;
+                        return bestInUse;
+                    }
+                    if (opening > 0) {
+                        changed.await(100, TimeUnit.MILLISECONDS);
+                        continue;
                     }
                 }
                 if (best != null && (best.users == 0 || sessions.size() + opening >= maxConnections)) {

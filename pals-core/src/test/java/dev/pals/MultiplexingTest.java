@@ -54,6 +54,31 @@ class MultiplexingTest extends LockTestSupport {
     }
 
     @Test
+    void locksTakenFromManyThreadsLeaveRoomForAWaitInTheServer() throws Exception {
+        LockRegistry registry = registry();
+        List<AdvisoryLock> locks = new ArrayList<>();
+        for (int i = 0; i < 100; i++) {
+            locks.add(registry.lock("held-" + i));
+        }
+        tryAcquireFromEightThreads(locks);
+        AdvisoryLock contended = registry.lock("contended");
+        Connection holder = outsider();
+        lockFrom(holder, contended.key());
+
+        CompletableFuture<Boolean> waiting = contended.acquireAsync(Duration.ofSeconds(60));
+
+        // in the server's queue, not woken later by a notification or a poll
+        await().atMost(Duration.ofSeconds(5)).until(() -> waitingOnServer(contended.key()) > 0);
+        assertThat(backendsHoldingLocks(dataSource.getPoolName())).isBetween(1, 3);
+        unlockAll(holder);
+        assertThat(waiting.get(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(contended.release()).isTrue();
+        for (AdvisoryLock lock : locks) {
+            assertThat(lock.release()).isTrue();
+        }
+    }
+
+    @Test
     void releaseIsNotDelayedByAnotherHandlesLongWait() throws Exception {
         LockRegistry registry = registry(LockRegistry.builder(dataSource).namespace(namespace).maxConnections(2));
         AdvisoryLock held = registry.lock("held");
