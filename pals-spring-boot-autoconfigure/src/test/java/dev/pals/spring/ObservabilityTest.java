@@ -364,6 +364,15 @@ class ObservabilityTest extends StarterTestSupport {
     }
 
     @Test
+    void commonKeyValuesKeepTheObservationsSoTheyTagTheLockTimers() {
+        observed().withPropertyValues("management.observations.key-values.region=eu").run(context -> {
+            context.getBean(Accounts.class).credit(14);
+            assertThat(context.getBean(MeterRegistry.class).get(LockObservations.HELD).tag("region", "eu").timer()
+                    .count()).isEqualTo(1);
+        });
+    }
+
+    @Test
     void theMetersAloneAreTheObservationsMetersForTheSameCalls() {
         Map<String, Map<String, Double>> byPath = new LinkedHashMap<>();
         for (String path : List.of("auto", "observations")) {
