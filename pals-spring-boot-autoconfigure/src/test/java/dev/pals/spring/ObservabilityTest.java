@@ -15,6 +15,7 @@ import dev.pals.spring.observability.DefaultLockAcquireConvention;
 import dev.pals.spring.observability.LockAcquireContext;
 import dev.pals.spring.observability.LockMeters;
 import dev.pals.spring.observability.LockObservations;
+import io.micrometer.common.KeyValue;
 import io.micrometer.common.KeyValues;
 import io.micrometer.core.instrument.LongTaskTimer;
 import io.micrometer.core.instrument.Meter;
@@ -23,11 +24,15 @@ import io.micrometer.core.instrument.Tag;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.observation.GlobalObservationConvention;
 import io.micrometer.observation.Observation;
+import io.micrometer.observation.ObservationFilter;
 import io.micrometer.observation.ObservationHandler;
 import io.micrometer.observation.ObservationRegistry;
 import java.lang.ref.Reference;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
@@ -37,6 +42,7 @@ import org.springframework.boot.micrometer.metrics.autoconfigure.CompositeMeterR
 import org.springframework.boot.micrometer.metrics.autoconfigure.MetricsAutoConfiguration;
 import org.springframework.boot.micrometer.metrics.autoconfigure.export.simple.SimpleMetricsExportAutoConfiguration;
 import org.springframework.boot.micrometer.observation.autoconfigure.ObservationAutoConfiguration;
+import org.springframework.boot.micrometer.observation.autoconfigure.ObservationRegistryCustomizer;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
@@ -84,10 +90,24 @@ class ObservabilityTest extends StarterTestSupport {
         Accounts accounts() {
             return new Accounts();
         }
+    }
+
+    /** A handler registered programmatically, which start-up cannot see. */
+    @Configuration(proxyBeanMethods = false)
+    static class CustomizedSpans {
+        final Spans spans = new Spans();
 
         @Bean
-        Spans spans() {
-            return new Spans();
+        ObservationRegistryCustomizer<ObservationRegistry> spansCustomizer() {
+            return registry -> registry.observationConfig().observationHandler(spans);
+        }
+    }
+
+    /** A filter of the service's own, adding a tag to every observation as it stops. */
+    static class RegionFilter implements ObservationFilter {
+        @Override
+        public Observation.Context map(Observation.Context context) {
+            return context.addLowCardinalityKeyValue(KeyValue.of("region", "eu"));
         }
     }
 
@@ -199,18 +219,19 @@ class ObservabilityTest extends StarterTestSupport {
 
     @Test
     void springBootsSwitchTurnsTheObservationsOffAndKeepsTheGauges() {
-        observed().withPropertyValues("management.observations.enable.pals=false").run(context -> {
+        observed().withUserConfiguration(CustomizedSpans.class)
+                .withPropertyValues("management.observations.enable.pals=false").run(context -> {
             context.getBean(Accounts.class).credit(4);
             MeterRegistry meters = context.getBean(MeterRegistry.class);
             assertThat(meters.find(LockObservations.ACQUIRE).meters()).isEmpty();
-            assertThat(context.getBean(Spans.class).started).isEmpty();
+            assertThat(context.getBean(CustomizedSpans.class).spans.started).isEmpty();
             assertThat(meters.get(LockMeters.HELD).gauge().value()).isZero();
         });
     }
 
     @Test
     void theWaitAndTheSectionAreSpansOfTheCallersObservation() {
-        observed().run(context -> {
+        observed().withBean(Spans.class).run(context -> {
             ObservationRegistry observations = context.getBean(ObservationRegistry.class);
             Accounts accounts = context.getBean(Accounts.class);
             Observation request = Observation.createNotStarted("request", observations);
@@ -291,13 +312,95 @@ class ObservabilityTest extends StarterTestSupport {
 
     @Test
     void springBootsIgnoredLongTaskTimersAreLeftOutOfTheLockMetersToo() {
-        observed().withPropertyValues("management.metrics.observations.ignored-meters=long-task-timer").run(context -> {
-            context.getBean(Accounts.class).credit(9);
-            MeterRegistry meters = context.getBean(MeterRegistry.class);
-            assertThat(acquisitions(meters, "account", "acquired").count()).isEqualTo(1);
-            assertThat(meters.find(LockObservations.ACQUIRE + ".active").meters()).isEmpty();
-            assertThat(meters.find(LockObservations.HELD + ".active").meters()).isEmpty();
+        for (String path : List.of("auto", "observations")) {
+            observed().withPropertyValues("management.metrics.observations.ignored-meters=long-task-timer",
+                    "pals.observations=" + path).run(context -> {
+                context.getBean(Accounts.class).credit(9);
+                MeterRegistry meters = context.getBean(MeterRegistry.class);
+                assertThat(acquisitions(meters, "account", "acquired").count()).isEqualTo(1);
+                assertThat(meters.find(LockObservations.ACQUIRE + ".active").meters()).isEmpty();
+                assertThat(meters.find(LockObservations.HELD + ".active").meters()).isEmpty();
+            });
+        }
+    }
+
+    @Test
+    void withOnlyMetersListeningTheLocksAreTimedWithoutObservations() {
+        observed().withUserConfiguration(CustomizedSpans.class).run(context -> {
+            context.getBean(Accounts.class).credit(10);
+            assertThat(context.getBean(CustomizedSpans.class).spans.started).isEmpty();
+            assertThat(acquisitions(context.getBean(MeterRegistry.class), "account", "acquired").count()).isEqualTo(1);
         });
+    }
+
+    @Test
+    void thePropertyForcesObservationsForAHandlerRegisteredByACustomizer() {
+        observed().withUserConfiguration(CustomizedSpans.class).withPropertyValues("pals.observations=observations")
+                .run(context -> {
+                    context.getBean(Accounts.class).credit(11);
+                    assertThat(context.getBean(CustomizedSpans.class).spans.started).extracting(Observation.Context::getName)
+                            .containsExactly(LockObservations.ACQUIRE, LockObservations.HELD);
+                    assertThat(acquisitions(context.getBean(MeterRegistry.class), "account", "acquired").count())
+                            .isEqualTo(1);
+                });
+    }
+
+    @Test
+    void aHandlerBeanOtherThanAMeterHandlerSeesEveryLockObservation() {
+        observed().withBean(Spans.class).run(context -> {
+            context.getBean(Accounts.class).credit(12);
+            assertThat(context.getBean(Spans.class).started).extracting(Observation.Context::getName)
+                    .containsExactly(LockObservations.ACQUIRE, LockObservations.HELD);
+        });
+    }
+
+    @Test
+    void aFilterOfTheServiceKeepsTheObservationsSoItsTagsReachTheLockTimers() {
+        observed().withBean(RegionFilter.class).run(context -> {
+            context.getBean(Accounts.class).credit(13);
+            assertThat(context.getBean(MeterRegistry.class).get(LockObservations.ACQUIRE).tag("region", "eu")
+                    .tag(LockObservations.OUTCOME, "acquired").timer().count()).isEqualTo(1);
+        });
+    }
+
+    @Test
+    void commonKeyValuesKeepTheObservationsSoTheyTagTheLockTimers() {
+        observed().withPropertyValues("management.observations.key-values.region=eu").run(context -> {
+            context.getBean(Accounts.class).credit(14);
+            assertThat(context.getBean(MeterRegistry.class).get(LockObservations.HELD).tag("region", "eu").timer()
+                    .count()).isEqualTo(1);
+        });
+    }
+
+    @Test
+    void theMetersAloneAreTheObservationsMetersForTheSameCalls() {
+        Map<String, Map<String, Double>> byPath = new LinkedHashMap<>();
+        for (String path : List.of("auto", "observations")) {
+            observed().withPropertyValues("pals.observations=" + path).run(context -> {
+                Accounts accounts = context.getBean(Accounts.class);
+                LockRegistry registry = context.getBean(LockRegistry.class);
+                accounts.credit(1);
+                accounts.credit(2);
+                accounts.post(3);
+                accounts.transfer(4);
+                try (HeldLock ledger = registry.lock("ledger:7").hold();
+                        HeldLock audit = registry.lock("audit:1").hold();
+                        HeldLock transfer = registry.lock("transfer:2").hold()) {
+                    assertThatThrownBy(() -> accounts.post(7)).isInstanceOf(AcquireFailureException.class);
+                    assertThatThrownBy(() -> accounts.audit(1)).isInstanceOf(AcquireFailureException.class);
+                    Thread.currentThread().interrupt();
+                    assertThatThrownBy(() -> accounts.transfer(2)).isInstanceOf(AcquireFailureException.class);
+                    assertThat(Thread.interrupted()).isTrue();
+                    try (HeldLock report = registry.lock("report", LockOptions.shared().withGroup("reports")).hold()) {
+                        byPath.put(path, lockMeters(context.getBean(MeterRegistry.class)));
+                    }
+                }
+            });
+        }
+        assertThat(byPath.get("auto")).containsKey(LockObservations.ACQUIRE
+                + "[error=InterruptedException, pals.lock.group=transfer, pals.lock.mode=exclusive, "
+                + "pals.lock.outcome=failed, pals.lock.scope=session]");
+        assertThat(byPath.get("auto")).isEqualTo(byPath.get("observations"));
     }
 
     /** A service's own names and tags for acquisitions, the way Spring Boot applies conventions. */
@@ -313,6 +416,28 @@ class ObservabilityTest extends StarterTestSupport {
         public KeyValues getLowCardinalityKeyValues(LockAcquireContext context) {
             return super.getLowCardinalityKeyValues(context).and("team", "payments");
         }
+    }
+
+    /** Every lock meter by its name and sorted tags: a timer's count, a long task timer's active tasks. */
+    private static Map<String, Double> lockMeters(MeterRegistry meters) {
+        Map<String, Double> found = new TreeMap<>();
+        for (Meter meter : meters.find(LockObservations.ACQUIRE).meters()) {
+            found.put(id(meter), (double) ((Timer) meter).count());
+        }
+        for (Meter meter : meters.find(LockObservations.HELD).meters()) {
+            found.put(id(meter), (double) ((Timer) meter).count());
+        }
+        for (String active : List.of(LockObservations.ACQUIRE + ".active", LockObservations.HELD + ".active")) {
+            for (Meter meter : meters.find(active).meters()) {
+                found.put(id(meter), (double) ((LongTaskTimer) meter).activeTasks());
+            }
+        }
+        return found;
+    }
+
+    private static String id(Meter meter) {
+        return meter.getId().getName() + meter.getId().getTags().stream().map(tag -> tag.getKey() + "=" + tag.getValue())
+                .sorted().toList();
     }
 
     private static List<String> tagKeys(Meter meter) {

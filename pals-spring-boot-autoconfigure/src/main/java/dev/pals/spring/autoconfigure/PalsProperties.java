@@ -95,6 +95,16 @@ public class PalsProperties {
      */
     private @Nullable FencingTokens fencingTokens;
 
+    /**
+     * How the lock observations are made. "auto": their meters are recorded straight into cached
+     * timers when nothing but meters would see them (no tracer, no ObservationHandler bean but
+     * meter handlers, no GlobalObservationConvention, ObservationFilter or ObservationPredicate
+     * bean of one's own, no common key values), Micrometer Observations otherwise.
+     * "observations": always Observations, e.g. for handlers registered through an
+     * ObservationRegistryCustomizer.
+     */
+    private Observations observations = Observations.AUTO;
+
     private final Datasource datasource = new Datasource();
 
     private final Leader leader = new Leader();
@@ -123,6 +133,14 @@ public class PalsProperties {
 
     public void setFencingTokens(@Nullable FencingTokens fencingTokens) {
         this.fencingTokens = fencingTokens;
+    }
+
+    public Observations getObservations() {
+        return observations;
+    }
+
+    public void setObservations(Observations observations) {
+        this.observations = observations;
     }
 
     public boolean isBlocking() {
@@ -306,6 +324,14 @@ public class PalsProperties {
     }
 
     /** Leader election: one instance of the service leads while it holds one lock. */
+    /** How the lock observations are made ({@code pals.observations}). */
+    public enum Observations {
+        /** Their meters alone when nothing but meters would see them, Observations otherwise. */
+        AUTO,
+        /** Always Micrometer Observations. */
+        OBSERVATIONS
+    }
+
     public static class Leader {
 
         /**

@@ -33,8 +33,8 @@ import org.jspecify.annotations.Nullable;
  */
 public final class LockMeterObservationHandler implements MeterObservationHandler<LockContext> {
 
-    private static final String ERROR = "error";
-    private static final String NO_ERROR = "none";
+    static final String ERROR = "error";
+    static final String NO_ERROR = "none";
 
     private final MeterRegistry meters;
     private final boolean longTaskTimers;
@@ -128,7 +128,7 @@ public final class LockMeterObservationHandler implements MeterObservationHandle
         return Timer.builder(key.name).tags(tags(key.tags.and(ERROR, key.error))).register(meters);
     }
 
-    private static Tags tags(KeyValues keyValues) {
+    static Tags tags(KeyValues keyValues) {
         List<Tag> tags = new ArrayList<>();
         for (KeyValue keyValue : keyValues) {
             tags.add(Tag.of(keyValue.getKey(), keyValue.getValue()));

@@ -5,6 +5,7 @@ import dev.pals.LockLostException;
 import dev.pals.LockMode;
 import dev.pals.LockObserver;
 import io.micrometer.common.KeyValues;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.observation.Observation;
 import io.micrometer.observation.ObservationRegistry;
 import java.util.EnumMap;
@@ -36,6 +37,9 @@ import org.jspecify.annotations.Nullable;
  * {@code GlobalObservationConvention} registered with the observation registry (a bean, in Spring
  * Boot) replaces them. The meters are made by {@link LockMeterObservationHandler}.
  *
+ * <p>When only meters would see them, the starter records the meters directly instead
+ * ({@link #metersOnly}).
+ *
  * <p>A section's observation starts on the acquiring thread, whose current observation becomes its
  * parent, and may stop on another thread; it does not open a scope, since a lock may be released
  * elsewhere than it was taken.
@@ -65,14 +69,38 @@ public final class LockObservations implements LockObserver {
     private static final DefaultLockHeldConvention HELD_CONVENTION = new DefaultLockHeldConvention();
 
     private final ObservationRegistry registry;
+    private final @Nullable LockObserver direct;
 
     /** Observations reported to {@code registry}; none when it is a no-op registry. */
     public LockObservations(ObservationRegistry registry) {
+        this(registry, null);
+    }
+
+    private LockObservations(ObservationRegistry registry, @Nullable LockObserver direct) {
         this.registry = registry;
+        this.direct = direct;
+    }
+
+    /**
+     * No observations, only their meters: the timers and long task timers the observations would
+     * end in under the default conventions and {@link LockMeterObservationHandler}, recorded
+     * straight into {@code meters}, at a fraction of an observation's cost per call. For when
+     * nothing but meters would see the observations: no tracer, no handler other than meter
+     * handlers, no convention, filter or predicate of one's own sees the locks. Calls never block;
+     * a group's first call registers its meters under the meter registry's own lock.
+     *
+     * @param longTaskTimers whether to keep the {@code .active} long task timers
+     */
+    public static LockObservations metersOnly(MeterRegistry meters, boolean longTaskTimers) {
+        return new LockObservations(ObservationRegistry.NOOP, new LockMeterRecorder(meters, longTaskTimers));
     }
 
     @Override
     public Acquisition acquisitionStarted(LockInfo lock, boolean mayWait) {
+        LockObserver recorder = direct;
+        if (recorder != null) {
+            return recorder.acquisitionStarted(lock, mayWait);
+        }
         if (registry.isNoop()) {
             return Acquisition.NONE;
         }
@@ -90,6 +118,10 @@ public final class LockObservations implements LockObserver {
 
     @Override
     public Section sectionStarted(LockInfo lock) {
+        LockObserver recorder = direct;
+        if (recorder != null) {
+            return recorder.sectionStarted(lock);
+        }
         if (registry.isNoop()) {
             return Section.NONE;
         }
@@ -110,15 +142,23 @@ public final class LockObservations implements LockObserver {
 
     /** As {@link #lowCardinality}, with the acquisition's {@code outcome}. */
     static KeyValues lowCardinality(LockInfo lock, Outcome outcome) {
-        return Objects.requireNonNull(tags(lock).ended().get(outcome));
+        return tags(lock).ended(outcome);
     }
 
     private static ShapeTags tags(LockInfo lock) {
-        return TAGS.computeIfAbsent(new Shape(lock.group(), lock.mode(), lock.scope()), Shape::tags);
+        return tags(Shape.of(lock));
+    }
+
+    static ShapeTags tags(Shape shape) {
+        return TAGS.computeIfAbsent(shape, Shape::tags);
     }
 
     /** What the default tags are made of. */
-    private record Shape(String group, LockMode mode, LockInfo.Scope scope) {
+    record Shape(String group, LockMode mode, LockInfo.Scope scope) {
+
+        static Shape of(LockInfo lock) {
+            return new Shape(lock.group(), lock.mode(), lock.scope());
+        }
 
         ShapeTags tags() {
             KeyValues started = KeyValues.of(GROUP, group, MODE, mode == LockMode.SHARED ? "shared" : "exclusive",
@@ -132,6 +172,10 @@ public final class LockObservations implements LockObserver {
     }
 
     /** The tags of a shape: without an outcome, and with each. */
-    private record ShapeTags(KeyValues started, Map<Outcome, KeyValues> ended) {
+    record ShapeTags(KeyValues started, Map<Outcome, KeyValues> byOutcome) {
+
+        KeyValues ended(Outcome outcome) {
+            return Objects.requireNonNull(byOutcome.get(outcome));
+        }
     }
 }
