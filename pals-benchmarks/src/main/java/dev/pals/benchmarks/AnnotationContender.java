@@ -21,7 +21,11 @@ final class AnnotationContender extends Contender {
     private final ConfigurableApplicationContext context;
     private final LockedService service;
 
-    AnnotationContender(BenchmarkDatabase database, String applicationName, boolean observed) {
+    /**
+     * @param observations whether the observed proxy makes its meters through Observation objects
+     *     (as a service with tracing does) rather than straight into its timers
+     */
+    AnnotationContender(BenchmarkDatabase database, String applicationName, boolean observed, boolean observations) {
         this.context = new SpringApplicationBuilder(Application.class)
                 .web(WebApplicationType.NONE)
                 .properties("spring.main.banner-mode=off", "logging.level.root=warn",
@@ -29,6 +33,7 @@ final class AnnotationContender extends Contender {
                         "spring.datasource.username=" + database.user,
                         "spring.datasource.password=" + database.password,
                         "pals.datasource.application-name=" + applicationName,
+                        "pals.observations=" + (observations ? "observations" : "auto"),
                         "spring.autoconfigure.exclude="
                                 + (observed ? "" : "dev.pals.spring.autoconfigure.PalsObservabilityAutoConfiguration"))
                 .run();

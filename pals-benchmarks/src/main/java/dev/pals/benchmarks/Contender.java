@@ -20,6 +20,12 @@ abstract class Contender implements AutoCloseable {
         ANNOTATION("annotation", "**this project: @AdvisoryLocked proxy**", ""),
         /** The proxy with Micrometer's observations and meters on; measured in scenario 6 only. */
         ANNOTATION_OBSERVED("annotation-observed", "this project: @AdvisoryLocked proxy with Micrometer", ""),
+        /**
+         * The proxy with Micrometer's meters made through Observation objects
+         * ({@code pals.observations=observations}, as with tracing on); measured in scenario 6 only.
+         */
+        ANNOTATION_OBSERVATIONS("annotation-observations",
+                "this project: @AdvisoryLocked proxy with Micrometer Observations", ""),
         /** A shared handle joining a shared hold of the same registry; measured in the interleaved line only. */
         REGISTRY_SHARED_JOIN("registry-shared-join", "this project: LockRegistry, a shared join", ""),
         SHEDLOCK("shedlock", "ShedLock 7 LockingTaskExecutor (JdbcTemplate, usingDbTime)",
@@ -43,7 +49,8 @@ abstract class Contender implements AutoCloseable {
 
         /** The contenders every scenario compares. */
         static List<Kind> compared() {
-            return Arrays.stream(values()).filter(kind -> kind != ANNOTATION_OBSERVED && kind != REGISTRY_SHARED_JOIN)
+            return Arrays.stream(values()).filter(kind -> kind != ANNOTATION_OBSERVED && kind != ANNOTATION_OBSERVATIONS
+                    && kind != REGISTRY_SHARED_JOIN)
                     .toList();
         }
 
@@ -79,8 +86,9 @@ abstract class Contender implements AutoCloseable {
             case FLOOR -> new FloorContender(database, applicationName);
             case POOL_PER_LOCK -> new PoolPerLockContender(database.pool(applicationName, poolSize));
             case REGISTRY -> new RegistryContender(database.pool(applicationName, RegistryContender.POOL_HEADROOM));
-            case ANNOTATION -> new AnnotationContender(database, applicationName, false);
-            case ANNOTATION_OBSERVED -> new AnnotationContender(database, applicationName, true);
+            case ANNOTATION -> new AnnotationContender(database, applicationName, false, false);
+            case ANNOTATION_OBSERVED -> new AnnotationContender(database, applicationName, true, false);
+            case ANNOTATION_OBSERVATIONS -> new AnnotationContender(database, applicationName, true, true);
             case REGISTRY_SHARED_JOIN -> new SharedJoinContender(database.pool(applicationName,
                     RegistryContender.POOL_HEADROOM));
             case SHEDLOCK -> ShedLockContender.onTable(database.pool(applicationName, poolSize));

@@ -49,7 +49,7 @@ class ContenderTest {
         // a method-scoped proxy cannot hold past its call, and shared joins do not exclude each other: the
         // registry, sharing their keys, holds exclusively for them
         Kind holderKind = kind == Kind.ANNOTATION || kind == Kind.ANNOTATION_OBSERVED
-                || kind == Kind.REGISTRY_SHARED_JOIN ? Kind.REGISTRY : kind;
+                || kind == Kind.ANNOTATION_OBSERVATIONS || kind == Kind.REGISTRY_SHARED_JOIN ? Kind.REGISTRY : kind;
         try (Contender holder = Contender.create(holderKind, database, "bench-test", 2);
                 Contender other = Contender.create(kind, database, "bench-test", 2)) {
             Held held = holder.tryHold(name);
@@ -63,9 +63,11 @@ class ContenderTest {
     @Test
     void onlyTheObservedProxyHasTheStartersObservations() throws Throwable {
         try (Contender plain = Contender.create(Kind.ANNOTATION, database, "bench-test", 1);
-                Contender observed = Contender.create(Kind.ANNOTATION_OBSERVED, database, "bench-test", 1)) {
+                Contender observed = Contender.create(Kind.ANNOTATION_OBSERVED, database, "bench-test", 1);
+                Contender observations = Contender.create(Kind.ANNOTATION_OBSERVATIONS, database, "bench-test", 1)) {
             assertThat(((AnnotationContender) plain).isObserved()).isFalse();
             assertThat(((AnnotationContender) observed).isObserved()).isTrue();
+            assertThat(((AnnotationContender) observations).isObserved()).isTrue();
         }
     }
 
