@@ -18,7 +18,7 @@ import java.util.concurrent.atomic.AtomicLongArray;
 /**
  * Scenarios 9 and 10: waits when the waiting registry has no connection free to wait on. (9) a
  * hand-off on one key while the waiting registry also holds 100 long-lived locks, taken at once
- * from many threads so that they spread over all its connections, against the same registry
+ * from many threads as a busy service takes them, against the same registry
  * holding nothing, in the same run; (10) 1,000 threads each waiting for one of 1,000 keys held by
  * another registry, released one by one: time from each release to its acquisition, connections
  * the waiting registry used, and whether every waiter was served. Run standalone with
@@ -52,7 +52,8 @@ final class WaitsUnderLoad {
                         + "waiter asked for it, and the time from the release call to the waiter's acquisition is "
                         + "measured, " + rounds + " rounds each, the two cases one after the other in one run. In the busy case "
                         + "the waiting registry also holds " + BACKGROUND_HOLDS + " locks taken at once from 32 threads, "
-                        + "so that they spread over all its connections and none is free to wait on.",
+                        + "which used to spread over all its connections and leave none free to wait on (the "
+                        + "registry now keeps the last one free of locks for a wait in the server).",
                 "waiting registry", "p50", "p99", "max");
         report.row("holding nothing", Report.micros(idle.medianMicros()), Report.micros(idle.percentileMicros(0.99)),
                 Report.micros(idle.percentileMicros(1)));
