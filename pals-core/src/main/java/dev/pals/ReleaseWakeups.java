@@ -83,6 +83,7 @@ final class ReleaseWakeups {
     private static final class Channel {
         final Session listener;
         final Session markers;
+        final AtomicBoolean ended = new AtomicBoolean();
 
         Channel(Session listener, Session markers) {
             this.listener = listener;
@@ -261,6 +262,11 @@ final class ReleaseWakeups {
             }
             markers = pool.openOutside();
             open = new Channel(listener, markers);
+            // published before starting is cleared, so that no second opening can begin meanwhile
+            if (!channel.compareAndSet(null, open)) {
+                end(open);
+                return;
+            }
         } catch (SQLException | RuntimeException e) {
             openAgainAt = System.nanoTime() + RETRY_OPEN_NANOS;
             if (listener != null) {
@@ -277,7 +283,6 @@ final class ReleaseWakeups {
         } finally {
             starting.set(false);
         }
-        channel.set(open);
         // close() sets closed before it takes the channel: one of the two ends it
         if (closed && channel.compareAndSet(open, null)) {
             end(open);
@@ -299,6 +304,8 @@ final class ReleaseWakeups {
                     }
                 }
             }
+            // replaced by whoever took the channel, who ends it too: ending is idempotent
+            end(open);
         } catch (SQLException | RuntimeException e) {
             down(open, e);
         }
@@ -325,7 +332,11 @@ final class ReleaseWakeups {
         wakeAll();
     }
 
+    /** Ends both sessions once, whoever calls it first. */
     private void end(Channel open) {
+        if (!open.ended.compareAndSet(false, true)) {
+            return;
+        }
         // the listener blocks reading notifications: aborting its connection is what ends that read
         SessionOpener.abort(open.listener.connection);
         // unlocks every marker and gives the connection back

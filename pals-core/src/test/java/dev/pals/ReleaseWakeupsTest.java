@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -230,5 +231,53 @@ class ReleaseWakeupsTest extends LockTestSupport {
         assertThat(observe("SELECT count(*) FROM pg_stat_activity WHERE application_name = ?",
                 dataSource.getPoolName()) - holding.openConnections())
                 .as("the waiting registry's one connection, its listener and its marker session").isLessThanOrEqualTo(3);
+    }
+
+    @Test
+    void manyConcurrentFirstWaitsOpenOneListenerAndOneMarkerSessionPerRegistry() throws Exception {
+        int registries = 4;
+        int waitersEach = 16;
+        LockRegistry holding = registry();
+        List<CompletableFuture<Boolean>> acquired = new ArrayList<>();
+        List<AdvisoryLock> held = new ArrayList<>();
+        List<AdvisoryLock> backgrounds = new ArrayList<>();
+        CountDownLatch start = new CountDownLatch(1);
+        for (int r = 0; r < registries; r++) {
+            LockRegistry waiting = registry(LockRegistry.builder(dataSource).namespace(namespace).maxConnections(1));
+            AdvisoryLock background = waiting.lock("background-of-" + r);
+            assertThat(background.tryAcquire()).isTrue();
+            backgrounds.add(background);
+            for (int i = 0; i < waitersEach; i++) {
+                String name = "first-" + r + "-" + i;
+                AdvisoryLock lock = holding.lock(name);
+                assertThat(lock.tryAcquire()).isTrue();
+                held.add(lock);
+                AdvisoryLock wanted = waiting.lock(name);
+                CompletableFuture<Boolean> got = new CompletableFuture<>();
+                acquired.add(got);
+                new Thread(() -> {
+                    try {
+                        start.await();
+                        got.complete(wanted.tryAcquire(Duration.ofSeconds(30)) && wanted.release());
+                    } catch (InterruptedException | RuntimeException e) {
+                        got.completeExceptionally(e);
+                    }
+                }).start();
+            }
+        }
+        start.countDown();
+        for (AdvisoryLock lock : held) {
+            awaitMarker(lock.key());
+        }
+        held.forEach(AdvisoryLock::release);
+        for (CompletableFuture<Boolean> got : acquired) {
+            assertThat(got.get(30, TimeUnit.SECONDS)).isTrue();
+        }
+
+        assertThat(observe("SELECT count(*) FROM pg_stat_activity WHERE application_name = ?",
+                dataSource.getPoolName()) - holding.openConnections())
+                .as("per waiting registry: its one connection, its listener and its marker session")
+                .isLessThanOrEqualTo(registries * 3L);
+        backgrounds.forEach(AdvisoryLock::release);
     }
 }
