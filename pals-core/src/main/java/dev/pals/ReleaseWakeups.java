@@ -126,7 +126,13 @@ final class ReleaseWakeups {
             all.add(wake);
             return all;
         });
-        mark(wake);
+        try {
+            mark(wake);
+        } catch (InterruptedException | RuntimeException | Error e) {
+            // the caller gets no wake to unregister: a waiter left here would keep both sessions open for good
+            unregister(wake);
+            throw e;
+        }
         return wake;
     }
 

@@ -11,6 +11,8 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -279,5 +281,34 @@ class ReleaseWakeupsTest extends LockTestSupport {
                 .as("per waiting registry: its one connection, its listener and its marker session")
                 .isLessThanOrEqualTo(registries * 3L);
         backgrounds.forEach(AdvisoryLock::release);
+    }
+
+    @Test
+    void waitInterruptedWhileLeavingItsMarkerLeavesNoWaiterBehind() throws Exception {
+        ExecutorService workers = Executors.newCachedThreadPool();
+        SessionPool pool = new SessionPool(dataSource, 1, Duration.ZERO,
+                new Lease(Duration.ofSeconds(1), Duration.ofSeconds(2), Duration.ofSeconds(20)), workers,
+                (session, e) -> {
+                });
+        ReleaseWakeups wakeups = new ReleaseWakeups(pool, workers);
+        try {
+            ReleaseWakeups.Wake first = wakeups.register(LockKey.of(1));
+            await().atMost(Duration.ofSeconds(10)).until(() -> {
+                wakeups.mark(first);
+                return wakeups.marked(first);
+            });
+            wakeups.unregister(first);
+
+            Thread.currentThread().interrupt();
+            assertThatThrownBy(() -> wakeups.register(LockKey.of(2))).isInstanceOf(InterruptedException.class);
+
+            // with no waiter left, the idle sessions go back
+            wakeups.housekeep(0);
+            await().atMost(Duration.ofSeconds(10))
+                    .until(() -> dataSource.getHikariPoolMXBean().getActiveConnections() == 0);
+        } finally {
+            wakeups.close();
+            workers.shutdownNow();
+        }
     }
 }
