@@ -48,7 +48,8 @@ final class ReleaseWakeups {
     private static final long RETRY_OPEN_NANOS = TimeUnit.SECONDS.toNanos(5);
 
     private final SessionPool pool;
-    private final Executor listenerThread;
+    /** Runs the listener's loop and every ending of a channel, which may block on the network. */
+    private final Executor workers;
     /** Whether a thread is opening the sessions now. */
     private final AtomicBoolean starting = new AtomicBoolean();
     private final AtomicReference<@Nullable Channel> channel = new AtomicReference<>();
@@ -62,9 +63,9 @@ final class ReleaseWakeups {
     /** In nanoTime: when a waiter last left. */
     private volatile long lastUsed = System.nanoTime();
 
-    ReleaseWakeups(SessionPool pool, Executor listenerThread) {
+    ReleaseWakeups(SessionPool pool, Executor workers) {
         this.pool = pool;
-        this.listenerThread = listenerThread;
+        this.workers = workers;
     }
 
     /**
@@ -215,7 +216,20 @@ final class ReleaseWakeups {
         Channel open = channel.get();
         if (open != null && waiters.isEmpty() && System.nanoTime() - lastUsed >= idleNanos
                 && channel.compareAndSet(open, null)) {
-            end(open);
+            // not on the housekeeper's thread: returning the marker session may wait on a silent network
+            inBackground(() -> {
+                end(open);
+                // a waiter that came meanwhile lost its marker with the session: it leaves one again now
+                wakeAll();
+            });
+        }
+    }
+
+    private void inBackground(Runnable task) {
+        try {
+            workers.execute(task);
+        } catch (RejectedExecutionException closing) {
+            task.run();
         }
     }
 
@@ -241,7 +255,7 @@ final class ReleaseWakeups {
             return open;
         }
         try {
-            listenerThread.execute(this::startAndListen);
+            workers.execute(this::startAndListen);
         } catch (RejectedExecutionException closing) {
             starting.set(false);
         }

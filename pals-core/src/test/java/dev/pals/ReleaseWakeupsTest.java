@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import com.zaxxer.hikari.HikariDataSource;
+import dev.pals.testing.TcpRelay;
 import java.sql.Connection;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -308,6 +310,34 @@ class ReleaseWakeupsTest extends LockTestSupport {
                     .until(() -> dataSource.getHikariPoolMXBean().getActiveConnections() == 0);
         } finally {
             wakeups.close();
+            workers.shutdownNow();
+        }
+    }
+
+    @Test
+    void housekeepingReturnsTheIdleSessionsWithoutWaitingOnASilentNetwork() throws Exception {
+        ExecutorService workers = Executors.newCachedThreadPool();
+        try (TcpRelay relay = TcpRelay.to(DB.url()); HikariDataSource relayed = DB.dataSource(relay.jdbcUrl(), 4)) {
+            SessionPool pool = new SessionPool(relayed, 1, Duration.ZERO,
+                    new Lease(Duration.ofSeconds(1), Duration.ofSeconds(3), Duration.ofSeconds(20)), workers,
+                    (session, e) -> {
+                    });
+            ReleaseWakeups wakeups = new ReleaseWakeups(pool, workers);
+            ReleaseWakeups.Wake wake = wakeups.register(LockKey.of(1));
+            await().atMost(Duration.ofSeconds(10)).until(() -> {
+                wakeups.mark(wake);
+                return wakeups.marked(wake);
+            });
+            wakeups.unregister(wake);
+            relay.blackHole();
+
+            long started = System.nanoTime();
+            wakeups.housekeep(0);
+
+            // returning the marker session waits up to the network timeout (3 s), not the housekeeper
+            assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(1));
+            wakeups.close();
+        } finally {
             workers.shutdownNow();
         }
     }
