@@ -30,7 +30,8 @@ import org.jspecify.annotations.Nullable;
  * <p>The two sessions are opened in the background on the first such wait, outside the pool's
  * count, so that a registry uses at most {@code maxConnections + 2} connections of its DataSource
  * (a DataSource of fewer only delays them: waits poll until they are open), and closed with the
- * registry, or once no wait has needed them for the idle timeout. If either fails, its markers
+ * registry, or once no wait has needed them for the idle timeout. Both are sent a {@code SELECT 1}
+ * every loss-check interval, so that a silent network fails them too. If either fails, its markers
  * are gone with it: waiters are woken, poll, and a later wait opens them again. Without PgJDBC (no
  * {@code getNotifications}) waits poll as before.
  */
@@ -48,6 +49,11 @@ final class ReleaseWakeups {
     private static final long RETRY_OPEN_NANOS = TimeUnit.SECONDS.toNanos(5);
 
     private final SessionPool pool;
+    /**
+     * The loss-check interval: a silent network answers no read of notifications, so both sessions
+     * are sent a {@code SELECT 1} this often, bounded by the network timeout.
+     */
+    private final long checkNanos;
     /** Runs the listener's loop and every ending of a channel, which may block on the network. */
     private final Executor workers;
     /** Whether a thread is opening the sessions now. */
@@ -63,9 +69,10 @@ final class ReleaseWakeups {
     /** In nanoTime: when a waiter last left. */
     private volatile long lastUsed = System.nanoTime();
 
-    ReleaseWakeups(SessionPool pool, Executor workers) {
+    ReleaseWakeups(SessionPool pool, Executor workers, Duration checkInterval) {
         this.pool = pool;
         this.workers = workers;
+        this.checkNanos = checkInterval.toNanos();
     }
 
     /**
@@ -85,6 +92,8 @@ final class ReleaseWakeups {
         final Session listener;
         final Session markers;
         final AtomicBoolean ended = new AtomicBoolean();
+        /** Whether the marker session's check runs now. */
+        final AtomicBoolean checking = new AtomicBoolean();
 
         Channel(Session listener, Session markers) {
             this.listener = listener;
@@ -214,14 +223,33 @@ final class ReleaseWakeups {
      */
     void housekeep(long idleNanos) {
         Channel open = channel.get();
-        if (open != null && waiters.isEmpty() && System.nanoTime() - lastUsed >= idleNanos
-                && channel.compareAndSet(open, null)) {
+        if (open == null) {
+            return;
+        }
+        if (!waiters.isEmpty() || System.nanoTime() - lastUsed < idleNanos) {
+            if (open.checking.compareAndSet(false, true)) {
+                inBackground(() -> check(open));
+            }
+        } else if (channel.compareAndSet(open, null)) {
             // not on the housekeeper's thread: returning the marker session may wait on a silent network
             inBackground(() -> {
                 end(open);
                 // a waiter that came meanwhile lost its marker with the session: it leaves one again now
                 wakeAll();
             });
+        }
+    }
+
+    /** Checks the marker session, whose failure would leave every marked wait polling. */
+    private void check(Channel open) {
+        open.markers.io.lock();
+        try {
+            open.markers.ping();
+        } catch (SQLException | RuntimeException e) {
+            down(open, e);
+        } finally {
+            open.markers.releaseIo();
+            open.checking.set(false);
         }
     }
 
@@ -314,9 +342,15 @@ final class ReleaseWakeups {
 
     /** The listener's loop: wakes the waiters of each key released, until its channel is replaced. */
     private void listen(Channel open) {
-        int pollMillis = (int) TimeUnit.NANOSECONDS.toMillis(SLOW_POLL_NANOS);
+        int pollMillis = (int) Math.max(1, TimeUnit.NANOSECONDS.toMillis(Math.min(SLOW_POLL_NANOS, checkNanos)));
+        long checkedAt = System.nanoTime();
         try {
             while (channel.get() == open) {
+                if (System.nanoTime() - checkedAt >= checkNanos) {
+                    // a silent connection answers no read of notifications: this fails it within the network timeout
+                    open.listener.ping();
+                    checkedAt = System.nanoTime();
+                }
                 for (String payload : PgJdbc.notifications(open.listener.connection, pollMillis)) {
                     Set<Wake> set = waiters.get(parse(payload));
                     if (set != null) {

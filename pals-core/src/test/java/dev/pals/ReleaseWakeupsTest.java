@@ -292,7 +292,7 @@ class ReleaseWakeupsTest extends LockTestSupport {
                 new Lease(Duration.ofSeconds(1), Duration.ofSeconds(2), Duration.ofSeconds(20)), workers,
                 (session, e) -> {
                 });
-        ReleaseWakeups wakeups = new ReleaseWakeups(pool, workers);
+        ReleaseWakeups wakeups = new ReleaseWakeups(pool, workers, Duration.ofSeconds(1));
         try {
             ReleaseWakeups.Wake first = wakeups.register(LockKey.of(1));
             await().atMost(Duration.ofSeconds(10)).until(() -> {
@@ -322,7 +322,7 @@ class ReleaseWakeupsTest extends LockTestSupport {
                     new Lease(Duration.ofSeconds(1), Duration.ofSeconds(3), Duration.ofSeconds(20)), workers,
                     (session, e) -> {
                     });
-            ReleaseWakeups wakeups = new ReleaseWakeups(pool, workers);
+            ReleaseWakeups wakeups = new ReleaseWakeups(pool, workers, Duration.ofSeconds(1));
             ReleaseWakeups.Wake wake = wakeups.register(LockKey.of(1));
             await().atMost(Duration.ofSeconds(10)).until(() -> {
                 wakeups.mark(wake);
@@ -339,6 +339,50 @@ class ReleaseWakeupsTest extends LockTestSupport {
             wakeups.close();
         } finally {
             workers.shutdownNow();
+        }
+    }
+
+    @Test
+    void aListenerConnectionGoneSilentIsReplacedSoWaitsAreNotifiedAgain() throws Exception {
+        try (TcpRelay relay = TcpRelay.to(DB.url()); HikariDataSource relayed = DB.dataSource(relay.jdbcUrl(), 4)) {
+            LockRegistry waiting = registry(LockRegistry.builder(relayed).namespace(namespace).maxConnections(1)
+                    .lossCheckInterval(Duration.ofMillis(200)).networkTimeout(Duration.ofMillis(500)));
+            AdvisoryLock background = waiting.lock("background");
+            assertThat(background.tryAcquire()).isTrue();
+            LockRegistry holding = registry();
+            AdvisoryLock held = holding.lock("silent");
+            assertThat(held.tryAcquire()).isTrue();
+            AdvisoryLock wanted = waiting.lock("silent");
+            AtomicLong acquiredAt = new AtomicLong();
+            CompletableFuture<Boolean> acquired = CompletableFuture.supplyAsync(() -> {
+                try {
+                    boolean got = wanted.tryAcquire(Duration.ofSeconds(30));
+                    acquiredAt.set(System.nanoTime());
+                    return got && wanted.release();
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            awaitMarker(wanted.key());
+            LockKey marker = LockKey.of(ReleaseWakeups.marker(wanted.key()));
+            String markerHolder = "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = ? "
+                    + "AND objid = ? AND objsubid = ?";
+            long markerPid = observe(markerHolder, marker.classId(), marker.objId(), marker.objSubId());
+            // the listener: the one backend of the registry that holds no advisory lock
+            long listenerPort = observe("SELECT client_port FROM pg_stat_activity WHERE application_name = ? AND pid "
+                    + "NOT IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory')", relayed.getPoolName());
+
+            assertThat(relay.blackHole((int) listenerPort)).isTrue();
+
+            // the failed listener takes the marker session down with it; the waiter marks again on new ones
+            await().atMost(Duration.ofSeconds(10)).until(() -> markers(wanted.key()) == 1
+                    && observe(markerHolder, marker.classId(), marker.objId(), marker.objSubId()) != markerPid);
+            long releasedAt = System.nanoTime();
+            assertThat(held.release()).isTrue();
+            assertThat(acquired.get(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(Duration.ofNanos(acquiredAt.get() - releasedAt)).isLessThan(NOTIFIED);
+            assertThat(background.release()).isTrue();
+            waiting.close();
         }
     }
 }
