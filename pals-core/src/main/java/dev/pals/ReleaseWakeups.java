@@ -64,8 +64,8 @@ final class ReleaseWakeups {
     private volatile boolean closed;
     /** PgJDBC is not the driver: notifications cannot be read, and waits poll. */
     private volatile boolean unsupported;
-    /** In nanoTime: no new attempt to open the sessions before then. */
-    private volatile long openAgainAt;
+    /** In nanoTime: no new attempt to open the sessions before then; nanoTime may be negative, so not 0. */
+    private volatile long openAgainAt = System.nanoTime();
     /** In nanoTime: when a waiter last left. */
     private volatile long lastUsed = System.nanoTime();
 
