@@ -168,7 +168,10 @@ final class ReleaseWakeups {
                 }
             }
         } catch (SQLException e) {
-            down(open, e);
+            // a full lock table says nothing of the session: the waiter polls, and both sessions stay
+            if (!SqlErrors.is(e, SqlErrors.OUT_OF_MEMORY)) {
+                down(open, e);
+            }
         }
     }
 
