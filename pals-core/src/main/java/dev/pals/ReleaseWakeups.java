@@ -365,6 +365,10 @@ final class ReleaseWakeups {
             end(open);
         } catch (SQLException | RuntimeException e) {
             down(open, e);
+        } catch (Error e) {
+            // the thread ends here: a channel left published would keep every marked wait on the slow poll
+            down(open, e);
+            throw e;
         }
     }
 
@@ -377,7 +381,7 @@ final class ReleaseWakeups {
     }
 
     /** A session of {@code failed} broke: it is replaced on the next wait, and its waiters poll meanwhile. */
-    private void down(Channel failed, Exception e) {
+    private void down(Channel failed, Throwable e) {
         if (!channel.compareAndSet(failed, null)) {
             return;
         }
