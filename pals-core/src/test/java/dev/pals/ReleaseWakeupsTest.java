@@ -6,7 +6,9 @@ import static org.awaitility.Awaitility.await;
 
 import com.zaxxer.hikari.HikariDataSource;
 import dev.pals.testing.TcpRelay;
+import dev.pals.testing.TestDatabase;
 import java.sql.Connection;
+import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -383,6 +385,42 @@ class ReleaseWakeupsTest extends LockTestSupport {
             assertThat(Duration.ofNanos(acquiredAt.get() - releasedAt)).isLessThan(NOTIFIED);
             assertThat(background.release()).isTrue();
             waiting.close();
+        }
+    }
+
+    @Test
+    void anUnlockWhoseNotificationFailsInTheServerIsReleasedAndKeepsItsSession() throws Exception {
+        String schema = TestDatabase.uniqueName("failing_notify_").replace('-', '_');
+        Connection outsider = outsider();
+        try (Statement statement = outsider.createStatement()) {
+            statement.execute("CREATE SCHEMA " + schema);
+            // ahead of pg_catalog on the registry's search_path: every notification fails as a full queue does
+            statement.execute("CREATE FUNCTION " + schema + ".pg_notify(text, text) RETURNS void LANGUAGE plpgsql AS "
+                    + "$$BEGIN RAISE EXCEPTION 'too many notifications in the NOTIFY queue' USING ERRCODE = '54000'; "
+                    + "END$$");
+        }
+        String url = DB.url() + (DB.url().contains("?") ? "&" : "?") + "currentSchema=" + schema + ",pg_catalog";
+        try (HikariDataSource failing = DB.dataSource(url, 4)) {
+            LockRegistry registry = registry(LockRegistry.builder(failing).namespace(namespace).maxConnections(1));
+            AdvisoryLock kept = registry.lock("kept");
+            AdvisoryLock released = registry.lock("released");
+            assertThat(kept.tryAcquire()).isTrue();
+            assertThat(released.tryAcquire()).isTrue();
+            // a waiter's marker, so that the unlock notifies
+            lockFrom(outsider, LockKey.of(ReleaseWakeups.marker(released.key())));
+
+            assertThat(released.release()).isTrue();
+
+            assertThat(grantedOnServer(released.key())).isZero();
+            assertThat(kept.isHeld()).isTrue();
+            assertThat(grantedOnServer(kept.key())).as("the session was kept, with its other lock").isEqualTo(1);
+            assertThat(kept.release()).isTrue();
+            registry.close();
+        } finally {
+            unlockAll(outsider);
+            try (Statement statement = outsider.createStatement()) {
+                statement.execute("DROP SCHEMA " + schema + " CASCADE");
+            }
         }
     }
 }
