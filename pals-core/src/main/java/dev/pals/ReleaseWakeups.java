@@ -214,7 +214,7 @@ final class ReleaseWakeups {
             return;
         }
         try {
-            markedOn.markers.unlock(LockKey.of(marker(wake.key)), LockMode.SHARED);
+            markedOn.markers.unlockPlain(LockKey.of(marker(wake.key)), LockMode.SHARED);
         } catch (SQLException e) {
             down(markedOn, e);
         }

@@ -423,4 +423,24 @@ class ReleaseWakeupsTest extends LockTestSupport {
             }
         }
     }
+
+    @Test
+    void takingAMarkerBackNotifiesNobody() throws Exception {
+        LockRegistry waiting = busyRegistry(1);
+        AdvisoryLock wanted = waiting.lock("unmarked");
+        LockKey marker = LockKey.of(ReleaseWakeups.marker(wanted.key()));
+        Connection outsider = outsider();
+        lockFrom(outsider, wanted.key());
+        // as if someone waited for the marker itself: a waking unlock of the marker would notify
+        lockFrom(outsider, LockKey.of(ReleaseWakeups.marker(marker)));
+        try (Statement statement = outsider.createStatement()) {
+            statement.execute("LISTEN " + ReleaseWakeups.CHANNEL);
+        }
+
+        assertThat(wanted.tryAcquire(Duration.ofMillis(300))).isFalse();
+
+        assertThat(markers(wanted.key())).isZero();
+        assertThat(PgJdbc.notifications(outsider, 500)).doesNotContain(Long.toString(marker.value()));
+        unlockAll(outsider);
+    }
 }
