@@ -245,14 +245,19 @@ final class ReleaseWakeups {
 
     /** Checks the marker session, whose failure would leave every marked wait polling. */
     private void check(Channel open) {
+        Exception failure = null;
         open.markers.io.lock();
         try {
             open.markers.ping();
         } catch (SQLException | RuntimeException e) {
-            down(open, e);
+            failure = e;
         } finally {
             open.markers.releaseIo();
             open.checking.set(false);
+        }
+        if (failure != null) {
+            // with io let go: ending the channel retires the marker session, which takes io
+            down(open, failure);
         }
     }
 
@@ -406,5 +411,7 @@ final class ReleaseWakeups {
 
     private void wakeAll() {
         waiters.values().forEach(set -> set.forEach(Wake::wake));
+        // the waiters with no marker poll in the pool's condition: they leave one now
+        pool.signalChange();
     }
 }
