@@ -30,7 +30,8 @@ import org.jspecify.annotations.Nullable;
  * <p>The two sessions are opened in the background on the first such wait, outside the pool's
  * count, so that a registry uses at most {@code maxConnections + 2} connections of its DataSource
  * (a DataSource of fewer only delays them: waits poll until they are open), and closed with the
- * registry, or once no wait has needed them for the idle timeout. If either fails, its markers
+ * registry, or once no wait has needed them for the idle timeout. Both are sent a {@code SELECT 1}
+ * every loss-check interval, so that a silent network fails them too. If either fails, its markers
  * are gone with it: waiters are woken, poll, and a later wait opens them again. Without PgJDBC (no
  * {@code getNotifications}) waits poll as before.
  */
@@ -48,7 +49,13 @@ final class ReleaseWakeups {
     private static final long RETRY_OPEN_NANOS = TimeUnit.SECONDS.toNanos(5);
 
     private final SessionPool pool;
-    private final Executor listenerThread;
+    /**
+     * The loss-check interval: a silent network answers no read of notifications, so both sessions
+     * are sent a {@code SELECT 1} this often, bounded by the network timeout.
+     */
+    private final long checkNanos;
+    /** Runs the listener's loop and every ending of a channel, which may block on the network. */
+    private final Executor workers;
     /** Whether a thread is opening the sessions now. */
     private final AtomicBoolean starting = new AtomicBoolean();
     private final AtomicReference<@Nullable Channel> channel = new AtomicReference<>();
@@ -57,14 +64,15 @@ final class ReleaseWakeups {
     private volatile boolean closed;
     /** PgJDBC is not the driver: notifications cannot be read, and waits poll. */
     private volatile boolean unsupported;
-    /** In nanoTime: no new attempt to open the sessions before then. */
-    private volatile long openAgainAt;
+    /** In nanoTime: no new attempt to open the sessions before then; nanoTime may be negative, so not 0. */
+    private volatile long openAgainAt = System.nanoTime();
     /** In nanoTime: when a waiter last left. */
     private volatile long lastUsed = System.nanoTime();
 
-    ReleaseWakeups(SessionPool pool, Executor listenerThread) {
+    ReleaseWakeups(SessionPool pool, Executor workers, Duration checkInterval) {
         this.pool = pool;
-        this.listenerThread = listenerThread;
+        this.workers = workers;
+        this.checkNanos = checkInterval.toNanos();
     }
 
     /**
@@ -83,6 +91,9 @@ final class ReleaseWakeups {
     private static final class Channel {
         final Session listener;
         final Session markers;
+        final AtomicBoolean ended = new AtomicBoolean();
+        /** Whether the marker session's check runs now. */
+        final AtomicBoolean checking = new AtomicBoolean();
 
         Channel(Session listener, Session markers) {
             this.listener = listener;
@@ -125,7 +136,13 @@ final class ReleaseWakeups {
             all.add(wake);
             return all;
         });
-        mark(wake);
+        try {
+            mark(wake);
+        } catch (InterruptedException | RuntimeException | Error e) {
+            // the caller gets no wake to unregister: a waiter left here would keep both sessions open for good
+            unregister(wake);
+            throw e;
+        }
         return wake;
     }
 
@@ -151,7 +168,10 @@ final class ReleaseWakeups {
                 }
             }
         } catch (SQLException e) {
-            down(open, e);
+            // a full lock table says nothing of the session: the waiter polls, and both sessions stay
+            if (!SqlErrors.is(e, SqlErrors.OUT_OF_MEMORY)) {
+                down(open, e);
+            }
         }
     }
 
@@ -194,7 +214,7 @@ final class ReleaseWakeups {
             return;
         }
         try {
-            markedOn.markers.unlock(LockKey.of(marker(wake.key)), LockMode.SHARED);
+            markedOn.markers.unlockPlain(LockKey.of(marker(wake.key)), LockMode.SHARED);
         } catch (SQLException e) {
             down(markedOn, e);
         }
@@ -206,9 +226,46 @@ final class ReleaseWakeups {
      */
     void housekeep(long idleNanos) {
         Channel open = channel.get();
-        if (open != null && waiters.isEmpty() && System.nanoTime() - lastUsed >= idleNanos
-                && channel.compareAndSet(open, null)) {
-            end(open);
+        if (open == null) {
+            return;
+        }
+        if (!waiters.isEmpty() || System.nanoTime() - lastUsed < idleNanos) {
+            if (open.checking.compareAndSet(false, true)) {
+                inBackground(() -> check(open));
+            }
+        } else if (channel.compareAndSet(open, null)) {
+            // not on the housekeeper's thread: returning the marker session may wait on a silent network
+            inBackground(() -> {
+                end(open);
+                // a waiter that came meanwhile lost its marker with the session: it leaves one again now
+                wakeAll();
+            });
+        }
+    }
+
+    /** Checks the marker session, whose failure would leave every marked wait polling. */
+    private void check(Channel open) {
+        Exception failure = null;
+        open.markers.io.lock();
+        try {
+            open.markers.ping();
+        } catch (SQLException | RuntimeException e) {
+            failure = e;
+        } finally {
+            open.markers.releaseIo();
+            open.checking.set(false);
+        }
+        if (failure != null) {
+            // with io let go: ending the channel retires the marker session, which takes io
+            down(open, failure);
+        }
+    }
+
+    private void inBackground(Runnable task) {
+        try {
+            workers.execute(task);
+        } catch (RejectedExecutionException closing) {
+            task.run();
         }
     }
 
@@ -234,7 +291,7 @@ final class ReleaseWakeups {
             return open;
         }
         try {
-            listenerThread.execute(this::startAndListen);
+            workers.execute(this::startAndListen);
         } catch (RejectedExecutionException closing) {
             starting.set(false);
         }
@@ -261,6 +318,11 @@ final class ReleaseWakeups {
             }
             markers = pool.openOutside();
             open = new Channel(listener, markers);
+            // published before starting is cleared, so that no second opening can begin meanwhile
+            if (!channel.compareAndSet(null, open)) {
+                end(open);
+                return;
+            }
         } catch (SQLException | RuntimeException e) {
             openAgainAt = System.nanoTime() + RETRY_OPEN_NANOS;
             if (listener != null) {
@@ -277,7 +339,6 @@ final class ReleaseWakeups {
         } finally {
             starting.set(false);
         }
-        channel.set(open);
         // close() sets closed before it takes the channel: one of the two ends it
         if (closed && channel.compareAndSet(open, null)) {
             end(open);
@@ -289,9 +350,15 @@ final class ReleaseWakeups {
 
     /** The listener's loop: wakes the waiters of each key released, until its channel is replaced. */
     private void listen(Channel open) {
-        int pollMillis = (int) TimeUnit.NANOSECONDS.toMillis(SLOW_POLL_NANOS);
+        int pollMillis = (int) Math.max(1, TimeUnit.NANOSECONDS.toMillis(Math.min(SLOW_POLL_NANOS, checkNanos)));
+        long checkedAt = System.nanoTime();
         try {
             while (channel.get() == open) {
+                if (System.nanoTime() - checkedAt >= checkNanos) {
+                    // a silent connection answers no read of notifications: this fails it within the network timeout
+                    open.listener.ping();
+                    checkedAt = System.nanoTime();
+                }
                 for (String payload : PgJdbc.notifications(open.listener.connection, pollMillis)) {
                     Set<Wake> set = waiters.get(parse(payload));
                     if (set != null) {
@@ -299,8 +366,14 @@ final class ReleaseWakeups {
                     }
                 }
             }
+            // replaced by whoever took the channel, who ends it too: ending is idempotent
+            end(open);
         } catch (SQLException | RuntimeException e) {
             down(open, e);
+        } catch (Error e) {
+            // the thread ends here: a channel left published would keep every marked wait on the slow poll
+            down(open, e);
+            throw e;
         }
     }
 
@@ -313,7 +386,7 @@ final class ReleaseWakeups {
     }
 
     /** A session of {@code failed} broke: it is replaced on the next wait, and its waiters poll meanwhile. */
-    private void down(Channel failed, Exception e) {
+    private void down(Channel failed, Throwable e) {
         if (!channel.compareAndSet(failed, null)) {
             return;
         }
@@ -325,7 +398,11 @@ final class ReleaseWakeups {
         wakeAll();
     }
 
+    /** Ends both sessions once, whoever calls it first. */
     private void end(Channel open) {
+        if (!open.ended.compareAndSet(false, true)) {
+            return;
+        }
         // the listener blocks reading notifications: aborting its connection is what ends that read
         SessionOpener.abort(open.listener.connection);
         // unlocks every marker and gives the connection back
@@ -334,5 +411,7 @@ final class ReleaseWakeups {
 
     private void wakeAll() {
         waiters.values().forEach(set -> set.forEach(Wake::wake));
+        // the waiters with no marker poll in the pool's condition: they leave one now
+        pool.signalChange();
     }
 }

@@ -44,7 +44,7 @@ final class ServerLocks {
         this.waitThreads = waitThreads;
         this.workers = workers;
         this.timer = timer;
-        this.wakeups = new ReleaseWakeups(pool, workers);
+        this.wakeups = new ReleaseWakeups(pool, workers, lease.lossCheckInterval);
     }
 
     /** The backend each acquisition waiting in the server waits on, by its holder. */

@@ -117,6 +117,24 @@ final class Session {
     }
 
     /**
+     * {@code pg_advisory_unlock} (or its shared form) alone and waking nobody, whatever the interrupt
+     * status: for the marker session, whose keys no waiter marks.
+     */
+    boolean unlockPlain(LockKey key, LockMode mode) throws SQLException {
+        // kept aside during the I/O, as in submit: on a virtual thread an interrupt closes the connection
+        boolean interrupted = Thread.interrupted();
+        io.lock();
+        try {
+            return queryBoolean(single(true, new Call(key, mode, true)), key);
+        } finally {
+            releaseIo();
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /**
      * Queues {@code call} and returns its answer. Whichever caller takes {@link #io} sends every call
      * queued by then, tries and unlocks together in one statement, and wakes their callers with
      * their answers: many threads sharing few connections pay one round trip per batch instead of
@@ -236,18 +254,20 @@ final class Session {
      * have taken some locks, and nobody will own them: each try's key is unlocked once, which frees
      * exactly what the try took, as the registry did not hold it before. A lone try that failed in
      * the server took nothing. When a try failed in the server, the statement stopped there, before
-     * any unlock (tries come first): the same unlocking statement then does the unlocks, whose
-     * answers are its own. A full lock table (53200) may also have failed the marker check of an
-     * unlock that had taken effect ({@link #wakeWaiters}): the unlocks are then redone without the
-     * check and all answered released, as a full table must not make releases drop their sessions.
-     * Otherwise (a failure in the JVM, or only unlocks, which may have run in part) the unlocks fail
-     * too, and their callers drop the session. If the undoing statement fails, the session is ended,
+     * any unlock (tries come first): the same unlocking statement then does the unlocks. Any other
+     * server error that left the session alive may have come after unlocks that took effect (a full
+     * lock table, 53200, at the marker check of {@link #wakeWaiters}; too many notifications, 54000,
+     * at commit; a cancel): the unlocks are then redone without the check and all answered
+     * released, as the registry held their keys. Otherwise (a failure in the JVM, or a lost
+     * connection) the unlocks fail too, and their callers drop the session. If the undoing statement fails, the session is ended,
      * which frees everything; its callers then find it lost.
      */
     private void recover(List<Call> calls, SQLException failure, boolean inServer) {
         List<Call> tries = calls.stream().filter(call -> !call.unlock).toList();
-        boolean fullTable = inServer && SqlErrors.is(failure, SqlErrors.OUT_OF_MEMORY);
-        boolean redoUnlocks = inServer && (!tries.isEmpty() || fullTable);
+        // the session survived: an unlock that had taken effect before the failure (a full lock table at
+        // the marker check, too many notifications at commit, a cancel) must not read as a lost lock
+        boolean sessionKept = inServer && !SqlErrors.isSessionLost(failure, connection);
+        boolean redoUnlocks = inServer && (!tries.isEmpty() || sessionKept);
         List<Call> undo = redoUnlocks ? calls : tries;
         boolean loneTry = inServer && calls.size() == 1 && !calls.get(0).unlock;
         boolean[] unlocked = null;
@@ -266,7 +286,7 @@ final class Session {
         for (int i = 0; i < calls.size(); i++) {
             Call call = calls.get(i);
             if (call.unlock && redoUnlocks && unlocked != null) {
-                call.succeed(unlocked[i] || fullTable);
+                call.succeed(unlocked[i] || sessionKept);
             } else {
                 call.fail(failure);
             }

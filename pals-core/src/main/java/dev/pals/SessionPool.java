@@ -201,6 +201,16 @@ final class SessionPool {
         }
     }
 
+    /** Wakes every thread in {@link #awaitChange}, which then looks again. */
+    void signalChange() {
+        lock.lock();
+        try {
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** Waits up to {@code nanos} for a session to become free or empty. */
     @SuppressWarnings("WaitNotInLoop") // one wait: callers re-check the pool and loop
     void awaitChange(long nanos) throws InterruptedException {

@@ -4,12 +4,19 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import com.zaxxer.hikari.HikariDataSource;
+import dev.pals.testing.TcpRelay;
+import dev.pals.testing.TestDatabase;
 import java.sql.Connection;
+import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -230,5 +237,210 @@ class ReleaseWakeupsTest extends LockTestSupport {
         assertThat(observe("SELECT count(*) FROM pg_stat_activity WHERE application_name = ?",
                 dataSource.getPoolName()) - holding.openConnections())
                 .as("the waiting registry's one connection, its listener and its marker session").isLessThanOrEqualTo(3);
+    }
+
+    @Test
+    void manyConcurrentFirstWaitsOpenOneListenerAndOneMarkerSessionPerRegistry() throws Exception {
+        int registries = 4;
+        int waitersEach = 16;
+        LockRegistry holding = registry();
+        List<CompletableFuture<Boolean>> acquired = new ArrayList<>();
+        List<AdvisoryLock> held = new ArrayList<>();
+        List<AdvisoryLock> backgrounds = new ArrayList<>();
+        CountDownLatch start = new CountDownLatch(1);
+        for (int r = 0; r < registries; r++) {
+            LockRegistry waiting = registry(LockRegistry.builder(dataSource).namespace(namespace).maxConnections(1));
+            AdvisoryLock background = waiting.lock("background-of-" + r);
+            assertThat(background.tryAcquire()).isTrue();
+            backgrounds.add(background);
+            for (int i = 0; i < waitersEach; i++) {
+                String name = "first-" + r + "-" + i;
+                AdvisoryLock lock = holding.lock(name);
+                assertThat(lock.tryAcquire()).isTrue();
+                held.add(lock);
+                AdvisoryLock wanted = waiting.lock(name);
+                CompletableFuture<Boolean> got = new CompletableFuture<>();
+                acquired.add(got);
+                new Thread(() -> {
+                    try {
+                        start.await();
+                        got.complete(wanted.tryAcquire(Duration.ofSeconds(30)) && wanted.release());
+                    } catch (InterruptedException | RuntimeException e) {
+                        got.completeExceptionally(e);
+                    }
+                }).start();
+            }
+        }
+        start.countDown();
+        for (AdvisoryLock lock : held) {
+            awaitMarker(lock.key());
+        }
+        held.forEach(AdvisoryLock::release);
+        for (CompletableFuture<Boolean> got : acquired) {
+            assertThat(got.get(30, TimeUnit.SECONDS)).isTrue();
+        }
+
+        assertThat(observe("SELECT count(*) FROM pg_stat_activity WHERE application_name = ?",
+                dataSource.getPoolName()) - holding.openConnections())
+                .as("per waiting registry: its one connection, its listener and its marker session")
+                .isLessThanOrEqualTo(registries * 3L);
+        backgrounds.forEach(AdvisoryLock::release);
+    }
+
+    @Test
+    void waitInterruptedWhileLeavingItsMarkerLeavesNoWaiterBehind() throws Exception {
+        ExecutorService workers = Executors.newCachedThreadPool();
+        SessionPool pool = new SessionPool(dataSource, 1, Duration.ZERO,
+                new Lease(Duration.ofSeconds(1), Duration.ofSeconds(2), Duration.ofSeconds(20)), workers,
+                (session, e) -> {
+                });
+        ReleaseWakeups wakeups = new ReleaseWakeups(pool, workers, Duration.ofSeconds(1));
+        try {
+            ReleaseWakeups.Wake first = wakeups.register(LockKey.of(1));
+            await().atMost(Duration.ofSeconds(10)).until(() -> {
+                wakeups.mark(first);
+                return wakeups.marked(first);
+            });
+            wakeups.unregister(first);
+
+            Thread.currentThread().interrupt();
+            assertThatThrownBy(() -> wakeups.register(LockKey.of(2))).isInstanceOf(InterruptedException.class);
+
+            // with no waiter left, the idle sessions go back
+            wakeups.housekeep(0);
+            await().atMost(Duration.ofSeconds(10))
+                    .until(() -> dataSource.getHikariPoolMXBean().getActiveConnections() == 0);
+        } finally {
+            wakeups.close();
+            workers.shutdownNow();
+        }
+    }
+
+    @Test
+    void housekeepingReturnsTheIdleSessionsWithoutWaitingOnASilentNetwork() throws Exception {
+        ExecutorService workers = Executors.newCachedThreadPool();
+        try (TcpRelay relay = TcpRelay.to(DB.url()); HikariDataSource relayed = DB.dataSource(relay.jdbcUrl(), 4)) {
+            SessionPool pool = new SessionPool(relayed, 1, Duration.ZERO,
+                    new Lease(Duration.ofSeconds(1), Duration.ofSeconds(3), Duration.ofSeconds(20)), workers,
+                    (session, e) -> {
+                    });
+            ReleaseWakeups wakeups = new ReleaseWakeups(pool, workers, Duration.ofSeconds(1));
+            ReleaseWakeups.Wake wake = wakeups.register(LockKey.of(1));
+            await().atMost(Duration.ofSeconds(10)).until(() -> {
+                wakeups.mark(wake);
+                return wakeups.marked(wake);
+            });
+            wakeups.unregister(wake);
+            relay.blackHole();
+
+            long started = System.nanoTime();
+            wakeups.housekeep(0);
+
+            // returning the marker session waits up to the network timeout (3 s), not the housekeeper
+            assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(1));
+            wakeups.close();
+        } finally {
+            workers.shutdownNow();
+        }
+    }
+
+    @Test
+    void aListenerConnectionGoneSilentIsReplacedSoWaitsAreNotifiedAgain() throws Exception {
+        try (TcpRelay relay = TcpRelay.to(DB.url()); HikariDataSource relayed = DB.dataSource(relay.jdbcUrl(), 4)) {
+            LockRegistry waiting = registry(LockRegistry.builder(relayed).namespace(namespace).maxConnections(1)
+                    .lossCheckInterval(Duration.ofMillis(200)).networkTimeout(Duration.ofMillis(500)));
+            AdvisoryLock background = waiting.lock("background");
+            assertThat(background.tryAcquire()).isTrue();
+            LockRegistry holding = registry();
+            AdvisoryLock held = holding.lock("silent");
+            assertThat(held.tryAcquire()).isTrue();
+            AdvisoryLock wanted = waiting.lock("silent");
+            AtomicLong acquiredAt = new AtomicLong();
+            CompletableFuture<Boolean> acquired = CompletableFuture.supplyAsync(() -> {
+                try {
+                    boolean got = wanted.tryAcquire(Duration.ofSeconds(30));
+                    acquiredAt.set(System.nanoTime());
+                    return got && wanted.release();
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            awaitMarker(wanted.key());
+            LockKey marker = LockKey.of(ReleaseWakeups.marker(wanted.key()));
+            String markerHolder = "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = ? "
+                    + "AND objid = ? AND objsubid = ?";
+            long markerPid = observe(markerHolder, marker.classId(), marker.objId(), marker.objSubId());
+            // the listener: the one backend of the registry that holds no advisory lock
+            long listenerPort = observe("SELECT client_port FROM pg_stat_activity WHERE application_name = ? AND pid "
+                    + "NOT IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory')", relayed.getPoolName());
+
+            assertThat(relay.blackHole((int) listenerPort)).isTrue();
+
+            // the failed listener takes the marker session down with it; the waiter marks again on new ones
+            await().atMost(Duration.ofSeconds(10)).until(() -> markers(wanted.key()) == 1
+                    && observe(markerHolder, marker.classId(), marker.objId(), marker.objSubId()) != markerPid);
+            long releasedAt = System.nanoTime();
+            assertThat(held.release()).isTrue();
+            assertThat(acquired.get(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(Duration.ofNanos(acquiredAt.get() - releasedAt)).isLessThan(NOTIFIED);
+            assertThat(background.release()).isTrue();
+            waiting.close();
+        }
+    }
+
+    @Test
+    void anUnlockWhoseNotificationFailsInTheServerIsReleasedAndKeepsItsSession() throws Exception {
+        String schema = TestDatabase.uniqueName("failing_notify_").replace('-', '_');
+        Connection outsider = outsider();
+        try (Statement statement = outsider.createStatement()) {
+            statement.execute("CREATE SCHEMA " + schema);
+            // ahead of pg_catalog on the registry's search_path: every notification fails as a full queue does
+            statement.execute("CREATE FUNCTION " + schema + ".pg_notify(text, text) RETURNS void LANGUAGE plpgsql AS "
+                    + "$$BEGIN RAISE EXCEPTION 'too many notifications in the NOTIFY queue' USING ERRCODE = '54000'; "
+                    + "END$$");
+        }
+        String url = DB.url() + (DB.url().contains("?") ? "&" : "?") + "currentSchema=" + schema + ",pg_catalog";
+        try (HikariDataSource failing = DB.dataSource(url, 4)) {
+            LockRegistry registry = registry(LockRegistry.builder(failing).namespace(namespace).maxConnections(1));
+            AdvisoryLock kept = registry.lock("kept");
+            AdvisoryLock released = registry.lock("released");
+            assertThat(kept.tryAcquire()).isTrue();
+            assertThat(released.tryAcquire()).isTrue();
+            // a waiter's marker, so that the unlock notifies
+            lockFrom(outsider, LockKey.of(ReleaseWakeups.marker(released.key())));
+
+            assertThat(released.release()).isTrue();
+
+            assertThat(grantedOnServer(released.key())).isZero();
+            assertThat(kept.isHeld()).isTrue();
+            assertThat(grantedOnServer(kept.key())).as("the session was kept, with its other lock").isEqualTo(1);
+            assertThat(kept.release()).isTrue();
+            registry.close();
+        } finally {
+            unlockAll(outsider);
+            try (Statement statement = outsider.createStatement()) {
+                statement.execute("DROP SCHEMA " + schema + " CASCADE");
+            }
+        }
+    }
+
+    @Test
+    void takingAMarkerBackNotifiesNobody() throws Exception {
+        LockRegistry waiting = busyRegistry(1);
+        AdvisoryLock wanted = waiting.lock("unmarked");
+        LockKey marker = LockKey.of(ReleaseWakeups.marker(wanted.key()));
+        Connection outsider = outsider();
+        lockFrom(outsider, wanted.key());
+        // as if someone waited for the marker itself: a waking unlock of the marker would notify
+        lockFrom(outsider, LockKey.of(ReleaseWakeups.marker(marker)));
+        try (Statement statement = outsider.createStatement()) {
+            statement.execute("LISTEN " + ReleaseWakeups.CHANNEL);
+        }
+
+        assertThat(wanted.tryAcquire(Duration.ofMillis(300))).isFalse();
+
+        assertThat(markers(wanted.key())).isZero();
+        assertThat(PgJdbc.notifications(outsider, 500)).doesNotContain(Long.toString(marker.value()));
+        unlockAll(outsider);
     }
 }
