@@ -32,11 +32,17 @@ class ReleaseWakeupsTest extends LockTestSupport {
     /** Well under the slow poll (1 s), so that only a notification can explain a hand-off this fast. */
     private static final Duration NOTIFIED = Duration.ofMillis(400);
 
+    /** The busy registries' locks, for the test's lifetime. */
+    private final List<AdvisoryLock> backgrounds = new ArrayList<>();
+
     /** A registry of one connection holding {@code held} locks: no wait can have a session of its own. */
     private LockRegistry busyRegistry(int held) {
         LockRegistry registry = registry(LockRegistry.builder(dataSource).namespace(namespace).maxConnections(1));
         for (int i = 0; i < held; i++) {
-            assertThat(registry.lock("background-" + i).tryAcquire()).isTrue();
+            AdvisoryLock background = registry.lock("background-" + i);
+            assertThat(background.tryAcquire()).isTrue();
+            // kept reachable: a handle collected while held is released, which would free the session
+            backgrounds.add(background);
         }
         return registry;
     }
@@ -246,7 +252,6 @@ class ReleaseWakeupsTest extends LockTestSupport {
         LockRegistry holding = registry();
         List<CompletableFuture<Boolean>> acquired = new ArrayList<>();
         List<AdvisoryLock> held = new ArrayList<>();
-        List<AdvisoryLock> backgrounds = new ArrayList<>();
         CountDownLatch start = new CountDownLatch(1);
         for (int r = 0; r < registries; r++) {
             LockRegistry waiting = registry(LockRegistry.builder(dataSource).namespace(namespace).maxConnections(1));
