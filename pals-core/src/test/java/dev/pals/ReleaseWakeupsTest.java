@@ -37,7 +37,9 @@ class ReleaseWakeupsTest extends LockTestSupport {
 
     /** A registry of one connection holding {@code held} locks: no wait can have a session of its own. */
     private LockRegistry busyRegistry(int held) {
-        LockRegistry registry = registry(LockRegistry.builder(dataSource).namespace(namespace).maxConnections(1));
+        // a generous network timeout: a statement answered late on a loaded machine must not read as a lost session
+        LockRegistry registry = registry(LockRegistry.builder(dataSource).namespace(namespace).maxConnections(1)
+                .networkTimeout(Duration.ofSeconds(30)));
         for (int i = 0; i < held; i++) {
             AdvisoryLock background = registry.lock("background-" + i);
             assertThat(background.tryAcquire()).isTrue();
@@ -254,7 +256,8 @@ class ReleaseWakeupsTest extends LockTestSupport {
         List<AdvisoryLock> held = new ArrayList<>();
         CountDownLatch start = new CountDownLatch(1);
         for (int r = 0; r < registries; r++) {
-            LockRegistry waiting = registry(LockRegistry.builder(dataSource).namespace(namespace).maxConnections(1));
+            LockRegistry waiting = registry(LockRegistry.builder(dataSource).namespace(namespace).maxConnections(1)
+                    .networkTimeout(Duration.ofSeconds(30)));
             AdvisoryLock background = waiting.lock("background-of-" + r);
             assertThat(background.tryAcquire()).isTrue();
             backgrounds.add(background);
