@@ -39,7 +39,7 @@ class ReleaseWakeupsTest extends LockTestSupport {
     private LockRegistry busyRegistry(int held) {
         // a generous network timeout: a statement answered late on a loaded machine must not read as a lost session
         LockRegistry registry = registry(LockRegistry.builder(dataSource).namespace(namespace).maxConnections(1)
-                .networkTimeout(Duration.ofSeconds(30)));
+                .networkTimeout(Duration.ofSeconds(8)));
         for (int i = 0; i < held; i++) {
             AdvisoryLock background = registry.lock("background-" + i);
             assertThat(background.tryAcquire()).isTrue();
@@ -257,7 +257,7 @@ class ReleaseWakeupsTest extends LockTestSupport {
         CountDownLatch start = new CountDownLatch(1);
         for (int r = 0; r < registries; r++) {
             LockRegistry waiting = registry(LockRegistry.builder(dataSource).namespace(namespace).maxConnections(1)
-                    .networkTimeout(Duration.ofSeconds(30)));
+                    .networkTimeout(Duration.ofSeconds(8)));
             AdvisoryLock background = waiting.lock("background-of-" + r);
             assertThat(background.tryAcquire()).isTrue();
             backgrounds.add(background);
