@@ -37,9 +37,9 @@ final class Session {
      * unlock): volatile functions under ORDER BY are evaluated in the sorted order, so a batch that
      * lists its tries first has run no unlock when a try fails.
      */
-    private static final String BATCH = "SELECT x.r FROM unnest(?::bigint[], ?::boolean[], ?::boolean[], ?::bigint[])"
-            + " WITH ORDINALITY AS call(k, s, u, m, i), LATERAL (SELECT CASE WHEN u THEN " + UNLOCK_CALL + " ELSE "
-            + TRY_CALL + " END AS r OFFSET 0) AS x, " + wakeWaiters("u AND x.r", "m", "k") + " ORDER BY i";
+    private static final String BATCH = "SELECT CASE WHEN u THEN " + wakingUnlock(UNLOCK_CALL, "m", "k") + " ELSE "
+            + TRY_CALL + " END FROM unnest(?::bigint[], ?::boolean[], ?::boolean[], ?::bigint[])"
+            + " WITH ORDINALITY AS call(k, s, u, m, i) ORDER BY i";
     /**
      * {@link #BATCH} without waking anyone, to undo what a failed statement may have done: a full lock
      * table, which may be why it failed, has no slot for the marker check.
@@ -53,7 +53,7 @@ final class Session {
     };
     /** A lone unlock that wakes waiters, by shared, then pair key ({@link #unlockWaking}). */
     private static final String[][] SINGLE_WAKING = {
-        {wakingUnlock(false, false), wakingUnlock(false, true)}, {wakingUnlock(true, false), wakingUnlock(true, true)}
+        {singleWaking(false, false), singleWaking(false, true)}, {singleWaking(true, false), singleWaking(true, true)}
     };
 
     final Connection connection;
@@ -256,7 +256,7 @@ final class Session {
      * the server took nothing. When a try failed in the server, the statement stopped there, before
      * any unlock (tries come first): the same unlocking statement then does the unlocks. Any other
      * server error that left the session alive may have come after unlocks that took effect (a full
-     * lock table, 53200, at the marker check of {@link #wakeWaiters}; too many notifications, 54000,
+     * lock table, 53200, at the marker check of {@link #wakingUnlock}; too many notifications, 54000,
      * at commit; a cancel): the unlocks are then redone without the check and all answered
      * released, as the registry held their keys. Otherwise (a failure in the JVM, or a lost
      * connection) the unlocks fail too, and their callers drop the session. If the undoing statement fails, the session is ended,
@@ -356,21 +356,20 @@ final class Session {
         }
     }
 
-    private static String wakingUnlock(boolean shared, boolean pair) {
-        return "SELECT un.u FROM (SELECT " + call(UNLOCK, shared, pair) + " AS u OFFSET 0) AS un, "
-                + wakeWaiters("un.u", "?::bigint", "?::bigint");
+    private static String singleWaking(boolean shared, boolean pair) {
+        return "SELECT " + wakingUnlock(call(UNLOCK, shared, pair), "?::bigint", "?::bigint");
     }
 
     /**
-     * The lateral part of an unlock statement that notifies only if {@code unlocked} holds and the
-     * {@code marker} is taken: trying it exclusively for the statement's own transaction fails then,
-     * and costs no notification, nor its commit lock, when nobody waits. It runs after the unlock, and
-     * the notification goes out at the statement's commit, so a waiter it wakes finds the key free.
+     * An unlock that notifies only if it unlocked and the {@code marker} is taken: trying it
+     * exclusively for the statement's own transaction fails then, and costs no notification, nor its
+     * commit lock, when nobody waits. A CASE evaluates its conditions in order, so the marker is
+     * tried only after the unlock, and the notification goes out at the statement's commit: a waiter
+     * it wakes finds the key free. One expression, with no subquery, as it is on every release's path.
      */
-    private static String wakeWaiters(String unlocked, String marker, String key) {
-        return "LATERAL (SELECT CASE WHEN " + unlocked + " AND NOT pg_try_advisory_xact_lock(" + marker
-                + ") THEN pg_notify('" + ReleaseWakeups.CHANNEL + "', " + key + "::text) IS NULL END AS n OFFSET 0)"
-                + " AS wake";
+    private static String wakingUnlock(String unlock, String marker, String key) {
+        return "CASE WHEN NOT " + unlock + " THEN false WHEN pg_try_advisory_xact_lock(" + marker + ") THEN true"
+                + " WHEN pg_notify('" + ReleaseWakeups.CHANNEL + "', " + key + "::text) IS NULL THEN true ELSE true END";
     }
 
     /**

@@ -43,11 +43,11 @@ final class StubSql {
             + "ELSE pg_try_advisory_lock(k) END END FROM unnest(?::bigint[], ?::boolean[], ?::boolean[]) "
             + "WITH ORDINALITY AS call(k, s, u, i) ORDER BY i";
     /** The batch that also wakes waiters (ReleaseWakeups): the stub has no notifications, so it just locks and unlocks. */
-    private static final Pattern WAKING_BATCH = Pattern.compile("SELECT x\\.r FROM unnest\\(\\?::bigint\\[\\], "
-            + "\\?::boolean\\[\\], \\?::boolean\\[\\], \\?::bigint\\[\\]\\) WITH ORDINALITY .*pg_notify.* ORDER BY i");
+    private static final Pattern WAKING_BATCH = Pattern.compile("SELECT CASE WHEN u THEN .*pg_notify.* FROM unnest\\(\\?::bigint\\[\\], "
+            + "\\?::boolean\\[\\], \\?::boolean\\[\\], \\?::bigint\\[\\]\\) WITH ORDINALITY .* ORDER BY i");
     /** The lone unlock that also wakes waiters: it just unlocks. */
-    private static final Pattern WAKING_UNLOCK = Pattern.compile("SELECT un\\.u FROM \\(SELECT "
-            + "pg_advisory_unlock(_shared)?\\((\\?|\\?, \\?)\\) AS u OFFSET 0\\) AS un, LATERAL .*pg_notify.*");
+    private static final Pattern WAKING_UNLOCK = Pattern.compile("SELECT CASE WHEN NOT "
+            + "pg_advisory_unlock(_shared)?\\((\\?|\\?, \\?)\\) THEN false .*pg_notify.*");
 
     private StubSql() {
     }
