@@ -2,6 +2,7 @@ package dev.pals.benchmarks;
 
 import dev.pals.AcquireFailureException;
 import dev.pals.LockObserver;
+import dev.pals.LockRegistry;
 import dev.pals.spring.AdvisoryLocked;
 import org.jspecify.annotations.Nullable;
 import org.springframework.boot.SpringBootConfiguration;
@@ -14,7 +15,8 @@ import org.springframework.context.annotation.Bean;
 /**
  * This project through {@code @AdvisoryLocked} on a Spring bean, in a Boot application started
  * with the starter and nothing but the lock database configured; with or without the starter's
- * Micrometer observations (Spring Boot's metrics are on the classpath either way).
+ * Micrometer observations (Spring Boot's metrics are on the classpath either way); on PostgreSQL or,
+ * to price the proxy and the observations alone, on the starter's in-memory registry.
  */
 final class AnnotationContender extends Contender {
 
@@ -24,8 +26,11 @@ final class AnnotationContender extends Contender {
     /**
      * @param observations whether the observed proxy makes its meters through Observation objects
      *     (as a service with tracing does) rather than straight into its timers
+     * @param inMemory whether its registry is the starter's in-memory one ({@code pals.in-memory}),
+     *     which never reaches the database
      */
-    AnnotationContender(BenchmarkDatabase database, String applicationName, boolean observed, boolean observations) {
+    AnnotationContender(BenchmarkDatabase database, String applicationName, boolean observed, boolean observations,
+            boolean inMemory) {
         this.context = new SpringApplicationBuilder(Application.class)
                 .web(WebApplicationType.NONE)
                 .properties("spring.main.banner-mode=off", "logging.level.root=warn",
@@ -34,6 +39,7 @@ final class AnnotationContender extends Contender {
                         "spring.datasource.password=" + database.password,
                         "pals.datasource.application-name=" + applicationName,
                         "pals.observations=" + (observations ? "observations" : "auto"),
+                        "pals.in-memory=" + inMemory,
                         "spring.autoconfigure.exclude="
                                 + (observed ? "" : "dev.pals.spring.autoconfigure.PalsObservabilityAutoConfiguration"))
                 .run();
@@ -59,6 +65,11 @@ final class AnnotationContender extends Contender {
     /** Whether the registry under the proxy reports to an observer, so that scenario 6 prices what it claims. */
     boolean isObserved() {
         return context.getBeanProvider(LockObserver.class).stream().findAny().isPresent();
+    }
+
+    /** Whether the proxy's registry keeps its locks in this JVM, never reaching the database. */
+    boolean isInMemory() {
+        return context.getBean(LockRegistry.class).leaseBounds() == null;
     }
 
     @Override

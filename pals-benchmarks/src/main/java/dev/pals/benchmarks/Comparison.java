@@ -2,6 +2,7 @@ package dev.pals.benchmarks;
 
 import dev.pals.benchmarks.Contender.Kind;
 import dev.pals.spring.actuate.ServerLockTable;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -176,8 +177,36 @@ public final class Comparison {
                 Report.micros(observed), withPercent(observationCost, proxied), Report.micros(throughObservations),
                 withPercent(observationsCost, proxied));
         report.endTable();
-        report.target("6. Micrometer metrics <= +3 µs per call over the proxy (median of blocks)",
-                observationCost.describe(Report::micros), observationCost.median() <= 3);
+        inTheJvm(report, observationCost);
+    }
+
+    /**
+     * Scenario 6 again on the starter's in-memory registry: the metrics cost the calling thread a few
+     * microseconds of work in the JVM, which the database line above can only resolve to within its
+     * two round trips' noise (tens of microseconds from block to block). Judged here, with the database
+     * line's figure beside it.
+     */
+    private void inTheJvm(Report report, Spread onTheDatabase) throws IOException, InterruptedException {
+        progress("Scenario 6, in the JVM: annotation, annotation with Micrometer (its meters alone, and through "
+                + "Observations), on the in-memory registry");
+        List<Kind> inJvm = List.of(Kind.ANNOTATION_IN_MEMORY, Kind.ANNOTATION_OBSERVED_IN_MEMORY,
+                Kind.ANNOTATION_OBSERVATIONS_IN_MEMORY);
+        int rounds = quick ? 2_000 : 50_000;
+        Map<Kind, Samples> measured = new Interleaved(database, interleavedForks, rounds, interleavedBlocks, rounds)
+                .measure(inJvm);
+        double proxied = measuredFor(measured, Kind.ANNOTATION_IN_MEMORY).medianMicros();
+        Spread metrics = blockDifference(measured, Kind.ANNOTATION_OBSERVED_IN_MEMORY, Kind.ANNOTATION_IN_MEMORY);
+        Spread observations = blockDifference(measured, Kind.ANNOTATION_OBSERVATIONS_IN_MEMORY,
+                Kind.ANNOTATION_IN_MEMORY);
+        report.paragraph("In the JVM alone, the same three proxies on the starter's in-memory registry "
+                + "(`pals.in-memory=true`), interleaved as above (" + Report.count(rounds * interleavedBlocks)
+                + " rounds in each of " + interleavedForks + " forks): the proxy "
+                + Report.micros(proxied) + " a call, the metrics " + withPercent(metrics, proxied)
+                + ", through Observations " + withPercent(observations, proxied) + ". This is what they cost the "
+                + "calling thread; target 6 is judged on it, as the database line's blocks vary by more than the "
+                + "target (its metrics figure: " + onTheDatabase.describe(Report::micros) + ").");
+        report.target("6. Micrometer metrics <= +3 µs per call over the proxy (in the JVM, median of blocks)",
+                metrics.describe(Report::micros), metrics.median() <= 3);
     }
 
     private static Spread blockDifference(Map<Kind, Samples> interleaved, Kind kind, Kind base) {

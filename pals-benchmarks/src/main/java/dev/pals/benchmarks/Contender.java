@@ -26,6 +26,15 @@ abstract class Contender implements AutoCloseable {
          */
         ANNOTATION_OBSERVATIONS("annotation-observations",
                 "this project: @AdvisoryLocked proxy with Micrometer Observations", ""),
+        /**
+         * The three proxies above on the starter's in-memory registry ({@code pals.in-memory=true}): what
+         * the proxy and the metrics cost the calling thread, without the database's noise; scenario 6 only.
+         */
+        ANNOTATION_IN_MEMORY("annotation-in-memory", "this project: @AdvisoryLocked proxy, in-memory registry", ""),
+        ANNOTATION_OBSERVED_IN_MEMORY("annotation-observed-in-memory",
+                "this project: @AdvisoryLocked proxy with Micrometer, in-memory registry", ""),
+        ANNOTATION_OBSERVATIONS_IN_MEMORY("annotation-observations-in-memory",
+                "this project: @AdvisoryLocked proxy with Micrometer Observations, in-memory registry", ""),
         /** A shared handle joining a shared hold of the same registry; measured in the interleaved line only. */
         REGISTRY_SHARED_JOIN("registry-shared-join", "this project: LockRegistry, a shared join", ""),
         SHEDLOCK("shedlock", "ShedLock 7 LockingTaskExecutor (JdbcTemplate, usingDbTime)",
@@ -50,8 +59,14 @@ abstract class Contender implements AutoCloseable {
         /** The contenders every scenario compares. */
         static List<Kind> compared() {
             return Arrays.stream(values()).filter(kind -> kind != ANNOTATION_OBSERVED && kind != ANNOTATION_OBSERVATIONS
-                    && kind != REGISTRY_SHARED_JOIN)
+                    && kind != REGISTRY_SHARED_JOIN && !kind.inMemory())
                     .toList();
+        }
+
+        /** Whether its locks live in its own JVM only, so that no other instance sees them. */
+        boolean inMemory() {
+            return this == ANNOTATION_IN_MEMORY || this == ANNOTATION_OBSERVED_IN_MEMORY
+                    || this == ANNOTATION_OBSERVATIONS_IN_MEMORY;
         }
 
         static Kind of(String id) {
@@ -86,9 +101,12 @@ abstract class Contender implements AutoCloseable {
             case FLOOR -> new FloorContender(database, applicationName);
             case POOL_PER_LOCK -> new PoolPerLockContender(database.pool(applicationName, poolSize));
             case REGISTRY -> new RegistryContender(database.pool(applicationName, RegistryContender.POOL_HEADROOM));
-            case ANNOTATION -> new AnnotationContender(database, applicationName, false, false);
-            case ANNOTATION_OBSERVED -> new AnnotationContender(database, applicationName, true, false);
-            case ANNOTATION_OBSERVATIONS -> new AnnotationContender(database, applicationName, true, true);
+            case ANNOTATION -> new AnnotationContender(database, applicationName, false, false, false);
+            case ANNOTATION_OBSERVED -> new AnnotationContender(database, applicationName, true, false, false);
+            case ANNOTATION_OBSERVATIONS -> new AnnotationContender(database, applicationName, true, true, false);
+            case ANNOTATION_IN_MEMORY -> new AnnotationContender(database, applicationName, false, false, true);
+            case ANNOTATION_OBSERVED_IN_MEMORY -> new AnnotationContender(database, applicationName, true, false, true);
+            case ANNOTATION_OBSERVATIONS_IN_MEMORY -> new AnnotationContender(database, applicationName, true, true, true);
             case REGISTRY_SHARED_JOIN -> new SharedJoinContender(database.pool(applicationName,
                     RegistryContender.POOL_HEADROOM));
             case SHEDLOCK -> ShedLockContender.onTable(database.pool(applicationName, poolSize));

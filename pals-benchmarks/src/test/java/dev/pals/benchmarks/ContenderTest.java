@@ -42,8 +42,10 @@ class ContenderTest {
         assertThat(ran).isTrue();
     }
 
+    /** The in-memory proxies are the subject of {@link #theInMemoryProxiesNeverReachTheDatabaseAndOnlyTheObservedOnesObserve}. */
     @ParameterizedTest
-    @EnumSource(Kind.class)
+    @EnumSource(value = Kind.class, mode = EnumSource.Mode.EXCLUDE, names = {"ANNOTATION_IN_MEMORY",
+        "ANNOTATION_OBSERVED_IN_MEMORY", "ANNOTATION_OBSERVATIONS_IN_MEMORY"})
     void eachContenderRefusesALockAnotherInstanceHolds(Kind kind) throws Throwable {
         String name = name();
         // a method-scoped proxy cannot hold past its call, and shared joins do not exclude each other: the
@@ -61,10 +63,35 @@ class ContenderTest {
     }
 
     @Test
-    void onlyTheObservedProxyHasTheStartersObservations() throws Throwable {
+    void onlyTheObservedProxyHasTheStartersObservationsAndAllReachTheDatabase() throws Throwable {
         try (Contender plain = Contender.create(Kind.ANNOTATION, database, "bench-test", 1);
                 Contender observed = Contender.create(Kind.ANNOTATION_OBSERVED, database, "bench-test", 1);
                 Contender observations = Contender.create(Kind.ANNOTATION_OBSERVATIONS, database, "bench-test", 1)) {
+            assertThat(((AnnotationContender) plain).isObserved()).isFalse();
+            assertThat(((AnnotationContender) observed).isObserved()).isTrue();
+            assertThat(((AnnotationContender) observations).isObserved()).isTrue();
+            assertThat(((AnnotationContender) plain).isInMemory()).isFalse();
+            assertThat(((AnnotationContender) observed).isInMemory()).isFalse();
+            assertThat(((AnnotationContender) observations).isInMemory()).isFalse();
+        }
+    }
+
+    @Test
+    void theInMemoryProxiesNeverReachTheDatabaseAndOnlyTheObservedOnesObserve() throws Throwable {
+        String name = name();
+        try (Contender holder = Contender.create(Kind.REGISTRY, database, "bench-test", 1);
+                Contender plain = Contender.create(Kind.ANNOTATION_IN_MEMORY, database, "bench-test", 1);
+                Contender observed = Contender.create(Kind.ANNOTATION_OBSERVED_IN_MEMORY, database, "bench-test", 1);
+                Contender observations = Contender.create(Kind.ANNOTATION_OBSERVATIONS_IN_MEMORY, database,
+                        "bench-test", 1)) {
+            Held held = holder.tryHold(name);
+            assertThat(held).isNotNull();
+            for (Contender inMemory : new Contender[] {plain, observed, observations}) {
+                assertThat(((AnnotationContender) inMemory).isInMemory()).isTrue();
+                // the database's holder does not exclude them: their locks live in their own JVM
+                assertThat(inMemory.tryRun(name, () -> { })).isTrue();
+            }
+            held.release();
             assertThat(((AnnotationContender) plain).isObserved()).isFalse();
             assertThat(((AnnotationContender) observed).isObserved()).isTrue();
             assertThat(((AnnotationContender) observations).isObserved()).isTrue();
