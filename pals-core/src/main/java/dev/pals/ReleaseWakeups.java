@@ -27,6 +27,13 @@ import org.jspecify.annotations.Nullable;
  * unlock no notify and no commit lock. Releases by other clients (plain SQL, PALs in Python, a
  * session that died) send nothing: waiters also try again every {@link #SLOW_POLL_NANOS}.
  *
+ * <p>Before its first marker, the marker session takes the <em>wait flag</em> ({@link #FLAG},
+ * shared), and holds it while it is open: while no registry of the database holds it, nobody can
+ * have left a marker, and unlocks skip the check for a while after reading it free
+ * ({@link WaitFlag}), so that a service whose waits all find a connection of their own pays only
+ * the plain unlock. The waits marked within that while of taking the flag try again once it is
+ * over ({@link #await}), as an unlock that read the flag free just before may skip their marker.
+ *
  * <p>The two sessions are opened in the background on the first such wait, outside the pool's
  * count, so that a registry uses at most {@code maxConnections + 2} connections of its DataSource
  * (a DataSource of fewer only delays them: waits poll until they are open), and closed with the
@@ -45,6 +52,17 @@ final class ReleaseWakeups {
     static final long SLOW_POLL_NANOS = TimeUnit.SECONDS.toNanos(1);
     /** Mixed into marker keys: the 8 bytes of "PALSWAIT". */
     private static final long MARKER_SALT = 0x50414C5357414954L;
+    /** Mixed into the wait flag's key: the 8 bytes of "PALSFLAG". */
+    private static final long FLAG_SEED = 0x50414C53464C4147L;
+    /** The wait flag: held shared by every open marker session, tried by unlocks ({@link WaitFlag}). */
+    static final long FLAG = marker(LockKey.of(FLAG_SEED));
+    /**
+     * Beyond {@link WaitFlag#TRUST_NANOS}: how late an unlock sent within that time may reach the
+     * server, for the waits marked just after the flag was taken; a later one is seen by the slow poll.
+     */
+    private static final long FLAG_MARGIN_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+    /** How long the marker session tries to take the flag, which an unlock's check holds for an instant. */
+    private static final long FLAG_PATIENCE_NANOS = TimeUnit.SECONDS.toNanos(1);
     /** After the sessions could not be opened, how long waits poll before they are tried again. */
     private static final long RETRY_OPEN_NANOS = TimeUnit.SECONDS.toNanos(5);
 
@@ -91,13 +109,19 @@ final class ReleaseWakeups {
     private static final class Channel {
         final Session listener;
         final Session markers;
+        /**
+         * In nanoTime: until then, an unlock that read the wait flag free before the marker session
+         * took it may skip the check of a marker; waits marked on this channel try again then.
+         */
+        final long flagTrustedUntil;
         final AtomicBoolean ended = new AtomicBoolean();
         /** Whether the marker session's check runs now. */
         final AtomicBoolean checking = new AtomicBoolean();
 
-        Channel(Session listener, Session markers) {
+        Channel(Session listener, Session markers, long flaggedAt) {
             this.listener = listener;
             this.markers = markers;
+            this.flagTrustedUntil = flaggedAt + WaitFlag.TRUST_NANOS + FLAG_MARGIN_NANOS;
         }
     }
 
@@ -183,12 +207,19 @@ final class ReleaseWakeups {
 
     /**
      * Waits up to {@code nanos} for a notification of {@code wake}'s key (since its last
-     * {@link Wake#clear}), or for the registry's close.
+     * {@link Wake#clear}), or for the registry's close; no later than the end of the while after
+     * its channel took the wait flag in which an unlock may have skipped its marker, so that the
+     * caller tries again then.
      *
      * @throws InterruptedException if interrupted meanwhile
      */
     void await(Wake wake, long nanos) throws InterruptedException {
-        long end = System.nanoTime() + nanos;
+        long now = System.nanoTime();
+        long end = now + nanos;
+        Channel markedOn = wake.markedOn;
+        if (markedOn != null && markedOn.flagTrustedUntil - now > 0 && markedOn.flagTrustedUntil - end < 0) {
+            end = markedOn.flagTrustedUntil;
+        }
         while (!wake.notified && !closed) {
             long left = end - System.nanoTime();
             if (left <= 0) {
@@ -317,7 +348,7 @@ final class ReleaseWakeups {
                 statement.execute("LISTEN " + CHANNEL);
             }
             markers = pool.openOutside();
-            open = new Channel(listener, markers);
+            open = new Channel(listener, markers, takeFlag(markers));
             // published before starting is cleared, so that no second opening can begin meanwhile
             if (!channel.compareAndSet(null, open)) {
                 end(open);
@@ -346,6 +377,29 @@ final class ReleaseWakeups {
         }
         wakeAll();
         listen(open);
+    }
+
+    /**
+     * Takes the wait flag on the marker session before any marker, retrying while an unlock's check
+     * holds it for an instant; returns when it was taken, in nanoTime.
+     *
+     * @throws SQLException if it could not be taken within {@link #FLAG_PATIENCE_NANOS}
+     */
+    private static long takeFlag(Session markers) throws SQLException {
+        long giveUpAt = System.nanoTime() + FLAG_PATIENCE_NANOS;
+        try {
+            while (!markers.tryLock(LockKey.of(FLAG), LockMode.SHARED)) {
+                if (System.nanoTime() - giveUpAt > 0) {
+                    throw new SQLException("The wait flag stayed taken exclusively for " + FLAG_PATIENCE_NANOS / 1_000_000
+                            + " ms: another client holds advisory lock " + FLAG + " exclusively");
+                }
+                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new SQLException("Interrupted while taking the wait flag", e);
+        }
+        return System.nanoTime();
     }
 
     /** The listener's loop: wakes the waiters of each key released, until its channel is replaced. */

@@ -53,7 +53,13 @@ final class Session {
     };
     /** A lone unlock that wakes waiters, by shared, then pair key ({@link #unlockWaking}). */
     private static final String[][] SINGLE_WAKING = {
-        {singleWaking(false, false), singleWaking(false, true)}, {singleWaking(true, false), singleWaking(true, true)}
+        {singleWaking(false, false, false), singleWaking(false, true, false)},
+        {singleWaking(true, false, false), singleWaking(true, true, false)}
+    };
+    /** {@link #SINGLE_WAKING} that also reads the wait flag ({@link WaitFlag}). */
+    private static final String[][] SINGLE_WAKING_FLAG = {
+        {singleWaking(false, false, true), singleWaking(false, true, true)},
+        {singleWaking(true, false, true), singleWaking(true, true, true)}
     };
 
     final Connection connection;
@@ -90,7 +96,11 @@ final class Session {
     /** Tries and unlocks waiting for {@link #io}, sent together by whichever caller gets it next. */
     private final Queue<Call> queued = new ConcurrentLinkedQueue<>();
 
-    Session(Connection connection, int backendPid, int originalNetworkTimeoutMillis) {
+    /** The registry's last reading of the wait flag, shared by its sessions: whether unlocks check markers. */
+    private final WaitFlag flag;
+
+    Session(Connection connection, int backendPid, int originalNetworkTimeoutMillis, WaitFlag flag) {
+        this.flag = flag;
         this.connection = connection;
         this.backendPid = backendPid;
         this.originalNetworkTimeoutMillis = originalNetworkTimeoutMillis;
@@ -234,10 +244,13 @@ final class Session {
         }
         Call first = calls.get(0);
         try {
+            long sentAt = System.nanoTime();
+            WaitFlag.Check check = flag.check(sentAt);
             if (calls.size() == 1) {
-                first.succeed(first.unlock ? unlockWaking(first) : queryBoolean(single(false, first), first.key));
+                first.succeed(first.unlock ? unlockWaking(first, check, sentAt)
+                        : queryBoolean(single(false, first), first.key));
             } else {
-                boolean[] results = batch(calls, false);
+                boolean[] results = batch(calls, false, check != WaitFlag.Check.NONE);
                 for (int i = 0; i < calls.size(); i++) {
                     calls.get(i).succeed(results[i]);
                 }
@@ -299,17 +312,17 @@ final class Session {
      */
     private boolean[] unlockEach(List<Call> calls) throws SQLException {
         if (calls.size() > 1) {
-            return batch(calls, true);
+            return batch(calls, true, false);
         }
         Call call = calls.get(0);
         return new boolean[] {queryBoolean(single(true, call), call.key)};
     }
 
     /**
-     * {@link #BATCH} for {@code calls}, or {@link #PLAIN_BATCH} with every call an unlock if
-     * {@code unlockAll}; one answer per call, in order.
+     * {@link #BATCH} for {@code calls} if {@code waking}, else {@link #PLAIN_BATCH}, with every call an
+     * unlock if {@code unlockAll}; one answer per call, in order.
      */
-    private boolean[] batch(List<Call> calls, boolean unlockAll) throws SQLException {
+    private boolean[] batch(List<Call> calls, boolean unlockAll, boolean waking) throws SQLException {
         Long[] keys = new Long[calls.size()];
         Boolean[] shared = new Boolean[calls.size()];
         Boolean[] unlock = new Boolean[calls.size()];
@@ -321,11 +334,11 @@ final class Session {
             unlock[i] = unlockAll || call.unlock;
             markers[i] = call.unlock ? ReleaseWakeups.marker(call.key) : null;
         }
-        PreparedStatement statement = statement(unlockAll ? PLAIN_BATCH : BATCH);
+        PreparedStatement statement = statement(waking ? BATCH : PLAIN_BATCH);
         statement.setArray(1, connection.createArrayOf("bigint", keys));
         statement.setArray(2, connection.createArrayOf("boolean", shared));
         statement.setArray(3, connection.createArrayOf("boolean", unlock));
-        if (!unlockAll) {
+        if (waking) {
             statement.setArray(4, connection.createArrayOf("bigint", markers));
         }
         boolean[] results = new boolean[keys.length];
@@ -343,21 +356,36 @@ final class Session {
 
     /**
      * A lone unlock that, in the same statement, wakes this library's waiters of the key if any left a
-     * marker ({@link ReleaseWakeups}).
+     * marker ({@link ReleaseWakeups}), as {@code check} says, and reads the wait flag if it says so.
      */
-    private boolean unlockWaking(Call call) throws SQLException {
-        PreparedStatement statement = statement(
-                SINGLE_WAKING[call.mode == LockMode.SHARED ? 1 : 0][call.key.isPair() ? 1 : 0]);
+    private boolean unlockWaking(Call call, WaitFlag.Check check, long sentAt) throws SQLException {
+        if (check == WaitFlag.Check.NONE) {
+            return queryBoolean(single(true, call), call.key);
+        }
+        boolean readFlag = check == WaitFlag.Check.MARKERS_AND_FLAG;
+        PreparedStatement statement = statement((readFlag ? SINGLE_WAKING_FLAG : SINGLE_WAKING)
+                [call.mode == LockMode.SHARED ? 1 : 0][call.key.isPair() ? 1 : 0]);
         int next = call.key.bind(statement, 1);
         statement.setLong(next, ReleaseWakeups.marker(call.key));
         statement.setLong(next + 1, call.key.value());
+        if (readFlag) {
+            statement.setLong(next + 2, ReleaseWakeups.FLAG);
+        }
         try (ResultSet rows = statement.executeQuery()) {
-            return rows.next() && rows.getBoolean(1);
+            if (!rows.next()) {
+                return false;
+            }
+            if (readFlag) {
+                flag.read(rows.getBoolean(2), sentAt);
+            }
+            return rows.getBoolean(1);
         }
     }
 
-    private static String singleWaking(boolean shared, boolean pair) {
-        return "SELECT " + wakingUnlock(call(UNLOCK, shared, pair), "?::bigint", "?::bigint");
+    /** Trying the flag exclusively for the statement's own transaction succeeds when no registry holds it. */
+    private static String singleWaking(boolean shared, boolean pair, boolean readFlag) {
+        return "SELECT " + wakingUnlock(call(UNLOCK, shared, pair), "?::bigint", "?::bigint")
+                + (readFlag ? ", pg_try_advisory_xact_lock(?::bigint)" : "");
     }
 
     /**

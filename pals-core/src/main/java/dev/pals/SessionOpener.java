@@ -27,10 +27,13 @@ final class SessionOpener {
     private volatile @Nullable String reportedProblem;
     /** Whether the DataSource was checked for keeping one PostgreSQL session per connection. */
     private volatile boolean sessionsChecked;
+    /** Shared by every session opened here: the registry's reading of the wait flag. */
+    private final WaitFlag flag;
     /** One thread checks, before any other borrows, so that a burst of first opens cannot starve it. */
     private final ReentrantLock checking = new ReentrantLock();
 
-    SessionOpener(DataSource dataSource, int maxConnections, Lease lease) {
+    SessionOpener(DataSource dataSource, int maxConnections, Lease lease, WaitFlag flag) {
+        this.flag = flag;
         this.dataSource = dataSource;
         this.maxConnections = maxConnections;
         this.lease = lease;
@@ -121,7 +124,7 @@ final class SessionOpener {
                         + "recovery: advisory locks taken there do not exclude clients of the primary. Connect to "
                         + "the primary, for example with targetServerType=primary in the JDBC URL.", null);
             }
-            return new Session(connection, row.getInt(1), originalNetworkTimeout);
+            return new Session(connection, row.getInt(1), originalNetworkTimeout, flag);
         }
     }
 

@@ -51,7 +51,7 @@ final class SessionPool {
 
     SessionPool(DataSource dataSource, int maxConnections, Duration idleTimeout, Lease lease, Executor background,
             BiConsumer<Session, SQLException> onLost) {
-        this.opener = new SessionOpener(dataSource, maxConnections, lease);
+        this.opener = new SessionOpener(dataSource, maxConnections, lease, new WaitFlag());
         this.maxConnections = maxConnections;
         this.idleTimeoutNanos = idleTimeout.toNanos();
         this.background = background;

@@ -3,8 +3,6 @@ package dev.pals;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Proxy;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
@@ -41,7 +39,7 @@ class CombinedBatchTest extends LockTestSupport {
     @Test
     void aTryAndAnUnlockQueuedTogetherAreAnsweredByOneStatement() throws Exception {
         Connection connection = outsider();
-        Session session = new Session(counting(connection), backendPid(connection), 0);
+        Session session = new Session(counting(connection), backendPid(connection), 0, new WaitFlag());
         LockKey held = LockKey.of(21_001L);
         LockKey wanted = LockKey.of(21_002L);
         assertThat(session.tryLock(held, LockMode.EXCLUSIVE)).isTrue();
@@ -58,7 +56,7 @@ class CombinedBatchTest extends LockTestSupport {
     @Test
     void aTryFailingInACombinedBatchFailsOnlyTheTriesAndTheUnlockIsStillDone() throws Exception {
         Connection connection = outsider();
-        Session session = new Session(connection, backendPid(connection), 0);
+        Session session = new Session(connection, backendPid(connection), 0, new WaitFlag());
         LockKey held = LockKey.of(21_011L);
         assertThat(session.tryLock(held, LockMode.EXCLUSIVE)).isTrue();
         Connection hog = outsider();
@@ -122,12 +120,6 @@ class CombinedBatchTest extends LockTestSupport {
         }
     }
 
-    private static int backendPid(Connection connection) throws SQLException {
-        try (Statement statement = connection.createStatement()) {
-            return (int) single(statement, "SELECT pg_backend_pid()");
-        }
-    }
-
     /** The bigint advisory keys the connection's session holds, from {@code pg_locks}. */
     private static List<Long> heldBy(Connection connection) throws SQLException {
         List<Long> keys = new ArrayList<>();
@@ -156,27 +148,6 @@ class CombinedBatchTest extends LockTestSupport {
 
     /** {@code connection}, counting the statements it executes. */
     private Connection counting(Connection connection) {
-        return (Connection) Proxy.newProxyInstance(getClass().getClassLoader(), new Class<?>[] {Connection.class},
-                (proxy, method, args) -> {
-                    Object result = invoke(connection, method, args);
-                    if (result instanceof PreparedStatement statement) {
-                        return Proxy.newProxyInstance(getClass().getClassLoader(),
-                                new Class<?>[] {PreparedStatement.class}, (p, m, a) -> {
-                                    if (m.getName().startsWith("execute")) {
-                                        executed.incrementAndGet();
-                                    }
-                                    return invoke(statement, m, a);
-                                });
-                    }
-                    return result;
-                });
-    }
-
-    private static Object invoke(Object target, java.lang.reflect.Method method, Object[] args) throws Throwable {
-        try {
-            return method.invoke(target, args);
-        } catch (InvocationTargetException e) {
-            throw e.getCause();
-        }
+        return recordingExecutions(connection, sql -> executed.incrementAndGet());
     }
 }

@@ -5,6 +5,9 @@ import static org.awaitility.Awaitility.await;
 
 import com.zaxxer.hikari.HikariDataSource;
 import dev.pals.testing.TestDatabase;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.lang.reflect.Proxy;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -17,6 +20,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 
@@ -146,6 +150,40 @@ abstract class LockTestSupport {
             statement.execute("SELECT pg_advisory_unlock_all()");
         } catch (SQLException e) {
             throw new IllegalStateException(e);
+        }
+    }
+
+    /** {@code connection}, telling {@code executed} the SQL of each prepared statement it executes. */
+    static Connection recordingExecutions(Connection connection, Consumer<String> executed) {
+        return (Connection) Proxy.newProxyInstance(LockTestSupport.class.getClassLoader(),
+                new Class<?>[] {Connection.class}, (proxy, method, args) -> {
+                    Object result = invoke(connection, method, args);
+                    if (result instanceof PreparedStatement statement && method.getName().equals("prepareStatement")) {
+                        String sql = (String) args[0];
+                        return Proxy.newProxyInstance(LockTestSupport.class.getClassLoader(),
+                                new Class<?>[] {PreparedStatement.class}, (p, m, a) -> {
+                                    if (m.getName().startsWith("execute")) {
+                                        executed.accept(sql);
+                                    }
+                                    return invoke(statement, m, a);
+                                });
+                    }
+                    return result;
+                });
+    }
+
+    private static Object invoke(Object target, Method method, Object[] args) throws Throwable {
+        try {
+            return method.invoke(target, args);
+        } catch (InvocationTargetException e) {
+            throw e.getCause();
+        }
+    }
+
+    /** The PostgreSQL backend of {@code connection}'s session. */
+    static int backendPid(Connection connection) throws SQLException {
+        try (Statement statement = connection.createStatement()) {
+            return (int) single(statement, "SELECT pg_backend_pid()");
         }
     }
 

@@ -54,6 +54,11 @@ class ReleaseWakeupsTest extends LockTestSupport {
         return DB.advisoryLocks(marker.classId(), marker.objId(), marker.objSubId(), true);
     }
 
+    private static int flags() throws Exception {
+        LockKey flag = LockKey.of(ReleaseWakeups.FLAG);
+        return DB.advisoryLocks(flag.classId(), flag.objId(), flag.objSubId(), true);
+    }
+
     private static void awaitMarker(LockKey key) {
         await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(2)).until(() -> markers(key) == 1);
     }
@@ -84,6 +89,39 @@ class ReleaseWakeupsTest extends LockTestSupport {
         assertThat(acquired.get(30, TimeUnit.SECONDS)).isTrue();
         assertThat(Duration.ofNanos(acquiredAt.get() - releasedAt)).isLessThan(NOTIFIED);
         await().atMost(Duration.ofSeconds(10)).until(() -> markers(wanted.key()) == 0);
+        assertThat(wanted.release()).isTrue();
+    }
+
+    @Test
+    void aWaitMarkedJustAfterItsRegistryTookTheFlagIsTriedAgainSoonAfterAReleaseThatSkippedItsMarker()
+            throws Exception {
+        LockRegistry waiting = busyRegistry(1);
+        AdvisoryLock wanted = waiting.lock("flag-race");
+        Connection connection = outsider();
+        // as if its last unlock had read the flag free just before the waiting registry took it
+        WaitFlag readFree = new WaitFlag();
+        readFree.read(true, System.nanoTime() + TimeUnit.SECONDS.toNanos(60));
+        Session holder = new Session(connection, backendPid(connection), 0, readFree);
+        assertThat(holder.tryLock(wanted.key(), LockMode.EXCLUSIVE)).isTrue();
+        AtomicLong acquiredAt = new AtomicLong();
+        CompletableFuture<Boolean> acquired = CompletableFuture.supplyAsync(() -> {
+            try {
+                boolean got = wanted.tryAcquire(Duration.ofSeconds(30));
+                acquiredAt.set(System.nanoTime());
+                return got;
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        awaitMarker(wanted.key());
+        // the flag was taken before the marker, so the trust of a reading before it ends by then
+        long trustEnds = System.nanoTime() + WaitFlag.TRUST_NANOS + TimeUnit.MILLISECONDS.toNanos(100);
+
+        assertThat(holder.unlock(wanted.key(), LockMode.EXCLUSIVE)).as("released without a notification").isTrue();
+
+        assertThat(acquired.get(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(Duration.ofNanos(acquiredAt.get() - trustEnds)).as("tried again as the trust ended, not at the "
+                + "slow poll (1 s after the wait began)").isLessThan(Duration.ofMillis(350));
         assertThat(wanted.release()).isTrue();
     }
 
@@ -157,7 +195,9 @@ class ReleaseWakeupsTest extends LockTestSupport {
         unlockAll(outsider);
         assertThat(wanted.isHeld()).isFalse();
         assertThat(grantedOnServer(wanted.key())).isZero();
-        assertThat(advisoryLocksOf(dataSource.getPoolName())).as("only the 3 background locks").isEqualTo(3);
+        assertThat(advisoryLocksOf(dataSource.getPoolName())).as("only the 3 background locks and the wait flag")
+                .isEqualTo(4);
+        assertThat(flags()).as("the wait flag, while the marker session is open").isOne();
     }
 
     @Test
@@ -172,7 +212,9 @@ class ReleaseWakeupsTest extends LockTestSupport {
         assertThat(markers(wanted.key())).isZero();
         unlockAll(outsider);
         assertThat(grantedOnServer(wanted.key())).isZero();
-        assertThat(advisoryLocksOf(dataSource.getPoolName())).as("only the 3 background locks").isEqualTo(3);
+        assertThat(advisoryLocksOf(dataSource.getPoolName())).as("only the 3 background locks and the wait flag")
+                .isEqualTo(4);
+        assertThat(flags()).as("the wait flag, while the marker session is open").isOne();
     }
 
     @Test

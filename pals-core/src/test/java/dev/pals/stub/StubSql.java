@@ -45,7 +45,7 @@ final class StubSql {
     /** The batch that also wakes waiters (ReleaseWakeups): the stub has no notifications, so it just locks and unlocks. */
     private static final Pattern WAKING_BATCH = Pattern.compile("SELECT CASE WHEN u THEN .*pg_notify.* FROM unnest\\(\\?::bigint\\[\\], "
             + "\\?::boolean\\[\\], \\?::boolean\\[\\], \\?::bigint\\[\\]\\) WITH ORDINALITY .* ORDER BY i");
-    /** The lone unlock that also wakes waiters: it just unlocks. */
+    /** The lone unlock that also wakes waiters, and may read the wait flag: it just unlocks. */
     private static final Pattern WAKING_UNLOCK = Pattern.compile("SELECT CASE WHEN NOT "
             + "pg_advisory_unlock(_shared)?\\((\\?|\\?, \\?)\\) THEN false .*pg_notify.*");
 
@@ -127,8 +127,12 @@ final class StubSql {
         if (waking.matches()) {
             StubKey key = key(parameters, waking.group(2).length() > 1);
             boolean exclusive = waking.group(1) == null;
-            return new Statement(Kind.UNLOCK, List.of(key),
-                    (server, backend) -> rows(new Object[] {call(server, backend, true, key, exclusive)}));
+            // the stub has no other registries' wait flags to hold: it reads free
+            boolean readsFlag = sql.endsWith(", pg_try_advisory_xact_lock(?::bigint)");
+            return new Statement(Kind.UNLOCK, List.of(key), (server, backend) -> {
+                boolean unlocked = call(server, backend, true, key, exclusive);
+                return rows(readsFlag ? new Object[] {unlocked, true} : new Object[] {unlocked});
+            });
         }
         if (sql.equals(BATCH) || WAKING_BATCH.matcher(sql).matches()) {
             Object[] keys = elements(parameters, 0);
