@@ -41,8 +41,10 @@ final class Session {
             + TRY_CALL + " END FROM unnest(?::bigint[], ?::boolean[], ?::boolean[], ?::bigint[])"
             + " WITH ORDINALITY AS call(k, s, u, m, i) ORDER BY i";
     /**
-     * {@link #BATCH} without waking anyone, to undo what a failed statement may have done: a full lock
-     * table, which may be why it failed, has no slot for the marker check.
+     * {@link #BATCH} without waking anyone: while the wait flag was lately read free
+     * ({@link WaitFlag}), and to undo what a failed statement may have done (a full lock table, which
+     * may be why it failed, has no slot for the marker check). Only lone unlocks read the flag, so a
+     * registry busy enough to batch every call keeps checking markers.
      */
     private static final String PLAIN_BATCH = "SELECT CASE WHEN u THEN " + UNLOCK_CALL + " ELSE " + TRY_CALL + " END"
             + " FROM unnest(?::bigint[], ?::boolean[], ?::boolean[]) WITH ORDINALITY AS call(k, s, u, i) ORDER BY i";
