@@ -182,7 +182,8 @@ abstract class LockTestSupport {
                 });
     }
 
-    private static Object invoke(Object target, Method method, Object[] args) throws Throwable {
+    /** Calls {@code method} on {@code target} for a JDBC proxy, rethrowing what it threw. */
+    static Object invoke(Object target, Method method, Object[] args) throws Throwable {
         try {
             return method.invoke(target, args);
         } catch (InvocationTargetException e) {
