@@ -59,6 +59,19 @@ class ReleaseWakeupsTest extends LockTestSupport {
         return DB.advisoryLocks(flag.classId(), flag.objId(), flag.objSubId(), true);
     }
 
+    /** {@code wanted} being acquired, waiting up to 30 s, on another thread that notes when it got it. */
+    private static CompletableFuture<Boolean> acquiring(AdvisoryLock wanted, AtomicLong acquiredAt) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                boolean got = wanted.tryAcquire(Duration.ofSeconds(30));
+                acquiredAt.set(System.nanoTime());
+                return got;
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+    }
+
     private static void awaitMarker(LockKey key) {
         await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(2)).until(() -> markers(key) == 1);
     }
@@ -71,15 +84,7 @@ class ReleaseWakeupsTest extends LockTestSupport {
         assertThat(held.tryAcquire()).isTrue();
         AdvisoryLock wanted = waiting.lock("contended");
         AtomicLong acquiredAt = new AtomicLong();
-        CompletableFuture<Boolean> acquired = CompletableFuture.supplyAsync(() -> {
-            try {
-                boolean got = wanted.tryAcquire(Duration.ofSeconds(30));
-                acquiredAt.set(System.nanoTime());
-                return got;
-            } catch (InterruptedException e) {
-                throw new IllegalStateException(e);
-            }
-        });
+        CompletableFuture<Boolean> acquired = acquiring(wanted, acquiredAt);
         awaitMarker(wanted.key());
         assertThat(waitingOnServer(wanted.key())).as("not queued in the server: it has no session").isZero();
 
@@ -104,15 +109,7 @@ class ReleaseWakeupsTest extends LockTestSupport {
         Session holder = new Session(connection, backendPid(connection), 0, readFree);
         assertThat(holder.tryLock(wanted.key(), LockMode.EXCLUSIVE)).isTrue();
         AtomicLong acquiredAt = new AtomicLong();
-        CompletableFuture<Boolean> acquired = CompletableFuture.supplyAsync(() -> {
-            try {
-                boolean got = wanted.tryAcquire(Duration.ofSeconds(30));
-                acquiredAt.set(System.nanoTime());
-                return got;
-            } catch (InterruptedException e) {
-                throw new IllegalStateException(e);
-            }
-        });
+        CompletableFuture<Boolean> acquired = acquiring(wanted, acquiredAt);
         awaitMarker(wanted.key());
         // the flag was taken before the marker, so the trust of a reading before it ends by then
         long trustEnds = System.nanoTime() + WaitFlag.TRUST_NANOS + TimeUnit.MILLISECONDS.toNanos(100);
