@@ -31,8 +31,9 @@ import org.jspecify.annotations.Nullable;
  * shared), and holds it while it is open: while no registry of the database holds it, nobody can
  * have left a marker, and unlocks skip the check for a while after reading it free
  * ({@link WaitFlag}), so that a service whose waits all find a connection of their own pays only
- * the plain unlock. The waits marked within that while of taking the flag try again once it is
- * over ({@link #await}), as an unlock that read the flag free just before may skip their marker.
+ * the plain unlock. A wait whose last try went out within that while of taking the flag tries
+ * again once it is over ({@link #await}), as an unlock that read the flag free just before may
+ * skip its marker.
  *
  * <p>The two sessions are opened in the background on the first such wait, outside the pool's
  * count, so that a registry uses at most {@code maxConnections + 2} connections of its DataSource
@@ -207,17 +208,17 @@ final class ReleaseWakeups {
 
     /**
      * Waits up to {@code nanos} for a notification of {@code wake}'s key (since its last
-     * {@link Wake#clear}), or for the registry's close; no later than the end of the while after
-     * its channel took the wait flag in which an unlock may have skipped its marker, so that the
-     * caller tries again then.
+     * {@link Wake#clear}), or for the registry's close. If the caller's last try was sent at
+     * {@code triedAt} (nanoTime) within the while after its channel took the wait flag, in which
+     * an unlock may skip its marker, the wait ends no later than that while, at once if it is
+     * already over, so that the caller tries again after it.
      *
      * @throws InterruptedException if interrupted meanwhile
      */
-    void await(Wake wake, long nanos) throws InterruptedException {
-        long now = System.nanoTime();
-        long end = now + nanos;
+    void await(Wake wake, long nanos, long triedAt) throws InterruptedException {
+        long end = System.nanoTime() + nanos;
         Channel markedOn = wake.markedOn;
-        if (markedOn != null && markedOn.flagTrustedUntil - now > 0 && markedOn.flagTrustedUntil - end < 0) {
+        if (markedOn != null && triedAt - markedOn.flagTrustedUntil < 0 && markedOn.flagTrustedUntil - end < 0) {
             end = markedOn.flagTrustedUntil;
         }
         while (!wake.notified && !closed) {

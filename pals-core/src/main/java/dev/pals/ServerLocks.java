@@ -200,6 +200,7 @@ final class ServerLocks {
                 boolean marked = wakeups.marked(wake);
                 wake.clear();
                 // after the marker: a release that came before it is seen here, any later one notifies
+                long triedAt = System.nanoTime();
                 Session got = tryLock(state, holder);
                 if (got != null) {
                     return got;
@@ -209,7 +210,7 @@ final class ServerLocks {
                     return null;
                 }
                 if (marked) {
-                    wakeups.await(wake, Math.min(nanos, ReleaseWakeups.SLOW_POLL_NANOS));
+                    wakeups.await(wake, Math.min(nanos, ReleaseWakeups.SLOW_POLL_NANOS), triedAt);
                 } else {
                     // no marker, so no notification: every session holds locks or waits, so poll
                     pool.awaitChange(Math.min(nanos, poll));
