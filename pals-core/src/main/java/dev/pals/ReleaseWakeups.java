@@ -59,7 +59,8 @@ final class ReleaseWakeups {
     static final long FLAG = marker(LockKey.of(FLAG_SEED));
     /**
      * Beyond {@link WaitFlag#TRUST_NANOS}: how late an unlock sent within that time may reach the
-     * server, for the waits marked just after the flag was taken; a later one is seen by the slow poll.
+     * server, for the waits that tried just after the flag was taken; a later one is seen by the slow
+     * poll.
      */
     private static final long FLAG_MARGIN_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
     /** How long the marker session tries to take the flag, which an unlock's check holds for an instant. */
@@ -112,7 +113,8 @@ final class ReleaseWakeups {
         final Session markers;
         /**
          * In nanoTime: until then, an unlock that read the wait flag free before the marker session
-         * took it may skip the check of a marker; waits marked on this channel try again then.
+         * took it may skip the check of a marker; waits on this channel whose last try went out
+         * before then try again then.
          */
         final long flagTrustedUntil;
         final AtomicBoolean ended = new AtomicBoolean();

@@ -328,19 +328,23 @@ final class Session {
         Long[] keys = new Long[calls.size()];
         Boolean[] shared = new Boolean[calls.size()];
         Boolean[] unlock = new Boolean[calls.size()];
-        @Nullable Long[] markers = new Long[calls.size()];
         for (int i = 0; i < keys.length; i++) {
             Call call = calls.get(i);
             keys[i] = call.key.value();
             shared[i] = call.mode == LockMode.SHARED;
             unlock[i] = unlockAll || call.unlock;
-            markers[i] = call.unlock ? ReleaseWakeups.marker(call.key) : null;
         }
         PreparedStatement statement = statement(waking ? BATCH : PLAIN_BATCH);
         statement.setArray(1, connection.createArrayOf("bigint", keys));
         statement.setArray(2, connection.createArrayOf("boolean", shared));
         statement.setArray(3, connection.createArrayOf("boolean", unlock));
         if (waking) {
+            // the plain statements check no marker, so only a waking one pays for mixing them
+            @Nullable Long[] markers = new Long[calls.size()];
+            for (int i = 0; i < markers.length; i++) {
+                Call call = calls.get(i);
+                markers[i] = call.unlock ? ReleaseWakeups.marker(call.key) : null;
+            }
             statement.setArray(4, connection.createArrayOf("bigint", markers));
         }
         boolean[] results = new boolean[keys.length];

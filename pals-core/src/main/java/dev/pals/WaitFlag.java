@@ -7,9 +7,10 @@ import java.util.concurrent.TimeUnit;
  * shared advisory lock that every registry waiting by notification holds on its marker session
  * before it leaves a marker. While the flag is free no marker can be taken, so an unlock sent
  * within {@link #TRUST_NANOS} of a statement that found it free skips the marker check: an
- * uncontended release costs the plain unlock alone. A waiter that marked within that time of
- * taking the flag might miss such a release, so it tries again once that time (and a margin for
- * the unlock's way to the server) has passed since it took the flag ({@link ReleaseWakeups#await}).
+ * uncontended release costs the plain unlock alone. A waiter whose last try went out within that
+ * time of its registry taking the flag might miss such a release, so it tries again once that time
+ * (and a margin for the unlock's way to the server) has passed since the flag was taken
+ * ({@link ReleaseWakeups#await}).
  *
  * <p>Readings are written without a lock: two statements reading at once may leave either value,
  * and any reading of the flag free, at a moment after the statement was sent, bounds the releases

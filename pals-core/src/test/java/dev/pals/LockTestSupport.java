@@ -54,12 +54,15 @@ abstract class LockTestSupport {
             closeables.get(i).close();
         }
         // the pool is still open, so its sessions live on: whatever they still held would show here
-        assertThat(observe("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                + "WHERE l.locktype = 'advisory' AND a.application_name = ?", dataSource.getPoolName()))
+        assertThat(observe(ADVISORY_LOCKS_OF, dataSource.getPoolName()))
                 .as("advisory locks, the wait flag included, left on the pool's connections after its registries "
                         + "closed").isZero();
         dataSource.close();
     }
+
+    /** Advisory locks, held or asked for, of the backends of the pool named by the parameter. */
+    private static final String ADVISORY_LOCKS_OF = "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a "
+            + "ON a.pid = l.pid WHERE l.locktype = 'advisory' AND a.application_name = ?";
 
     /**
      * Leaves out the wait flag ({@link ReleaseWakeups#FLAG}), which a registry's marker session holds
@@ -70,8 +73,7 @@ abstract class LockTestSupport {
 
     /** Advisory locks held by the backends of the pool named {@code poolName}, the wait flag aside. */
     static int advisoryLocksOf(String poolName) throws SQLException {
-        return (int) observe("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                + "WHERE l.locktype = 'advisory' AND a.application_name = ?" + NOT_THE_WAIT_FLAG, poolName);
+        return (int) observe(ADVISORY_LOCKS_OF + NOT_THE_WAIT_FLAG, poolName);
     }
 
     /** Backends of the pool named {@code poolName} that hold at least one advisory lock, the wait flag aside. */
