@@ -57,10 +57,12 @@ final class ServerWait implements Runnable {
 
     @Override
     public void run() {
+        boolean granted = false;
+        Throwable failure = null;
         session.io.lock();
         try (PreparedStatement wait = session.waitStatement(holder.key, holder.mode,
                 Timeouts.lockTimeoutSetting(deadline))) {
-            boolean granted = cancellation.start(wait) && waitOn(wait);
+            granted = cancellation.start(wait) && waitOn(wait);
             if (granted && !cancellation.granted()) {
                 // abandoned as the grant came: this session holds nothing else, so clear it all
                 session.unlockAll();
@@ -69,19 +71,27 @@ final class ServerWait implements Runnable {
             if (granted) {
                 session.held.add(keyState);
             }
-            result.complete(granted);
         } catch (SQLException e) {
-            result.completeExceptionally(translate(e));
+            // the failure itself if its translation fails, so that the caller is answered either way
+            failure = e;
+            failure = translate(e);
         } catch (RuntimeException | Error e) {
-            try {
-                clearIfMayHold(e);
-            } finally {
-                result.completeExceptionally(e);
-            }
+            failure = e;
+            clearIfMayHold(e);
         } finally {
-            cancellation.finish();
-            session.releaseIo();
-            pool.done(session);
+            try {
+                cancellation.finish();
+                session.releaseIo();
+                pool.done(session);
+            } finally {
+                // answered only once the session is back in the pool: a caller that goes on to wait again
+                // would otherwise find no empty session, and open another connection
+                if (failure == null) {
+                    result.complete(granted);
+                } else {
+                    result.completeExceptionally(failure);
+                }
+            }
         }
     }
 

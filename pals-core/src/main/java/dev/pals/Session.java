@@ -80,6 +80,11 @@ final class Session {
     /** Guarded by the pool's lock: running a blocking wait, so it must hold nothing else. */
     boolean waiting;
     /**
+     * Guarded by the pool's lock: a loss check is queued or running on it. Not counted in
+     * {@link #users}, so that a check never makes the pool open a connection.
+     */
+    boolean checking;
+    /**
      * Its connection failed; it takes no more work. Written under the pool's lock; volatile because
      * acquirers read it, without that lock, to learn that a lock just granted on it is already lost.
      */

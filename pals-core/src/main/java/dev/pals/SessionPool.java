@@ -83,17 +83,19 @@ final class SessionPool {
                     if (session.waiting || session.broken) {
                         continue;
                     }
-                    if (best == null || session.users < best.users) {
+                    if (best == null || session.users < best.users
+                            || (session.users == best.users && best.checking && !session.checking)) {
                         best = session;
                     }
-                    if (isIdleEmpty(session)) {
+                    if (holdsNothing(session)) {
                         emptyIdle++;
                     } else if (bestInUse == null || session.users < bestInUse.users) {
                         bestInUse = session;
                     }
                 }
                 // the last room for a session that holds nothing is kept for a wait in the server, so that a
-                // wait is not left to be woken by notification while tries can share a session in use
+                // wait is not left to be woken by notification while tries can share a session in use. A loss
+                // check is no user: it is one short statement, not a reason to open a connection.
                 if (maxConnections > 1 && emptyIdle + maxConnections - sessions.size() - opening <= 1) {
                     if (bestInUse != null) {
                         bestInUse.users++;
@@ -131,7 +133,8 @@ final class SessionPool {
             for (Session session : sessions) {
                 if (session.waiting) {
                     waiting++;
-                } else if (!session.broken && session.users == 0 && session.held.isEmpty()) {
+                } else if (!session.broken && holdsNothing(session) && (empty == null || empty.checking)) {
+                    // one under a loss check would wait for its ping, so another is better, but not a new one
                     empty = session;
                 }
             }
@@ -187,18 +190,26 @@ final class SessionPool {
         try {
             session.users--;
             session.waiting = false;
-            retire = !closed && !session.broken && idleTimeoutNanos == 0 && isIdleEmpty(session)
-                    && sessions.remove(session);
             if (session.users == 0 && session.held.isEmpty()) {
                 session.idleSince = System.nanoTime();
             }
-            changed.signalAll();
+            retire = removeIfRetiring(session);
         } finally {
             lock.unlock();
         }
         if (retire) {
             retire(session, Duration.ofSeconds(1));
         }
+    }
+
+    /**
+     * With an idle timeout of zero, removes an idle session that holds nothing, for the caller to
+     * {@link #retire}; and wakes the threads looking for a session either way.
+     */
+    @GuardedBy("lock")
+    private boolean removeIfRetiring(Session session) {
+        changed.signalAll();
+        return !closed && !session.broken && idleTimeoutNanos == 0 && isIdleEmpty(session) && sessions.remove(session);
     }
 
     /** Wakes every thread in {@link #awaitChange}, which then looks again. */
@@ -281,11 +292,11 @@ final class SessionPool {
             }
             long now = System.nanoTime();
             for (Session session : List.copyOf(sessions)) {
-                if (session.users > 0 || session.waiting || session.broken) {
+                if (session.users > 0 || session.waiting || session.broken || session.checking) {
                     continue;
                 }
                 if (!session.held.isEmpty()) {
-                    session.users++;
+                    session.checking = true;
                     toPing.add(session);
                 } else if (now - session.idleSince >= idleTimeoutNanos) {
                     sessions.remove(session);
@@ -299,19 +310,40 @@ final class SessionPool {
         toRetire.forEach(session -> inBackground(() -> retire(session, Duration.ofSeconds(1))));
     }
 
+    /**
+     * Pings a session that held locks when the pass began. Skipped if it is in use by then, as the
+     * statement in flight runs under the network timeout and so fails on a silent connection, or if
+     * it has let go of all its locks meanwhile, as it has nothing to lose.
+     */
     private void check(Session session) {
-        session.io.lock();
         try {
-            session.ping();
-        } catch (SQLException e) {
-            failed(session, e);
-        } catch (RuntimeException e) {
-            // outside JDBC's contract, the driver says nothing of the session: if it were kept, every later
-            // check could fail the same way, and its locks would never be checked again
-            discard(session, new SQLException("The loss check failed unexpectedly: " + e, "08000", e));
+            if (session.io.tryLock()) {
+                try {
+                    if (!session.held.isEmpty()) {
+                        session.ping();
+                    }
+                } catch (SQLException e) {
+                    failed(session, e);
+                } catch (RuntimeException e) {
+                    // outside JDBC's contract, the driver says nothing of the session: if it were kept, every
+                    // later check could fail the same way, and its locks would never be checked again
+                    discard(session, new SQLException("The loss check failed unexpectedly: " + e, "08000", e));
+                } finally {
+                    session.releaseIo();
+                }
+            }
         } finally {
-            session.releaseIo();
-            done(session);
+            boolean retire;
+            lock.lock();
+            try {
+                session.checking = false;
+                retire = removeIfRetiring(session);
+            } finally {
+                lock.unlock();
+            }
+            if (retire) {
+                retire(session, Duration.ofSeconds(1));
+            }
         }
     }
 
@@ -411,8 +443,16 @@ final class SessionPool {
         }
     }
 
-    private boolean isIdleEmpty(Session session) {
+    /** Nobody uses it and it holds nothing; a loss check may still be on it. */
+    @GuardedBy("lock")
+    private boolean holdsNothing(Session session) {
         return session.users == 0 && !session.waiting && session.held.isEmpty();
+    }
+
+    /** Holds nothing and nothing runs on it: it may go back to the DataSource. */
+    @GuardedBy("lock")
+    private boolean isIdleEmpty(Session session) {
+        return holdsNothing(session) && !session.checking;
     }
 
     @GuardedBy("lock")

@@ -160,6 +160,46 @@ class MultiplexingTest extends LockTestSupport {
     }
 
     @Test
+    void lossChecksNeverMakeAThreadThatHoldsLocksAndWaitsOpenAThirdConnection() throws Exception {
+        // a check on nearly every pass: one on the session of a lock just released was counted as a user, so the
+        // wait that followed found no empty session and opened one
+        LockRegistry registry = registry(LockRegistry.builder(dataSource).namespace(namespace)
+                .lossCheckInterval(Duration.ofMillis(1)));
+        for (int i = 0; i < 20; i++) {
+            assertThat(registry.lock("held-" + i).tryAcquire()).isTrue();
+        }
+        AdvisoryLock contended = registry.lock("contended");
+        long deadline = System.nanoTime() + Duration.ofSeconds(3).toNanos();
+        ExecutorService outside = Executors.newSingleThreadExecutor();
+        Connection holder = outsider();
+        try {
+            Future<?> contending = outside.submit(() -> {
+                while (System.nanoTime() < deadline) {
+                    lockFrom(holder, contended.key());
+                    // the outsider's critical section: the workload, not a wait
+                    Thread.sleep(1);
+                    unlockAll(holder);
+                    Thread.sleep(1);
+                }
+                return null;
+            });
+            int acquisitions = 0;
+            while (System.nanoTime() < deadline) {
+                assertThat(contended.tryAcquire(Duration.ofSeconds(10))).isTrue();
+                assertThat(contended.release()).isTrue();
+                acquisitions++;
+            }
+            contending.get(10, TimeUnit.SECONDS);
+            assertThat(acquisitions).isPositive();
+        } finally {
+            outside.shutdownNow();
+        }
+
+        // sessions stay out for the idle timeout of 10 s, so a third opened at any time is still counted
+        assertThat(registry.openConnections()).isEqualTo(2);
+    }
+
+    @Test
     void idleConnectionsGoBackToTheDataSourceHoldingNothing() throws Exception {
         LockRegistry registry = registry(LockRegistry.builder(dataSource).namespace(namespace)
                 .idleTimeout(Duration.ZERO));
