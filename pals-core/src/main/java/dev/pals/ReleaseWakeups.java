@@ -235,7 +235,10 @@ final class ReleaseWakeups {
         }
     }
 
-    /** Takes the waiter's marker back (one round trip, whatever the interrupt status) and forgets it. */
+    /**
+     * Takes the waiter's marker back (one round trip, shared with the markers taken back meanwhile,
+     * whatever the interrupt status) and forgets it.
+     */
     void unregister(Wake wake) {
         lastUsed = System.nanoTime();
         waiters.computeIfPresent(wake.key.value(), (k, set) -> {
@@ -248,7 +251,7 @@ final class ReleaseWakeups {
             return;
         }
         try {
-            markedOn.markers.unlockPlain(LockKey.of(marker(wake.key)), LockMode.SHARED);
+            markedOn.markers.unlock(LockKey.of(marker(wake.key)), LockMode.SHARED);
         } catch (SQLException e) {
             down(markedOn, e);
         }

@@ -134,24 +134,6 @@ final class Session {
     }
 
     /**
-     * {@code pg_advisory_unlock} (or its shared form) alone and waking nobody, whatever the interrupt
-     * status: for the marker session, whose keys no waiter marks.
-     */
-    boolean unlockPlain(LockKey key, LockMode mode) throws SQLException {
-        // kept aside during the I/O, as in submit: on a virtual thread an interrupt closes the connection
-        boolean interrupted = Thread.interrupted();
-        io.lock();
-        try {
-            return queryBoolean(single(true, new Call(key, mode, true)), key);
-        } finally {
-            releaseIo();
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
-        }
-    }
-
-    /**
      * Queues {@code call} and returns its answer. Whichever caller takes {@link #io} sends every call
      * queued by then, tries and unlocks together in one statement, and wakes their callers with
      * their answers: many threads sharing few connections pay one round trip per batch instead of

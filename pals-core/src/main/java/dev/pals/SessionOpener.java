@@ -54,12 +54,17 @@ final class SessionOpener {
      * recently used connections); its first statement finds out, and one more connection is taken.
      */
     Session open() throws SQLException {
+        return open(flag);
+    }
+
+    /** As {@link #open()}, for a session whose unlocks read {@code flag} instead of the registry's. */
+    Session open(WaitFlag flag) throws SQLException {
         if (sessionsChecked || maxConnections < 2) {
-            return openVerified();
+            return openVerified(flag);
         }
         checking.lock();
         try {
-            Session session = openVerified();
+            Session session = openVerified(flag);
             if (!sessionsChecked) {
                 try {
                     checkOneSessionPerConnection(session);
@@ -75,10 +80,10 @@ final class SessionOpener {
         }
     }
 
-    private Session openVerified() throws SQLException {
+    private Session openVerified(WaitFlag flag) throws SQLException {
         Connection connection = dataSource.getConnection();
         try {
-            return verified(connection);
+            return verified(connection, flag);
         } catch (SQLException e) {
             closeQuietly(connection);
             if (!SqlErrors.isSessionLost(e, null)) {
@@ -90,7 +95,7 @@ final class SessionOpener {
         }
         Connection another = dataSource.getConnection();
         try {
-            return verified(another);
+            return verified(another, flag);
         } catch (SQLException | RuntimeException e) {
             closeQuietly(another);
             throw e;
@@ -98,7 +103,7 @@ final class SessionOpener {
     }
 
     /** Proves the connection leads to a PostgreSQL primary, not another database or a standby. */
-    private Session verified(Connection connection) throws SQLException {
+    private Session verified(Connection connection, WaitFlag flag) throws SQLException {
         String product = connection.getMetaData().getDatabaseProductName();
         if (!"PostgreSQL".equalsIgnoreCase(product)) {
             throw new UnsupportedLockServerException("The lock DataSource connects to " + product

@@ -157,7 +157,8 @@ final class SessionPool {
 
     /**
      * A session that the pool neither counts nor lends, for {@link ReleaseWakeups}, which owns it and
-     * ends it with {@link #retire} or by aborting its connection.
+     * ends it with {@link #retire} or by aborting its connection. Its unlocks check no marker: the
+     * keys it holds are markers and the wait flag, which no waiter marks.
      */
     Session openOutside() throws SQLException {
         lock.lock();
@@ -166,7 +167,7 @@ final class SessionPool {
         } finally {
             lock.unlock();
         }
-        return opener.open();
+        return opener.open(WaitFlag.unchecked());
     }
 
     long idleTimeoutNanos() {

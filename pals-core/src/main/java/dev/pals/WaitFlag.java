@@ -31,14 +31,30 @@ final class WaitFlag {
         MARKERS_AND_FLAG
     }
 
+    /** Of the wake-up sessions, whose keys (markers, the flag) no waiter marks: their unlocks never check. */
+    private final boolean unchecked;
     /** In nanoTime: unlocks sent before then skip the marker check. Stale until a first reading. */
     private volatile long freeUntil = System.nanoTime();
     /** In nanoTime: unlocks sent before then check markers without reading the flag again. */
     private volatile long takenUntil = System.nanoTime();
 
+    /** A registry's reading, shared by the sessions of its pool. */
+    WaitFlag() {
+        this(false);
+    }
+
+    private WaitFlag(boolean unchecked) {
+        this.unchecked = unchecked;
+    }
+
+    /** For a session whose unlocks never check a marker, as nobody waits for the keys it holds. */
+    static WaitFlag unchecked() {
+        return new WaitFlag(true);
+    }
+
     /** What an unlock sent at {@code now} (nanoTime) checks. */
     Check check(long now) {
-        if (now - freeUntil < 0) {
+        if (unchecked || now - freeUntil < 0) {
             return Check.NONE;
         }
         return now - takenUntil < 0 ? Check.MARKERS : Check.MARKERS_AND_FLAG;

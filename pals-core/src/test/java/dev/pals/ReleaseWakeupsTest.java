@@ -412,8 +412,9 @@ class ReleaseWakeupsTest extends LockTestSupport {
             });
             awaitMarker(wanted.key());
             LockKey marker = LockKey.of(ReleaseWakeups.marker(wanted.key()));
-            String markerHolder = "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = ? "
-                    + "AND objid = ? AND objsubid = ?";
+            // 0 while no session holds it, as between the failed marker session's end and the new one's marker
+            String markerHolder = "SELECT coalesce(max(pid), 0) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                    + "AND classid = ? AND objid = ? AND objsubid = ?";
             long markerPid = observe(markerHolder, marker.classId(), marker.objId(), marker.objSubId());
             // the listener: the one backend of the registry that holds no advisory lock
             long listenerPort = observe("SELECT client_port FROM pg_stat_activity WHERE application_name = ? AND pid "
@@ -422,8 +423,10 @@ class ReleaseWakeupsTest extends LockTestSupport {
             assertThat(relay.blackHole((int) listenerPort)).isTrue();
 
             // the failed listener takes the marker session down with it; the waiter marks again on new ones
-            await().atMost(Duration.ofSeconds(10)).until(() -> markers(wanted.key()) == 1
-                    && observe(markerHolder, marker.classId(), marker.objId(), marker.objSubId()) != markerPid);
+            await().atMost(Duration.ofSeconds(10)).until(() -> {
+                long holder = observe(markerHolder, marker.classId(), marker.objId(), marker.objSubId());
+                return holder != 0 && holder != markerPid && markers(wanted.key()) == 1;
+            });
             long releasedAt = System.nanoTime();
             assertThat(held.release()).isTrue();
             assertThat(acquired.get(30, TimeUnit.SECONDS)).isTrue();
