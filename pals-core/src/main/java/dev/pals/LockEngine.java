@@ -295,7 +295,7 @@ final class LockEngine extends Engine {
 
     @Override
     int openConnections() {
-        return pool.openConnections();
+        return pool.openConnections() + server.wakeupConnections();
     }
 
     @Override

@@ -265,7 +265,10 @@ public final class LockRegistry implements AutoCloseable {
         return namespace;
     }
 
-    /** Connections out of the DataSource now, holding locks, waiting or idle. */
+    /**
+     * Connections out of the DataSource now: holding locks, waiting or idle, and the two that wake
+     * waits which found no connection of their own to wait on (at most {@code maxConnections + 2}).
+     */
     public int openConnections() {
         return engine.openConnections();
     }

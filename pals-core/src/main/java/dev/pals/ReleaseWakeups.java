@@ -11,6 +11,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 import org.jspecify.annotations.Nullable;
@@ -76,6 +77,8 @@ final class ReleaseWakeups {
     private final long checkNanos;
     /** Runs the listener's loop and every ending of a channel, which may block on the network. */
     private final Executor workers;
+    /** The listener and marker sessions out of the DataSource now: counted once opened, until ended. */
+    private final AtomicInteger sessionsOut = new AtomicInteger();
     /** Whether a thread is opening the sessions now. */
     private final AtomicBoolean starting = new AtomicBoolean();
     private final AtomicReference<@Nullable Channel> channel = new AtomicReference<>();
@@ -306,6 +309,11 @@ final class ReleaseWakeups {
         }
     }
 
+    /** The listener and marker sessions out of the DataSource now: 0, 1 while opening, or 2. */
+    int sessionsOut() {
+        return sessionsOut.get();
+    }
+
     /** Ends both sessions and wakes every waiter, for a registry being closed. */
     void close() {
         closed = true;
@@ -345,15 +353,18 @@ final class ReleaseWakeups {
         Channel open;
         try {
             listener = pool.openOutside();
+            sessionsOut.incrementAndGet();
             if (!PgJdbc.canReadNotifications(listener.connection)) {
                 unsupported = true;
                 SessionOpener.closeQuietly(listener.connection);
+                sessionsOut.decrementAndGet();
                 return;
             }
             try (Statement statement = listener.connection.createStatement()) {
                 statement.execute("LISTEN " + CHANNEL);
             }
             markers = pool.openOutside();
+            sessionsOut.incrementAndGet();
             open = new Channel(listener, markers, takeFlag(markers));
             // published before starting is cleared, so that no second opening can begin meanwhile
             if (!channel.compareAndSet(null, open)) {
@@ -364,9 +375,11 @@ final class ReleaseWakeups {
             openAgainAt = System.nanoTime() + RETRY_OPEN_NANOS;
             if (listener != null) {
                 SessionOpener.abort(listener.connection);
+                sessionsOut.decrementAndGet();
             }
             if (markers != null) {
                 SessionOpener.abort(markers.connection);
+                sessionsOut.decrementAndGet();
             }
             if (!closed) {
                 LOG.log(Level.WARNING, () -> "Could not open the sessions that wake waits up; waits with no session "
@@ -465,8 +478,10 @@ final class ReleaseWakeups {
         }
         // the listener blocks reading notifications: aborting its connection is what ends that read
         SessionOpener.abort(open.listener.connection);
+        sessionsOut.decrementAndGet();
         // unlocks every marker and gives the connection back
         pool.retire(open.markers, Duration.ofSeconds(1));
+        sessionsOut.decrementAndGet();
     }
 
     private void wakeAll() {

@@ -167,6 +167,11 @@ final class ServerLocks {
         }
     }
 
+    /** The connections of the release wake-ups, which the pool does not count. */
+    int wakeupConnections() {
+        return wakeups.sessionsOut();
+    }
+
     /**
      * Waits for the key on a session of its own in the server; with none to be had, waits for a
      * notification of the key's release ({@link ReleaseWakeups}), trying again on each, and every

@@ -155,7 +155,8 @@ class MultiplexingTest extends LockTestSupport {
         for (CompletableFuture<Boolean> result : results) {
             assertThat(result.get(60, TimeUnit.SECONDS)).isTrue();
         }
-        assertThat(registry.openConnections()).isLessThanOrEqualTo(2);
+        // its two, and the listener and marker session that woke the waits beyond them
+        assertThat(registry.openConnections()).isLessThanOrEqualTo(2 + 2);
         waiters.forEach(AdvisoryLock::release);
     }
 

@@ -473,6 +473,24 @@ class ReleaseWakeupsTest extends LockTestSupport {
     }
 
     @Test
+    void openConnectionsCountsTheSessionsThatWakeWaits() throws Exception {
+        LockRegistry waiting = busyRegistry(1);
+        AdvisoryLock wanted = waiting.lock("counted");
+        Connection outsider = outsider();
+        lockFrom(outsider, wanted.key());
+        CompletableFuture<Boolean> acquired = acquiring(wanted, new AtomicLong());
+        awaitMarker(wanted.key());
+
+        // the lock's session, the listener and the marker session, as the server sees them
+        assertThat(waiting.openConnections()).isEqualTo(3);
+        assertThat(observe("SELECT count(*) FROM pg_stat_activity WHERE application_name = ?", dataSource.getPoolName()))
+                .isEqualTo(3);
+        unlockAll(outsider);
+        assertThat(acquired.get(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(wanted.release()).isTrue();
+    }
+
+    @Test
     void takingAMarkerBackNotifiesNobody() throws Exception {
         LockRegistry waiting = busyRegistry(1);
         AdvisoryLock wanted = waiting.lock("unmarked");
