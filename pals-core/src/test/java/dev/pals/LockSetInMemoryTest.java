@@ -87,7 +87,9 @@ class LockSetInMemoryTest {
     @Test
     void interruptWhileWaitingForTheSecondMemberGivesBackTheFirst() throws Exception {
         AdvisoryLockSet set = registry.locks(List.of("x", "y"));
-        assertThat(registry.lock(set.names().get(1)).tryAcquire()).isTrue();
+        // kept reachable to the end: a handle collected while held is released, and the set would not wait
+        AdvisoryLock outside = registry.lock(set.names().get(1));
+        assertThat(outside.tryAcquire()).isTrue();
         CompletableFuture<Throwable> outcome = new CompletableFuture<>();
         Thread waiter = new Thread(() -> {
             try {
@@ -104,5 +106,6 @@ class LockSetInMemoryTest {
         assertThat(outcome.get(10, TimeUnit.SECONDS)).isInstanceOf(InterruptedException.class);
         assertThat(registry.heldLocks()).as("the outside holder of the second member only").isEqualTo(1);
         assertThat(registry.lock(set.names().get(0)).tryAcquire()).isTrue();
+        assertThat(outside.release()).isTrue();
     }
 }
