@@ -166,21 +166,25 @@ class MultiplexingTest extends LockTestSupport {
         // wait that followed found no empty session and opened one
         LockRegistry registry = registry(LockRegistry.builder(dataSource).namespace(namespace)
                 .lossCheckInterval(Duration.ofMillis(1)));
+        // kept reachable to the end: a handle collected while held is released
+        List<AdvisoryLock> held = new ArrayList<>();
         for (int i = 0; i < 20; i++) {
-            assertThat(registry.lock("held-" + i).tryAcquire()).isTrue();
+            AdvisoryLock lock = registry.lock("held-" + i);
+            assertThat(lock.tryAcquire()).isTrue();
+            held.add(lock);
         }
         AdvisoryLock contended = registry.lock("contended");
         long deadline = System.nanoTime() + Duration.ofSeconds(3).toNanos();
         ExecutorService outside = Executors.newSingleThreadExecutor();
         Connection holder = outsider();
         try {
+            // takes the key as soon as the registry lets go, and lets go once the registry waits for it in the server
             Future<?> contending = outside.submit(() -> {
                 while (System.nanoTime() < deadline) {
                     lockFrom(holder, contended.key());
-                    // the outsider's critical section: the workload, not a wait
-                    Thread.sleep(1);
+                    await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(1))
+                            .until(() -> waitingOnServer(contended.key()) > 0 || System.nanoTime() >= deadline);
                     unlockAll(holder);
-                    Thread.sleep(1);
                 }
                 return null;
             });
@@ -198,6 +202,7 @@ class MultiplexingTest extends LockTestSupport {
 
         // sessions stay out for the idle timeout of 10 s, so a third opened at any time is still counted
         assertThat(registry.openConnections()).isEqualTo(2);
+        held.forEach(lock -> assertThat(lock.release()).isTrue());
     }
 
     @Test

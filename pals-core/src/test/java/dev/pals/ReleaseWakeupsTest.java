@@ -478,7 +478,7 @@ class ReleaseWakeupsTest extends LockTestSupport {
         AdvisoryLock wanted = waiting.lock("counted");
         Connection outsider = outsider();
         lockFrom(outsider, wanted.key());
-        CompletableFuture<Boolean> acquired = acquiring(wanted, new AtomicLong());
+        CompletableFuture<Boolean> acquired = wanted.acquireAsync(Duration.ofSeconds(30));
         awaitMarker(wanted.key());
 
         // the lock's session, the listener and the marker session, as the server sees them
