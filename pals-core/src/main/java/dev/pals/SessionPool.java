@@ -167,7 +167,7 @@ final class SessionPool {
         } finally {
             lock.unlock();
         }
-        return opener.open(WaitFlag.unchecked());
+        return opener.open(WaitFlag.UNCHECKED);
     }
 
     long idleTimeoutNanos() {

@@ -31,7 +31,12 @@ final class WaitFlag {
         MARKERS_AND_FLAG
     }
 
-    /** Of the wake-up sessions, whose keys (markers, the flag) no waiter marks: their unlocks never check. */
+    /**
+     * For the wake-up sessions, whose keys (markers, the flag) no waiter marks: their unlocks never
+     * check, so it is never read, and one serves every registry.
+     */
+    static final WaitFlag UNCHECKED = new WaitFlag(true);
+
     private final boolean unchecked;
     /** In nanoTime: unlocks sent before then skip the marker check. Stale until a first reading. */
     private volatile long freeUntil = System.nanoTime();
@@ -47,10 +52,6 @@ final class WaitFlag {
         this.unchecked = unchecked;
     }
 
-    /** For a session whose unlocks never check a marker, as nobody waits for the keys it holds. */
-    static WaitFlag unchecked() {
-        return new WaitFlag(true);
-    }
 
     /** What an unlock sent at {@code now} (nanoTime) checks. */
     Check check(long now) {
