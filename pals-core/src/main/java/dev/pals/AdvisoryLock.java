@@ -1,6 +1,7 @@
 package dev.pals;
 
 import java.lang.ref.Cleaner;
+import java.lang.ref.Reference;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
@@ -59,7 +60,17 @@ public final class AdvisoryLock {
         this.holder = new Holder(info, reportedAs, observesAcquisition, this);
         this.blocking = blocking;
         this.timeout = timeout;
-        CLEANER.register(this, new Abandoned(registry.engine(), holder));
+    }
+
+    /**
+     * Has {@code holder}'s lock released, with a warning, if {@code handle} becomes unreachable
+     * before {@link Cleaner.Cleanable#clean()}. Registered for each first hold and cleaned at its
+     * last release, not once per handle: a released handle then leaves nothing behind for the
+     * collector to keep alive, where a registration per handle kept every handle's state until a
+     * collection after the handle's own (a young collection copied them all).
+     */
+    static Cleaner.Cleanable watch(AdvisoryLock handle, Engine engine, Holder holder) {
+        return CLEANER.register(handle, new Abandoned(engine, holder));
     }
 
     /** The name this handle was created with, or the key's text for a handle created by key. */
@@ -109,6 +120,9 @@ public final class AdvisoryLock {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new AcquireFailureException(name(), mode(), AcquireFailureException.Reason.INTERRUPTED, null, e);
+        } finally {
+            // reachable until the hold is watched for abandonment (Holder#watch)
+            Reference.reachabilityFence(this);
         }
     }
 
@@ -135,7 +149,11 @@ public final class AdvisoryLock {
         Timeouts.check(timeout, "timeout");
         // zero does not wait, but answers an interrupt as every other timeout does: with InterruptedException
         boolean mayWait = !timeout.isZero();
-        return registry.forAcquisition(holder).acquire(holder, mayWait, mayWait ? Timeouts.deadline(timeout) : 0);
+        try {
+            return registry.forAcquisition(holder).acquire(holder, mayWait, mayWait ? Timeouts.deadline(timeout) : 0);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
     }
 
     /**

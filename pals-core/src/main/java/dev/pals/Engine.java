@@ -210,6 +210,7 @@ abstract class Engine {
         holder.owner = LockActivity.currentOwner();
         holder.since = Instant.now();
         holder.holds++;
+        holder.watch(this);
         if (holder.reportedAs != null) {
             heldCount.incrementAndGet();
             holder.section = new OpenSection();
@@ -223,6 +224,7 @@ abstract class Engine {
      */
     final @Nullable OpenSection letGo(Holder holder) {
         holder.count = 0;
+        holder.unwatch();
         if (holder.reportedAs == null) {
             return null;
         }

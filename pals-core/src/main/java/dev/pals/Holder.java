@@ -1,5 +1,6 @@
 package dev.pals;
 
+import java.lang.ref.Cleaner;
 import java.lang.ref.WeakReference;
 import java.time.Instant;
 import java.util.List;
@@ -26,6 +27,8 @@ final class Holder {
     /** Whether the observers are told of its acquisitions; a semaphore tells them of its own instead. */
     final boolean observesAcquisition;
     final WeakReference<AdvisoryLock> handle;
+    /** While held: what releases the lock if the handle becomes unreachable. Written under the engine's lock for the key. */
+    private Cleaner.@Nullable Cleanable abandonment;
 
     /** Re-entrant hold count; 0 when not held. Written under the engine's lock for the key. */
     volatile int count;
@@ -56,6 +59,29 @@ final class Holder {
         this.reportedAs = reportedAs;
         this.observesAcquisition = observesAcquisition;
         this.handle = new WeakReference<>(handle);
+    }
+
+    /**
+     * Watches the handle for abandonment, at a first hold; called under the engine's key lock, on the
+     * acquiring thread, whose call on the handle keeps it reachable (so it is never found cleared).
+     */
+    void watch(Engine engine) {
+        AdvisoryLock watched = handle.get();
+        if (watched != null) {
+            abandonment = AdvisoryLock.watch(watched, engine, this);
+        }
+    }
+
+    /**
+     * Stops watching, once nothing is held; called under the engine's key lock after {@link #count}
+     * fell to 0, so that the cleaning action, which runs now, finds nothing to release.
+     */
+    void unwatch() {
+        Cleaner.Cleanable watching = abandonment;
+        if (watching != null) {
+            abandonment = null;
+            watching.clean();
+        }
     }
 
     /**

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import java.lang.ref.Reference;
+import java.lang.ref.WeakReference;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -182,6 +183,44 @@ class HandleSemanticsTest extends LockTestSupport {
 
     private static void acquireAndDrop(LockRegistry registry, String name) {
         assertThat(registry.lock(name).tryAcquire()).isTrue();
+    }
+
+    @Test
+    void aHandleDroppedWhileHoldingAgainAfterAReleaseIsReleased() {
+        LockRegistry registry = registry();
+
+        releaseReacquireAndDrop(registry, "forgotten-again");
+        LockKey key = LockKey.of(namespace, "forgotten-again");
+
+        await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
+            System.gc();
+            assertThat(grantedOnServer(key)).isZero();
+        });
+    }
+
+    private static void releaseReacquireAndDrop(LockRegistry registry, String name) {
+        AdvisoryLock lock = registry.lock(name);
+        assertThat(lock.tryAcquire()).isTrue();
+        assertThat(lock.release()).isTrue();
+        assertThat(lock.tryAcquire()).isTrue();
+    }
+
+    @Test
+    void aReleasedHandleIsCollectedWithWhatItRefersToInOneCollection() {
+        LockRegistry registry = registry();
+
+        WeakReference<LockKey> key = acquireReleaseAndDrop(registry, "released");
+        System.gc();
+
+        // a registration per handle kept its state reachable until a collection after the handle's
+        assertThat(key.get()).as("the key of a released, dropped handle, after one collection").isNull();
+    }
+
+    private static WeakReference<LockKey> acquireReleaseAndDrop(LockRegistry registry, String name) {
+        AdvisoryLock lock = registry.lock(name);
+        assertThat(lock.tryAcquire()).isTrue();
+        assertThat(lock.release()).isTrue();
+        return new WeakReference<>(lock.key());
     }
 
     @Test
