@@ -73,6 +73,9 @@ final class FleetMember {
                     longLived.add(lock);
                 }
             }
+            // as JMH does between iterations: the run's young collections then copy what the run keeps
+            // alive, not the setup's registries, connections and long-lived locks once more each
+            System.gc();
             System.out.println("READY");
             System.out.flush();
             try (BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8))) {
