@@ -34,6 +34,8 @@ public final class Comparison {
     static final String COMMAND = "./mvnw -q -Pbench -pl pals-benchmarks -am verify";
 
     private static final int THREADS = 64;
+    /** Blocks of scenario 3's rounds in turns: enough for the spread of the blocks' ratios to say something. */
+    private static final int HAND_OFF_BLOCKS = 5;
     private static final long STARTED = System.nanoTime();
 
     private final BenchmarkDatabase database;
@@ -321,8 +323,21 @@ public final class Comparison {
                     Report.ratio(measured.medianMicros() / measuredFor(samples, Kind.FLOOR).medianMicros()));
         }
         report.endTable();
-        double ratio = measuredFor(samples, Kind.REGISTRY).medianMicros() / measuredFor(samples, Kind.FLOOR).medianMicros();
-        report.target("3. LockRegistry hand-off <= 2x floor", Report.ratio(ratio), ratio <= 2);
+        progress("Scenario 3, hand-off: floor and registry in turns");
+        int blocks = quick ? 2 : HAND_OFF_BLOCKS;
+        Samples[] inTurns = handOff.measureInTurns(Kind.FLOOR, Kind.REGISTRY, blocks);
+        Map<Kind, Samples> turns = new EnumMap<>(Map.of(Kind.FLOOR, inTurns[0], Kind.REGISTRY, inTurns[1]));
+        double floor = inTurns[0].medianMicros();
+        double registry = inTurns[1].medianMicros();
+        double ratio = registry / floor;
+        report.paragraph("In turns, round by round (" + Report.count(inTurns[0].count()) + " rounds of each in " + blocks
+                + " blocks), so that drift of the shared machine between the rows above cancels out of the ratio; "
+                + "medians of all rounds: floor " + Report.micros(floor) + ", registry " + Report.micros(registry) + " ("
+                + Report.ratio(ratio) + "). Each block's own ratio, median (min to max over the blocks): "
+                + blockRatio(turns, Kind.REGISTRY, Kind.FLOOR) + ". The table's rows are measured one after another, "
+                + "so their ratios also carry the machine's changes between them; the target is judged in turns.");
+        report.target("3. LockRegistry hand-off <= 2x floor (in turns)", Report.ratio(ratio) + ", blocks "
+                + blockRatio(turns, Kind.REGISTRY, Kind.FLOOR), ratio <= 2);
     }
 
     // ---- scenario 4

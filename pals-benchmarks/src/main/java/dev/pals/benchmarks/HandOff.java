@@ -7,6 +7,8 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -34,46 +36,107 @@ final class HandOff {
     }
 
     Samples measure(Kind kind) throws Exception {
-        ExecutorService holderThread = Executors.newSingleThreadExecutor();
-        ExecutorService waiterThread = Executors.newSingleThreadExecutor();
-        try (Contender holder = Contender.create(kind, database, ConnectionSampler.applicationName("s3", kind.id), 1);
-                Contender waiter = Contender.create(kind, database, ConnectionSampler.applicationName("s3", kind.id), 1);
-                Connection observer = database.connect("pals-bench-observer");
-                PreparedStatement waiting = observer.prepareStatement("SELECT count(*) FROM pg_locks l "
-                        + "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND NOT l.granted "
-                        + "AND a.application_name = ?")) {
-            waiting.setString(1, ConnectionSampler.applicationName("s3", kind.id));
+        try (Pair pair = new Pair(database, kind)) {
             long[] samples = new long[rounds];
-            String name = "handoff-" + kind.id;
             for (int round = -warmup; round < rounds; round++) {
-                Held held = holderThread.submit(() -> holder.tryHold(name)).get();
-                if (held == null) {
-                    throw new IllegalStateException(kind.id + ": the holder could not take the free lock " + name);
-                }
-                Future<Long> acquired = waiterThread.submit(() -> {
-                    Held got = waiter.hold(name, PATIENCE);
-                    long at = System.nanoTime();
-                    if (got == null) {
-                        throw new IllegalStateException(kind.id + ": the waiter timed out");
-                    }
-                    got.release();
-                    return at;
-                });
-                awaitWaiter(kind, waiting);
-                long released = holderThread.submit(() -> {
-                    long at = System.nanoTime();
-                    held.release();
-                    return at;
-                }).get();
-                long handOff = acquired.get(PATIENCE.toSeconds(), TimeUnit.SECONDS) - released;
+                long handOff = pair.handOff();
                 if (round >= 0) {
                     samples[round] = handOff;
                 }
             }
             return new Samples(samples);
-        } finally {
+        }
+    }
+
+    /**
+     * {@code first} and {@code second} in turns, round by round ({@code first} leading in even rounds,
+     * {@code second} in odd ones), in {@code blocks} blocks of this measurement's rounds: a shared
+     * machine that speeds up or slows down between two contenders' runs then moves both alike, and
+     * the ratio of their medians does not carry that drift.
+     */
+    Samples[] measureInTurns(Kind first, Kind second, int blocks) throws Exception {
+        try (Pair a = new Pair(database, first); Pair b = new Pair(database, second)) {
+            for (int round = 0; round < warmup; round++) {
+                a.handOff();
+                b.handOff();
+            }
+            List<long[]> ofFirst = new ArrayList<>();
+            List<long[]> ofSecond = new ArrayList<>();
+            for (int block = 0; block < blocks; block++) {
+                long[] x = new long[rounds];
+                long[] y = new long[rounds];
+                for (int round = 0; round < rounds; round++) {
+                    if (round % 2 == 0) {
+                        x[round] = a.handOff();
+                        y[round] = b.handOff();
+                    } else {
+                        y[round] = b.handOff();
+                        x[round] = a.handOff();
+                    }
+                }
+                ofFirst.add(x);
+                ofSecond.add(y);
+            }
+            return new Samples[] {new Samples(ofFirst), new Samples(ofSecond)};
+        }
+    }
+
+    /** One contender's holder and waiter, each on a thread of its own, and the query that sees the waiter queue. */
+    private static final class Pair implements AutoCloseable {
+
+        private final Kind kind;
+        private final String name;
+        private final ExecutorService holderThread = Executors.newSingleThreadExecutor();
+        private final ExecutorService waiterThread = Executors.newSingleThreadExecutor();
+        private final Contender holder;
+        private final Contender waiter;
+        private final Connection observer;
+        private final PreparedStatement waiting;
+
+        Pair(BenchmarkDatabase database, Kind kind) throws Exception {
+            this.kind = kind;
+            this.name = "handoff-" + kind.id;
+            String applicationName = ConnectionSampler.applicationName("s3", kind.id);
+            this.holder = Contender.create(kind, database, applicationName, 1);
+            this.waiter = Contender.create(kind, database, applicationName, 1);
+            this.observer = database.connect("pals-bench-observer");
+            this.waiting = observer.prepareStatement("SELECT count(*) FROM pg_locks l "
+                    + "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND NOT l.granted "
+                    + "AND a.application_name = ?");
+            waiting.setString(1, applicationName);
+        }
+
+        /** One round: the holder takes the key, the waiter queues for it, the holder lets go; release to acquisition. */
+        long handOff() throws Exception {
+            Held held = holderThread.submit(() -> holder.tryHold(name)).get();
+            if (held == null) {
+                throw new IllegalStateException(kind.id + ": the holder could not take the free lock " + name);
+            }
+            Future<Long> acquired = waiterThread.submit(() -> {
+                Held got = waiter.hold(name, PATIENCE);
+                long at = System.nanoTime();
+                if (got == null) {
+                    throw new IllegalStateException(kind.id + ": the waiter timed out");
+                }
+                got.release();
+                return at;
+            });
+            awaitWaiter(kind, waiting);
+            long released = holderThread.submit(() -> {
+                long at = System.nanoTime();
+                held.release();
+                return at;
+            }).get();
+            return acquired.get(PATIENCE.toSeconds(), TimeUnit.SECONDS) - released;
+        }
+
+        @Override
+        public void close() throws Exception {
             holderThread.shutdownNow();
             waiterThread.shutdownNow();
+            try (holder; waiter; observer; waiting) {
+                // closed in reverse order, each even if another fails
+            }
         }
     }
 

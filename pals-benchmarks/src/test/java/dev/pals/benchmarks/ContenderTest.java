@@ -154,4 +154,18 @@ class ContenderTest {
     private static String name() {
         return "contender-test-" + UUID.randomUUID();
     }
+
+    @Test
+    void handOffsInTurnsGiveEachContenderEveryRoundOfEveryBlock() throws Exception {
+        HandOff handOff = new HandOff(database, 1, 3);
+
+        Samples[] inTurns = handOff.measureInTurns(Kind.FLOOR, Kind.REGISTRY, 2);
+
+        assertThat(inTurns).hasSize(2);
+        for (Samples each : inTurns) {
+            assertThat(each.count()).isEqualTo(6);
+            assertThat(each.blockMedianMicros()).hasSize(2);
+            assertThat(Arrays.stream(each.blockMedianMicros()).min().orElseThrow()).isPositive();
+        }
+    }
 }
