@@ -52,7 +52,6 @@ final class WaitFlag {
         this.unchecked = unchecked;
     }
 
-
     /** What an unlock sent at {@code now} (nanoTime) checks. */
     Check check(long now) {
         if (unchecked || now - freeUntil < 0) {

@@ -330,14 +330,15 @@ public final class Comparison {
         double floor = inTurns[0].medianMicros();
         double registry = inTurns[1].medianMicros();
         double ratio = registry / floor;
+        String blockRatios = blockRatio(turns, Kind.REGISTRY, Kind.FLOOR);
         report.paragraph("In turns, round by round (" + Report.count(inTurns[0].count()) + " rounds of each in " + blocks
                 + " blocks), so that drift of the shared machine between the rows above cancels out of the ratio; "
                 + "medians of all rounds: floor " + Report.micros(floor) + ", registry " + Report.micros(registry) + " ("
                 + Report.ratio(ratio) + "). Each block's own ratio, median (min to max over the blocks): "
-                + blockRatio(turns, Kind.REGISTRY, Kind.FLOOR) + ". The table's rows are measured one after another, "
+                + blockRatios + ". The table's rows are measured one after another, "
                 + "so their ratios also carry the machine's changes between them; the target is judged in turns.");
-        report.target("3. LockRegistry hand-off <= 2x floor (in turns)", Report.ratio(ratio) + ", blocks "
-                + blockRatio(turns, Kind.REGISTRY, Kind.FLOOR), ratio <= 2);
+        report.target("3. LockRegistry hand-off <= 2x floor (in turns)", Report.ratio(ratio) + ", blocks " + blockRatios,
+                ratio <= 2);
     }
 
     // ---- scenario 4
