@@ -60,6 +60,15 @@ final class KeyState {
         this.key = key;
     }
 
+    /**
+     * Its key's hash, for the sets of held keys of the sessions ({@link Session#held}), where each
+     * new state would otherwise get an identity hash; a state still equals only itself.
+     */
+    @Override
+    public int hashCode() {
+        return key.hashCode();
+    }
+
     Phase phase() {
         assert mutex.isHeldByCurrentThread();
         return phase;

@@ -139,13 +139,30 @@ final class Session {
      * their answers: many threads sharing few connections pay one round trip per batch instead of
      * one each, and a caller answered by another's batch never needs {@link #io} itself. A batch
      * never holds two calls for one key: a registry has at most one server call in flight per key.
+     * A call that finds nothing queued and the connection free goes alone, as every call does when
+     * one thread at a time uses the registry, without the queue and the batch's lists.
      */
     private boolean submit(Call call, boolean interruptible) throws SQLException, InterruptedException {
         if (interruptible && Thread.interrupted()) {
             throw new InterruptedException("Interrupted before the lock call was sent");
         }
-        queued.add(call);
         boolean interrupted = false;
+        if (queued.isEmpty() && io.tryLock()) {
+            // kept aside, as below: an interrupt during socket I/O on a virtual thread closes the connection
+            interrupted = Thread.interrupted();
+            try {
+                if (queued.isEmpty()) {
+                    runAlone(call);
+                } else {
+                    queued.add(call);
+                    runQueued();
+                }
+            } finally {
+                releaseIo();
+            }
+        } else {
+            queued.add(call);
+        }
         while (!call.done) {
             if (io.tryLock()) {
                 // kept aside while this thread sends calls of others: on a virtual thread an interrupt
@@ -194,6 +211,15 @@ final class Session {
         }
     }
 
+    /** Called with {@link #io} held and nothing queued: sends {@code call} by itself and answers it, whatever fails. */
+    private void runAlone(Call call) {
+        try {
+            run(List.of(call));
+        } finally {
+            call.failIfUnanswered();
+        }
+    }
+
     /** Called with {@link #io} held: answers every queued call, whatever fails. */
     private void runQueued() {
         List<Call> taken = new ArrayList<>();
@@ -213,11 +239,7 @@ final class Session {
             }
             run(batch);
         } finally {
-            for (Call call : taken) {
-                if (!call.done) {
-                    call.fail(new SQLException("A lock call was taken from the queue but never answered"));
-                }
-            }
+            taken.forEach(Call::failIfUnanswered);
         }
     }
 
@@ -526,6 +548,13 @@ final class Session {
         void fail(SQLException failure) {
             this.failure = failure;
             answered();
+        }
+
+        /** Never expected: a call taken to be sent must reach its caller, as a failure if nothing else. */
+        void failIfUnanswered() {
+            if (!done) {
+                fail(new SQLException("A lock call was taken to be sent but never answered"));
+            }
         }
 
         private void answered() {

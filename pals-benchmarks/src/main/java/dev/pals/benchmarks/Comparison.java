@@ -117,8 +117,9 @@ public final class Comparison {
                 + "alone, and through Observations), shared join");
         List<Kind> paired = List.of(Kind.FLOOR, Kind.REGISTRY, Kind.ANNOTATION, Kind.ANNOTATION_OBSERVED,
                 Kind.ANNOTATION_OBSERVATIONS, Kind.REGISTRY_SHARED_JOIN);
-        Map<Kind, Samples> interleaved = new Interleaved(database, interleavedForks, quick ? 200 : 3_000,
-                interleavedBlocks, quick ? 300 : 4_000).measure(paired);
+        Interleaved rounds = new Interleaved(database, interleavedForks, quick ? 200 : 3_000, interleavedBlocks,
+                quick ? 300 : 4_000);
+        Map<Kind, Samples> interleaved = rounds.measure(paired);
         double floor = measuredFor(micros, Kind.FLOOR);
         report.table("1. Uncontended acquire + release, 1 thread",
                 "One thread takes and releases a lock nobody else wants, over and over: the price of the lock on "
@@ -144,9 +145,15 @@ public final class Comparison {
             check.append(kind == Kind.FLOOR ? " " : ", ").append(kind.id).append(' ')
                     .append(Report.micros(median)).append(" (").append(Report.ratio(median / pairedFloor)).append(')');
         }
+        StringBuilder allocated = new StringBuilder();
+        for (Kind kind : paired) {
+            allocated.append(allocated.length() == 0 ? "" : ", ").append(kind.id).append(' ')
+                    .append(Report.count(rounds.allocatedPerCall().getOrDefault(kind, 0.0))).append(" B");
+        }
         report.paragraph(check + ". Each block's own ratio to the floor, median (min to max over the blocks): "
                 + "registry " + blockRatio(interleaved, Kind.REGISTRY, Kind.FLOOR) + ", annotation "
-                + blockRatio(interleaved, Kind.ANNOTATION, Kind.FLOOR) + ".");
+                + blockRatio(interleaved, Kind.ANNOTATION, Kind.FLOOR) + ". Heap allocated per call on the calling "
+                + "thread, mean of the same rounds (it does not drift with the machine): " + allocated + ".");
         double registryRatio = measuredFor(interleaved, Kind.REGISTRY).medianMicros() / pairedFloor;
         report.target("1. LockRegistry latency <= 1.15x floor (interleaved)", Report.ratio(registryRatio),
                 registryRatio <= 1.15);

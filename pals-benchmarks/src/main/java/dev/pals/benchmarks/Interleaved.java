@@ -1,11 +1,13 @@
 package dev.pals.benchmarks;
 
+import com.sun.management.ThreadMXBean;
 import dev.pals.benchmarks.Contender.Kind;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -26,6 +28,9 @@ import java.util.concurrent.TimeUnit;
  * <p>The rounds run in several forks, separate JVMs, each cut into blocks: one JVM's compilation
  * can favour one contender for its whole life, and a noisy neighbour can weigh on one stretch of
  * rounds, so a figure is given with its spread over the forks' blocks, not from one series alone.
+ *
+ * <p>Each fork also counts the heap each call allocates on the calling thread, outside the timed
+ * stretch: unlike the latency, that figure does not drift with the machine.
  */
 final class Interleaved {
 
@@ -37,6 +42,8 @@ final class Interleaved {
     private final int warmup;
     private final int blocks;
     private final int roundsPerBlock;
+    /** Filled by {@link #measure}: bytes allocated per call on the calling thread, over every fork's rounds. */
+    private final Map<Kind, Double> allocatedPerCall = new EnumMap<>(Kind.class);
 
     /**
      * {@code forks} JVMs, each warming up for {@code warmup} rounds, then measuring {@code blocks}
@@ -54,20 +61,29 @@ final class Interleaved {
     Map<Kind, Samples> measure(List<Kind> kinds) throws IOException, InterruptedException {
         Map<Kind, List<long[]>> blocksOf = new EnumMap<>(Kind.class);
         kinds.forEach(kind -> blocksOf.put(kind, new ArrayList<>()));
+        Map<Kind, long[]> allocated = new EnumMap<>(Kind.class);
+        kinds.forEach(kind -> allocated.put(kind, new long[1]));
         for (int fork = 0; fork < forks; fork++) {
             Path output = Files.createTempFile("pals-interleaved-", ".bin");
             try {
                 fork(kinds, output);
-                read(kinds, output, blocksOf);
+                read(kinds, output, blocksOf, allocated);
             } finally {
                 Files.deleteIfExists(output);
             }
         }
         Map<Kind, Samples> result = new EnumMap<>(Kind.class);
         for (Kind kind : kinds) {
-            result.put(kind, new Samples(blocksOf.getOrDefault(kind, List.of())));
+            Samples samples = new Samples(blocksOf.getOrDefault(kind, List.of()));
+            result.put(kind, samples);
+            allocatedPerCall.put(kind, allocated.getOrDefault(kind, new long[1])[0] / (double) samples.count());
         }
         return result;
+    }
+
+    /** The heap each contender's call allocated on the calling thread, in bytes, after {@link #measure}. */
+    Map<Kind, Double> allocatedPerCall() {
+        return allocatedPerCall;
     }
 
     private void fork(List<Kind> kinds, Path output) throws IOException, InterruptedException {
@@ -88,7 +104,8 @@ final class Interleaved {
         }
     }
 
-    private void read(List<Kind> kinds, Path output, Map<Kind, List<long[]>> blocksOf) throws IOException {
+    private void read(List<Kind> kinds, Path output, Map<Kind, List<long[]>> blocksOf, Map<Kind, long[]> allocated)
+            throws IOException {
         try (DataInputStream in = new DataInputStream(new BufferedInputStream(Files.newInputStream(output)))) {
             for (Kind kind : kinds) {
                 for (int block = 0; block < blocks; block++) {
@@ -99,28 +116,41 @@ final class Interleaved {
                     blocksOf.getOrDefault(kind, new ArrayList<>()).add(nanos);
                 }
             }
+            for (Kind kind : kinds) {
+                allocated.getOrDefault(kind, new long[1])[0] += in.readLong();
+            }
         }
     }
 
-    /** A fork: arguments output file, warmup rounds, blocks, rounds per block, then the kinds. */
+    /**
+     * A fork: arguments output file, warmup rounds, blocks, rounds per block, then the kinds. It writes
+     * each kind's nanoseconds per round, then each kind's bytes allocated over its measured rounds.
+     */
     public static void main(String[] args) throws Throwable {
         Path output = Path.of(args[0]);
         int warmup = Integer.parseInt(args[1]);
         int blocks = Integer.parseInt(args[2]);
         int rounds = blocks * Integer.parseInt(args[3]);
         List<Kind> kinds = Arrays.stream(args, 4, args.length).map(Kind::valueOf).toList();
-        long[][] samples = run(BenchmarkDatabase.fromSystemProperties(), kinds, warmup, rounds);
+        long[] allocated = new long[kinds.size()];
+        long[][] samples = run(BenchmarkDatabase.fromSystemProperties(), kinds, warmup, rounds, allocated);
         try (DataOutputStream out = new DataOutputStream(new BufferedOutputStream(Files.newOutputStream(output)))) {
             for (long[] series : samples) {
                 for (long nanos : series) {
                     out.writeLong(nanos);
                 }
             }
+            for (long bytes : allocated) {
+                out.writeLong(bytes);
+            }
         }
         System.exit(0);
     }
 
-    private static long[][] run(BenchmarkDatabase database, List<Kind> kinds, int warmup, int rounds) throws Throwable {
+    /** Runs the rounds; adds to {@code allocated}, by kind, the bytes each measured call allocated on this thread. */
+    private static long[][] run(BenchmarkDatabase database, List<Kind> kinds, int warmup, int rounds, long[] allocated)
+            throws Throwable {
+        ThreadMXBean threads = (ThreadMXBean) ManagementFactory.getThreadMXBean();
         List<Contender> contenders = new ArrayList<>();
         try {
             for (Kind kind : kinds) {
@@ -136,13 +166,16 @@ final class Interleaved {
                 Collections.shuffle(order, ThreadLocalRandom.current());
                 for (int index : order) {
                     String name = "interleaved-" + kinds.get(index).id;
+                    long allocatedBefore = threads.getCurrentThreadAllocatedBytes();
                     long start = System.nanoTime();
                     if (!contenders.get(index).tryRun(name, NOTHING)) {
                         throw new IllegalStateException(kinds.get(index).id + " found its uncontended key taken");
                     }
                     long took = System.nanoTime() - start;
+                    long allocatedAfter = threads.getCurrentThreadAllocatedBytes();
                     if (round >= 0) {
                         samples[index][round] = took;
+                        allocated[index] += allocatedAfter - allocatedBefore;
                     }
                 }
             }

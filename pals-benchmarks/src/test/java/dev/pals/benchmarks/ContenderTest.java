@@ -10,6 +10,8 @@ import dev.pals.benchmarks.Contender.Kind;
 import dev.pals.testing.TestDatabase;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -153,6 +155,19 @@ class ContenderTest {
 
     private static String name() {
         return "contender-test-" + UUID.randomUUID();
+    }
+
+    @Test
+    void interleavedRoundsCountTheHeapEachContenderAllocatesPerCall() throws Exception {
+        Interleaved interleaved = new Interleaved(database, 1, 20, 2, 30);
+
+        Map<Kind, Samples> rounds = interleaved.measure(List.of(Kind.FLOOR, Kind.REGISTRY));
+
+        assertThat(rounds.get(Kind.REGISTRY).count()).isEqualTo(60);
+        Map<Kind, Double> allocated = interleaved.allocatedPerCall();
+        assertThat(allocated.get(Kind.FLOOR)).as("the floor's bytes per call").isPositive();
+        // the registry does the floor's JDBC calls and more: a handle, the key's state, its holder
+        assertThat(allocated.get(Kind.REGISTRY)).as("the registry's bytes per call").isGreaterThan(allocated.get(Kind.FLOOR));
     }
 
     @Test
