@@ -35,8 +35,9 @@ import org.jspecify.annotations.Nullable;
  * <p>Three kinds of lock, taken only in this order (a thread that holds one may take only those
  * below it):
  * <ol>
- *   <li>{@link Session#io}, one per connection: one statement at a time. Callers queue their
- *       tries and unlocks and whoever takes it sends them all ({@code Session.submit}).
+ *   <li>{@link Session#io}, one per connection: one statement at a time. A caller that finds it
+ *       free and nothing queued sends its own call; otherwise callers queue their tries and unlocks
+ *       and whoever takes it sends them all ({@code Session.submit}).
  *   <li>{@link KeyState#mutex}, one per key. No I/O runs under it: a thread that must ask the
  *       server moves the phase to ACQUIRING or RELEASING (or, for a shared join, leaves it HELD),
  *       lets go of the mutex, and re-takes it to settle the outcome; others wait on

@@ -33,12 +33,8 @@ import org.jspecify.annotations.Nullable;
  */
 public final class LockKey {
 
-    /**
-     * One digest per thread, reset by each digest: neither the provider lookup of {@code getInstance}
-     * nor a clone's copy of the digest's state on every derivation, as a service deriving a key per
-     * call would pay.
-     */
-    private static final ThreadLocal<MessageDigest> SHA1 = ThreadLocal.withInitial(LockKey::newSha1);
+    /** Never used directly: each derivation digests with a clone of it. */
+    private static final MessageDigest SHA1 = newSha1();
 
     private final long value;
     private final boolean pair;
@@ -146,7 +142,12 @@ public final class LockKey {
     }
 
     private static byte[] sha1(byte[] input) {
-        return SHA1.get().digest(input);
+        try {
+            // a clone skips the provider lookup of getInstance, which dominated deriving a key
+            return ((MessageDigest) SHA1.clone()).digest(input);
+        } catch (CloneNotSupportedException e) {
+            return newSha1().digest(input);
+        }
     }
 
     private static MessageDigest newSha1() {

@@ -134,13 +134,13 @@ final class Session {
     }
 
     /**
-     * Queues {@code call} and returns its answer. Whichever caller takes {@link #io} sends every call
-     * queued by then, tries and unlocks together in one statement, and wakes their callers with
-     * their answers: many threads sharing few connections pay one round trip per batch instead of
-     * one each, and a caller answered by another's batch never needs {@link #io} itself. A batch
-     * never holds two calls for one key: a registry has at most one server call in flight per key.
-     * A call that finds nothing queued and the connection free goes alone, as every call does when
-     * one thread at a time uses the registry, without the queue and the batch's lists.
+     * Sends {@code call} and returns its answer. A call that finds nothing queued and the connection
+     * free goes alone, as every call does when one thread at a time uses the registry. Otherwise it
+     * is queued, and whichever caller takes {@link #io} sends every call queued by then, tries and
+     * unlocks together in one statement, and wakes their callers with their answers: many threads
+     * sharing few connections pay one round trip per batch instead of one each, and a caller
+     * answered by another's batch never needs {@link #io} itself. A batch never holds two calls for
+     * one key: a registry has at most one server call in flight per key.
      */
     private boolean submit(Call call, boolean interruptible) throws SQLException, InterruptedException {
         if (interruptible && Thread.interrupted()) {

@@ -151,6 +151,12 @@ final class Interleaved {
     private static long[][] run(BenchmarkDatabase database, List<Kind> kinds, int warmup, int rounds, long[] allocated)
             throws Throwable {
         ThreadMXBean threads = (ThreadMXBean) ManagementFactory.getThreadMXBean();
+        if (!threads.isThreadAllocatedMemorySupported() || !threads.isThreadAllocatedMemoryEnabled()) {
+            // the counter would read -1, and every call would seem to allocate nothing
+            throw new IllegalStateException("This JVM does not count the memory each thread allocates "
+                    + "(ThreadMXBean.isThreadAllocatedMemoryEnabled() is false), which the interleaved line reports; "
+                    + "run the benchmark on a JVM that does, as HotSpot does by default");
+        }
         List<Contender> contenders = new ArrayList<>();
         try {
             for (Kind kind : kinds) {
