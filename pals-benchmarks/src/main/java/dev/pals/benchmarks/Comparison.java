@@ -15,6 +15,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.runner.Runner;
@@ -145,11 +146,9 @@ public final class Comparison {
             check.append(kind == Kind.FLOOR ? " " : ", ").append(kind.id).append(' ')
                     .append(Report.micros(median)).append(" (").append(Report.ratio(median / pairedFloor)).append(')');
         }
-        StringBuilder allocated = new StringBuilder();
-        for (Kind kind : paired) {
-            allocated.append(allocated.length() == 0 ? "" : ", ").append(kind.id).append(' ')
-                    .append(Report.count(rounds.allocatedPerCall().getOrDefault(kind, 0.0))).append(" B");
-        }
+        String allocated = paired.stream()
+                .map(kind -> kind.id + " " + Report.count(rounds.allocatedPerCall().getOrDefault(kind, 0.0)) + " B")
+                .collect(Collectors.joining(", "));
         report.paragraph(check + ". Each block's own ratio to the floor, median (min to max over the blocks): "
                 + "registry " + blockRatio(interleaved, Kind.REGISTRY, Kind.FLOOR) + ", annotation "
                 + blockRatio(interleaved, Kind.ANNOTATION, Kind.FLOOR) + ". Heap allocated per call on the calling "

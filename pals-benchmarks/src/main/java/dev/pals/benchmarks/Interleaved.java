@@ -61,8 +61,7 @@ final class Interleaved {
     Map<Kind, Samples> measure(List<Kind> kinds) throws IOException, InterruptedException {
         Map<Kind, List<long[]>> blocksOf = new EnumMap<>(Kind.class);
         kinds.forEach(kind -> blocksOf.put(kind, new ArrayList<>()));
-        Map<Kind, long[]> allocated = new EnumMap<>(Kind.class);
-        kinds.forEach(kind -> allocated.put(kind, new long[1]));
+        Map<Kind, Long> allocated = new EnumMap<>(Kind.class);
         for (int fork = 0; fork < forks; fork++) {
             Path output = Files.createTempFile("pals-interleaved-", ".bin");
             try {
@@ -76,7 +75,7 @@ final class Interleaved {
         for (Kind kind : kinds) {
             Samples samples = new Samples(blocksOf.getOrDefault(kind, List.of()));
             result.put(kind, samples);
-            allocatedPerCall.put(kind, allocated.getOrDefault(kind, new long[1])[0] / (double) samples.count());
+            allocatedPerCall.put(kind, allocated.getOrDefault(kind, 0L) / (double) samples.count());
         }
         return result;
     }
@@ -104,7 +103,7 @@ final class Interleaved {
         }
     }
 
-    private void read(List<Kind> kinds, Path output, Map<Kind, List<long[]>> blocksOf, Map<Kind, long[]> allocated)
+    private void read(List<Kind> kinds, Path output, Map<Kind, List<long[]>> blocksOf, Map<Kind, Long> allocated)
             throws IOException {
         try (DataInputStream in = new DataInputStream(new BufferedInputStream(Files.newInputStream(output)))) {
             for (Kind kind : kinds) {
@@ -117,7 +116,7 @@ final class Interleaved {
                 }
             }
             for (Kind kind : kinds) {
-                allocated.getOrDefault(kind, new long[1])[0] += in.readLong();
+                allocated.merge(kind, in.readLong(), Long::sum);
             }
         }
     }
