@@ -33,7 +33,9 @@ import java.util.function.LongPredicate;
  * The registry's side is {@value #THREADS} threads, each on a key of its own, calling
  * {@code tryAcquire} and {@code release} on a registry of {@value RegistryContender#CONNECTIONS}
  * connections. The three are measured in turns, several rounds, and the medians are reported, so
- * that drift of a shared machine touches all three alike. Run standalone with
+ * that drift of a shared machine touches all three alike. Each phase also reads the CPU it cost
+ * ({@link CpuUse}), this JVM's and the whole machine's, so that the report can say how far the
+ * registry's cost per pair is from what the target allows on this machine's cores. Run standalone with
  * {@code java -cp ... dev.pals.benchmarks.PhysicalLimit}, or as part of the comparison.
  */
 final class PhysicalLimit {
@@ -56,36 +58,49 @@ final class PhysicalLimit {
         this.phaseNanos = phaseMillis * 1_000_000;
     }
 
-    /** Pairs per second of each form, medians over the rounds. */
-    record Result(double pipeline, double oneStatement, double registry) {
+    /**
+     * One form's pairs per second, and the CPU each pair cost this JVM (the clients or the
+     * registry, with its threads) and the whole machine (the server's backends too, where it runs
+     * here; {@link Double#NaN} where the system does not tell), in microseconds.
+     */
+    record Phase(double pairsPerSecond, double jvmMicros, double machineMicros) {
+        static Phase median(List<Phase> rounds) {
+            return new Phase(PhysicalLimit.median(rounds.stream().mapToDouble(Phase::pairsPerSecond).toArray()),
+                    PhysicalLimit.median(rounds.stream().mapToDouble(Phase::jvmMicros).toArray()),
+                    PhysicalLimit.median(rounds.stream().mapToDouble(Phase::machineMicros).toArray()));
+        }
+    }
+
+    /** Each form, medians over the rounds. */
+    record Result(Phase pipeline, Phase oneStatement, Phase registry) {
         double limit() {
-            return Math.max(pipeline, oneStatement);
+            return Math.max(pipeline.pairsPerSecond(), oneStatement.pairsPerSecond());
         }
 
         double share() {
-            return registry / limit();
+            return registry.pairsPerSecond() / limit();
         }
     }
 
     Result measure() throws Exception {
-        double[] pipeline = new double[rounds];
-        double[] oneStatement = new double[rounds];
-        double[] registry = new double[rounds];
+        List<Phase> pipeline = new ArrayList<>();
+        List<Phase> oneStatement = new ArrayList<>();
+        List<Phase> registry = new ArrayList<>();
         try (Contender contender = Contender.create(Kind.REGISTRY, database,
                 ConnectionSampler.applicationName("s2b", Kind.REGISTRY.id), THREADS)) {
             // one round first, not kept: connections open, statements prepared, code compiled
             for (int round = -1; round < rounds; round++) {
-                double p = clients(this::pipeline);
-                double o = clients(this::oneStatement);
-                double r = registry(contender);
+                Phase p = clients(this::pipeline);
+                Phase o = clients(this::oneStatement);
+                Phase r = registry(contender);
                 if (round >= 0) {
-                    pipeline[round] = p;
-                    oneStatement[round] = o;
-                    registry[round] = r;
+                    pipeline.add(p);
+                    oneStatement.add(o);
+                    registry.add(r);
                 }
             }
         }
-        return new Result(median(pipeline), median(oneStatement), median(registry));
+        return new Result(Phase.median(pipeline), Phase.median(oneStatement), Phase.median(registry));
     }
 
     /** Adds scenario 2b's table and target to the comparison. */
@@ -99,22 +114,47 @@ final class PhysicalLimit {
                         + "the limit. Against it, the registry with " + THREADS + " threads on distinct keys and "
                         + RegistryContender.CONNECTIONS + " connections, measured in turns with the two in the same "
                         + "JVM; medians of the rounds.",
-                "what", "acquire + release pairs per second", "share of the limit");
-        report.row("PostgreSQL, pipeline (" + CLIENTS + " connections)", Report.count(result.pipeline()),
-                percent(result.pipeline() / result.limit()));
-        report.row("PostgreSQL, one statement over unnest (" + CLIENTS + " connections)",
-                Report.count(result.oneStatement()), percent(result.oneStatement() / result.limit()));
-        report.row("**this project: LockRegistry**, " + THREADS + " threads, " + RegistryContender.CONNECTIONS
-                + " connections", Report.count(result.registry()), percent(result.share()));
+                "what", "acquire + release pairs per second", "share of the limit", "CPU per pair, this JVM",
+                "CPU per pair, whole machine");
+        row(report, "PostgreSQL, pipeline (" + CLIENTS + " connections)", result.pipeline(), result.limit());
+        row(report, "PostgreSQL, one statement over unnest (" + CLIENTS + " connections)", result.oneStatement(),
+                result.limit());
+        row(report, "**this project: LockRegistry**, " + THREADS + " threads, " + RegistryContender.CONNECTIONS
+                + " connections", result.registry(), result.limit());
         report.endTable();
         report.paragraph("What bounds the registry here: each of its " + THREADS + " threads has one call in flight, "
                 + "so a statement answers at most " + THREADS / RegistryContender.CONNECTIONS + " calls on each of "
                 + RegistryContender.CONNECTIONS + " connections, and each call parks its thread until its batch is "
                 + "answered: a thread wake-up per call, on the cores the server needs too, where the limit's "
                 + CLIENTS + " threads never park.");
+        int cores = CpuUse.now().cores();
+        if (cores > 0) {
+            // the whole machine's CPU a pair may cost for the registry to reach the target on these cores
+            double budget = cores * 1e6 / (TARGET_SHARE * result.limit());
+            report.paragraph("At " + percent(TARGET_SHARE) + " of the limit, this machine's " + cores + " cores "
+                    + "have " + micros(budget) + " of CPU per pair, for the registry, its threads and the server "
+                    + "together. The registry's pairs cost " + micros(result.registry().machineMicros()) + " of the "
+                    + "machine's CPU each, " + String.format(Locale.ROOT, "%.1f", result.registry().machineMicros() / budget)
+                    + " times that budget: " + micros(result.registry().jvmMicros()) + " in this JVM and "
+                    + micros(result.registry().machineMicros() - result.registry().jvmMicros()) + " outside it "
+                    + "(the server's backends, where it runs here), against "
+                    + micros(result.oneStatement().machineMicros() - result.oneStatement().jvmMicros())
+                    + " outside the JVM for a pair of the limit's one statement.");
+        }
         report.target("2b. LockRegistry throughput >= " + percent(TARGET_SHARE) + " of the physical limit",
-                percent(result.share()) + " (" + Report.count(result.registry()) + " of " + Report.count(result.limit())
+                percent(result.share()) + " (" + Report.count(result.registry().pairsPerSecond()) + " of "
+                        + Report.count(result.limit())
                         + "/s)", result.share() >= TARGET_SHARE);
+    }
+
+    private static void row(Report report, String what, Phase phase, double limit) {
+        report.row(what, Report.count(phase.pairsPerSecond()), percent(phase.pairsPerSecond() / limit),
+                micros(phase.jvmMicros()), micros(phase.machineMicros()));
+    }
+
+    private static String micros(double micros) {
+        return Double.isNaN(micros) ? "n/a: the system does not tell"
+                : String.format(Locale.ROOT, "%.1f µs", micros);
     }
 
     private static String percent(double share) {
@@ -202,8 +242,8 @@ final class PhysicalLimit {
         }
     }
 
-    /** Pairs per second of {@link #CLIENTS} threads sending {@code trip} over and over for one phase. */
-    private double clients(Trip trip) throws Exception {
+    /** {@link #CLIENTS} threads sending {@code trip} over and over for one phase. */
+    private Phase clients(Trip trip) throws Exception {
         List<Client> clients = new ArrayList<>();
         try {
             for (int i = 0; i < CLIENTS; i++) {
@@ -223,7 +263,7 @@ final class PhysicalLimit {
                     }
                 });
             }
-            return run(loops) * PAIRS_PER_TRIP;
+            return run(loops, PAIRS_PER_TRIP);
         } finally {
             for (Client client : clients) {
                 client.close();
@@ -231,7 +271,7 @@ final class PhysicalLimit {
         }
     }
 
-    private double registry(Contender contender) throws Exception {
+    private Phase registry(Contender contender) throws Exception {
         List<LongPredicate> loops = new ArrayList<>();
         for (int i = 0; i < THREADS; i++) {
             String name = "s2b-" + i;
@@ -243,11 +283,11 @@ final class PhysicalLimit {
                 }
             });
         }
-        return run(loops);
+        return run(loops, 1);
     }
 
-    /** Runs each loop on a thread of its own for one phase; calls per second, all threads together. */
-    private double run(List<LongPredicate> loops) throws InterruptedException {
+    /** Runs each loop, whose every call is {@code pairsPerCall} pairs, on a thread of its own for one phase. */
+    private Phase run(List<LongPredicate> loops, int pairsPerCall) throws InterruptedException {
         AtomicLong calls = new AtomicLong();
         AtomicReference<Throwable> failure = new AtomicReference<>();
         CountDownLatch start = new CountDownLatch(1);
@@ -273,16 +313,20 @@ final class PhysicalLimit {
             threads.add(thread);
             thread.start();
         }
+        CpuUse before = CpuUse.now();
         window[0] = System.nanoTime();
         window[1] = window[0] + phaseNanos;
         start.countDown();
         for (Thread thread : threads) {
             thread.join();
         }
+        CpuUse after = CpuUse.now();
         if (failure.get() != null) {
             throw new IllegalStateException("Scenario 2b failed: " + failure.get(), failure.get());
         }
-        return calls.get() * 1e9 / (System.nanoTime() - window[0]);
+        double pairs = (double) calls.get() * pairsPerCall;
+        return new Phase(pairs * 1e9 / (System.nanoTime() - window[0]), after.jvmSecondsSince(before) * 1e6 / pairs,
+                after.machineSecondsSince(before) * 1e6 / pairs);
     }
 
     private static double median(double[] values) {

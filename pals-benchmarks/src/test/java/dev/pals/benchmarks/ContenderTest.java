@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.pals.benchmarks.Contender.Held;
 import dev.pals.benchmarks.Contender.Kind;
 import dev.pals.testing.TestDatabase;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
@@ -182,5 +184,21 @@ class ContenderTest {
             assertThat(each.blockMedianMicros()).hasSize(2);
             assertThat(Arrays.stream(each.blockMedianMicros()).min().orElseThrow()).isPositive();
         }
+    }
+
+    @Test
+    void physicalLimitChargesEachFormTheCpuItsPairsCost() throws Exception {
+        PhysicalLimit.Result result = new PhysicalLimit(database, 1, 200).measure();
+
+        for (PhysicalLimit.Phase phase : List.of(result.pipeline(), result.oneStatement(), result.registry())) {
+            assertThat(phase.pairsPerSecond()).isPositive();
+            assertThat(phase.jvmMicros()).as("this JVM's CPU per pair").isPositive();
+            if (Files.isReadable(Path.of("/proc/stat"))) {
+                assertThat(phase.machineMicros()).as("the machine's CPU per pair").isPositive();
+            }
+        }
+        // a registry's pair is two calls, each on a thread of its own; a pair of the limit's one
+        // statement is a fiftieth of a round trip
+        assertThat(result.registry().jvmMicros()).isGreaterThan(result.oneStatement().jvmMicros());
     }
 }
