@@ -32,10 +32,12 @@ import java.util.function.LongPredicate;
  * </ul>
  * The registry's side is {@value #THREADS} threads, each on a key of its own, calling
  * {@code tryAcquire} and {@code release} on a registry of {@value RegistryContender#CONNECTIONS}
- * connections. The three are measured in turns, several rounds, and the medians are reported, so
- * that drift of a shared machine touches all three alike. Each phase also reads the CPU it cost
- * ({@link CpuUse}), this JVM's and the whole machine's, so that the report can say how far the
- * registry's cost per pair is from what the target allows on this machine's cores. Run standalone with
+ * connections. Beside them, the same threads with the database taken out ({@link WakeUpFloor}): what a
+ * thread's park and wake-up per call costs alone. The four are measured in turns, several rounds, and
+ * the medians are reported, so that drift of a shared machine touches all four alike. Each phase
+ * also reads the CPU it cost ({@link CpuUse}), this JVM's and the whole machine's, so that the
+ * report can say how far the registry's cost per pair is from what the target allows on this
+ * machine's cores, and how much of that distance no batching can close. Run standalone with
  * {@code java -cp ... dev.pals.benchmarks.PhysicalLimit}, or as part of the comparison.
  */
 final class PhysicalLimit {
@@ -71,8 +73,8 @@ final class PhysicalLimit {
         }
     }
 
-    /** Each form, medians over the rounds. */
-    record Result(Phase pipeline, Phase oneStatement, Phase registry) {
+    /** Each form, medians over the rounds; {@code wakeUps} is the registry's threads without the database. */
+    record Result(Phase pipeline, Phase oneStatement, Phase registry, Phase wakeUps) {
         double limit() {
             return Math.max(pipeline.pairsPerSecond(), oneStatement.pairsPerSecond());
         }
@@ -86,6 +88,7 @@ final class PhysicalLimit {
         List<Phase> pipeline = new ArrayList<>();
         List<Phase> oneStatement = new ArrayList<>();
         List<Phase> registry = new ArrayList<>();
+        List<Phase> wakeUps = new ArrayList<>();
         try (Contender contender = Contender.create(Kind.REGISTRY, database,
                 ConnectionSampler.applicationName("s2b", Kind.REGISTRY.id), THREADS)) {
             // one round first, not kept: connections open, statements prepared, code compiled
@@ -93,14 +96,17 @@ final class PhysicalLimit {
                 Phase p = clients(this::pipeline);
                 Phase o = clients(this::oneStatement);
                 Phase r = registry(contender);
+                Phase w = wakeUps();
                 if (round >= 0) {
                     pipeline.add(p);
                     oneStatement.add(o);
                     registry.add(r);
+                    wakeUps.add(w);
                 }
             }
         }
-        return new Result(Phase.median(pipeline), Phase.median(oneStatement), Phase.median(registry));
+        return new Result(Phase.median(pipeline), Phase.median(oneStatement), Phase.median(registry),
+                Phase.median(wakeUps));
     }
 
     /** Adds scenario 2b's table and target to the comparison. */
@@ -121,6 +127,8 @@ final class PhysicalLimit {
                 result.limit());
         row(report, "**this project: LockRegistry**, " + THREADS + " threads, " + RegistryContender.CONNECTIONS
                 + " connections", result.registry(), result.limit());
+        row(report, "no database: the same " + THREADS + " threads, each call handed to one of "
+                + RegistryContender.CONNECTIONS + " threads and woken when answered", result.wakeUps(), result.limit());
         report.endTable();
         report.paragraph("What bounds the registry here: each of its " + THREADS + " threads has one call in flight, "
                 + "so a statement answers at most " + THREADS / RegistryContender.CONNECTIONS + " calls on each of "
@@ -139,7 +147,12 @@ final class PhysicalLimit {
                     + micros(result.registry().machineMicros() - result.registry().jvmMicros()) + " outside it "
                     + "(the server's backends, where it runs here), against "
                     + micros(result.oneStatement().machineMicros() - result.oneStatement().jvmMicros())
-                    + " outside the JVM for a pair of the limit's one statement.");
+                    + " outside the JVM for a pair of the limit's one statement. With the database taken out, a "
+                    + "thread's park and wake-up for each acquire and each release cost "
+                    + micros(result.wakeUps().machineMicros()) + " of the machine's CPU per pair, "
+                    + String.format(Locale.ROOT, "%.1f", result.wakeUps().machineMicros() / budget)
+                    + " times the budget: on these cores, no design in which each call parks its platform thread "
+                    + "until answered reaches the target, however few statements it sends.");
         }
         report.target("2b. LockRegistry throughput >= " + percent(TARGET_SHARE) + " of the physical limit",
                 percent(result.share()) + " (" + Report.count(result.registry().pairsPerSecond()) + " of "
@@ -268,6 +281,26 @@ final class PhysicalLimit {
             for (Client client : clients) {
                 client.close();
             }
+        }
+    }
+
+    private Phase wakeUps() throws Exception {
+        try (WakeUpFloor floor = new WakeUpFloor(RegistryContender.CONNECTIONS)) {
+            List<LongPredicate> loops = new ArrayList<>();
+            for (int i = 0; i < THREADS; i++) {
+                int caller = i;
+                loops.add(n -> {
+                    try {
+                        floor.call(caller);
+                        floor.call(caller);
+                        return true;
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        throw new IllegalStateException(e);
+                    }
+                });
+            }
+            return run(loops, 1);
         }
     }
 

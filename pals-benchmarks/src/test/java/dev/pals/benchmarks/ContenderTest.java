@@ -190,7 +190,8 @@ class ContenderTest {
     void physicalLimitChargesEachFormTheCpuItsPairsCost() throws Exception {
         PhysicalLimit.Result result = new PhysicalLimit(database, 1, 200).measure();
 
-        for (PhysicalLimit.Phase phase : List.of(result.pipeline(), result.oneStatement(), result.registry())) {
+        for (PhysicalLimit.Phase phase : List.of(result.pipeline(), result.oneStatement(), result.registry(),
+                result.wakeUps())) {
             assertThat(phase.pairsPerSecond()).isPositive();
             assertThat(phase.jvmMicros()).as("this JVM's CPU per pair").isPositive();
             if (Files.isReadable(Path.of("/proc/stat"))) {
