@@ -15,6 +15,9 @@ import org.jspecify.annotations.Nullable;
  */
 final class CpuUse {
 
+    /** The busy share of the machine's cores above which the report calls them saturated. */
+    static final double SATURATED = 0.9;
+
     private static final Path STAT = Path.of("/proc/stat");
     private static final Pattern FIELDS = Pattern.compile("\\s+");
     private static final Pattern CORE = Pattern.compile("cpu\\d+ .*");
@@ -89,6 +92,29 @@ final class CpuUse {
         double busy = end[0] - begin[0];
         double all = busy + end[1] - begin[1];
         return all == 0 ? 0 : busy / all * ((wallNanos - start.wallNanos) / 1e9) * cores;
+    }
+
+    /** Seconds of wall-clock time since {@code start}. */
+    double secondsSince(CpuUse start) {
+        return (wallNanos - start.wallNanos) / 1e9;
+    }
+
+    /**
+     * The share of the machine's cores that were busy since {@code start}, from 0 to 1;
+     * {@link Double#NaN} where the system does not tell.
+     */
+    double machineBusySince(CpuUse start) {
+        double seconds = secondsSince(start);
+        return seconds == 0 ? 0 : machineSecondsSince(start) / (seconds * cores);
+    }
+
+    /**
+     * The share of the machine's cores this JVM kept busy since {@code start}, from 0 to 1;
+     * {@link Double#NaN} where the system does not count the cores.
+     */
+    double jvmBusySince(CpuUse start) {
+        double seconds = secondsSince(start);
+        return cores == 0 ? Double.NaN : seconds == 0 ? 0 : jvmSecondsSince(start) / (seconds * cores);
     }
 
     /** The machine's cores as the system counts them, 0 where it does not tell. */

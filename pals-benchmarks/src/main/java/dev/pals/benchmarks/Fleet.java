@@ -37,7 +37,7 @@ final class Fleet {
     static final int PAUSE_MICROS = 20_000;
 
     /** What one run found. */
-    record Result(Samples acquisitions, Samples handOffs, int connections, double seconds) {
+    record Result(Samples acquisitions, Samples handOffs, int connections, double seconds, double machineBusy) {
     }
 
     private final BenchmarkDatabase database;
@@ -63,6 +63,7 @@ final class Fleet {
                 awaitReady(member);
             }
             long start = System.nanoTime();
+            CpuUse before = CpuUse.now();
             for (Process member : members) {
                 Writer go = new OutputStreamWriter(member.getOutputStream(), StandardCharsets.UTF_8);
                 go.write("GO\n");
@@ -73,6 +74,7 @@ final class Fleet {
                     throw new IllegalStateException("a fleet member failed or did not finish (see its standard error)");
                 }
             }
+            double machineBusy = CpuUse.now().machineBusySince(before);
             double seconds = (System.nanoTime() - start) / 1e9;
             List<Long> acquisitions = new ArrayList<>();
             List<Long> handOffs = new ArrayList<>();
@@ -80,7 +82,8 @@ final class Fleet {
                 read(directory.resolve("acquisitions-" + member), acquisitions);
                 read(directory.resolve("handoffs-" + member), handOffs);
             }
-            return new Result(samples(acquisitions), samples(handOffs), sampler.peak(APPLICATION_NAME), seconds);
+            return new Result(samples(acquisitions), samples(handOffs), sampler.peak(APPLICATION_NAME), seconds,
+                    machineBusy);
         } finally {
             members.forEach(Process::destroyForcibly);
             try (var files = Files.list(directory)) {
@@ -148,6 +151,12 @@ final class Fleet {
                 Report.micros(result.acquisitions().percentileMicros(0.99)), Report.count(result.handOffs().count()),
                 Report.micros(result.handOffs().medianMicros()), Report.micros(result.handOffs().percentileMicros(0.99)));
         report.endTable();
+        if (!Double.isNaN(result.machineBusy())) {
+            report.paragraph(String.format(Locale.ROOT, "Over the run the machine's %d cores were %.0f%% busy, for the "
+                    + "fleet's JVMs, the server's backends and this JVM together%s.", CpuUse.now().cores(),
+                    100 * result.machineBusy(), result.machineBusy() >= CpuUse.SATURATED
+                            ? ": the cores were saturated, and a hand-off's tail includes its wait for one" : ""));
+        }
         report.target("11. A fleet of " + REGISTRIES + " registries: <= 2 connections per registry, hand-off p99 <= 50 ms",
                 result.connections() + " connections, hand-off p99 " + Report.micros(result.handOffs().percentileMicros(0.99)),
                 result.connections() <= 2 * REGISTRIES && result.handOffs().percentileMicros(0.99) <= 50_000);

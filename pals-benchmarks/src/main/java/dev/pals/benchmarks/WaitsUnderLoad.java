@@ -6,6 +6,7 @@ import dev.pals.LockRegistry;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -74,6 +75,15 @@ final class WaitsUnderLoad {
         report.row(Report.micros(many.latency.medianMicros()), Report.micros(many.latency.percentileMicros(0.99)),
                 Report.micros(many.latency.percentileMicros(1)), many.served + " of " + WAITERS, many.connections);
         report.endTable();
+        double machineBusy = many.burstEnd.machineBusySince(many.burstStart);
+        if (!Double.isNaN(machineBusy)) {
+            report.paragraph(String.format(Locale.ROOT, "From the first release until every waiter was done "
+                    + "(%.0f ms), the machine's %d cores were %.0f%% busy, this JVM (both registries and the waiting "
+                    + "threads) keeping %.0f%% of them busy and the server the rest%s.",
+                    many.burstEnd.secondsSince(many.burstStart) * 1e3, many.burstEnd.cores(), 100 * machineBusy,
+                    100 * many.burstEnd.jvmBusySince(many.burstStart),
+                    machineBusy >= CpuUse.SATURATED ? ": the cores were saturated, and a waiter's wake-up queued for one" : ""));
+        }
         report.target("10. " + Report.count(WAITERS) + " waiters all served, p99 <= 100 ms after release, on <= "
                 + (CONNECTIONS + 2) + " connections", many.served + " served, p99 "
                 + Report.micros(many.latency.percentileMicros(0.99)) + ", " + many.connections + " connections",
@@ -155,7 +165,8 @@ final class WaitsUnderLoad {
         return locks;
     }
 
-    private record ManyWaiters(Samples latency, int served, int connections) {
+    /** {@code burst}: from the first release until every waiter was done, and what the cores did in it. */
+    private record ManyWaiters(Samples latency, int served, int connections, CpuUse burstStart, CpuUse burstEnd) {
     }
 
     private ManyWaiters manyWaiters() throws Exception {
@@ -201,11 +212,13 @@ final class WaitsUnderLoad {
             // every waiter has settled into its wait (in the server or not) well before this
             Thread.sleep(quick ? 1_000 : 2_000);
             long[] releasedAt = new long[WAITERS];
+            CpuUse burstStart = CpuUse.now();
             for (int i = 0; i < WAITERS; i++) {
                 releasedAt[i] = System.nanoTime();
                 held.get(i).release();
             }
             done.await(PATIENCE.toSeconds(), TimeUnit.SECONDS);
+            CpuUse burstEnd = CpuUse.now();
             int served = 0;
             long[] latencies = new long[WAITERS];
             for (int i = 0; i < WAITERS; i++) {
@@ -216,7 +229,7 @@ final class WaitsUnderLoad {
             }
             threads.forEach(Thread::interrupt);
             return new ManyWaiters(new Samples(java.util.Arrays.copyOf(latencies, Math.max(1, served))), served,
-                    sampler.peak(app));
+                    sampler.peak(app), burstStart, burstEnd);
         }
     }
 
