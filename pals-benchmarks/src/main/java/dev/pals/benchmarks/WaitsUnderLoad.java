@@ -165,7 +165,7 @@ final class WaitsUnderLoad {
         return locks;
     }
 
-    /** {@code burst}: from the first release until every waiter was done, and what the cores did in it. */
+    /** {@code burstStart} and {@code burstEnd}: the CPU read at the first release and once every waiter was done. */
     private record ManyWaiters(Samples latency, int served, int connections, CpuUse burstStart, CpuUse burstEnd) {
     }
 

@@ -51,7 +51,7 @@ final class WakeUpFloor implements AutoCloseable {
                 batch.clear();
             }
         } catch (InterruptedException closed) {
-            // close() stops the answerers; nobody waits on them by then
+            // close() stops the answerers; a call still waiting is left to its caller's interrupt
         }
     }
 
