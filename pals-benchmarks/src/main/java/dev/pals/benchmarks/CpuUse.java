@@ -84,14 +84,7 @@ final class CpuUse {
      * elapsed time, times its cores; {@link Double#NaN} where the system does not tell.
      */
     double machineSecondsSince(CpuUse start) {
-        long[] end = machineTicks;
-        long[] begin = start.machineTicks;
-        if (end == null || begin == null || cores == 0) {
-            return Double.NaN;
-        }
-        double busy = end[0] - begin[0];
-        double all = busy + end[1] - begin[1];
-        return all == 0 ? 0 : busy / all * ((wallNanos - start.wallNanos) / 1e9) * cores;
+        return machineBusySince(start) * secondsSince(start) * cores;
     }
 
     /** Seconds of wall-clock time since {@code start}. */
@@ -104,8 +97,14 @@ final class CpuUse {
      * {@link Double#NaN} where the system does not tell.
      */
     double machineBusySince(CpuUse start) {
-        double seconds = secondsSince(start);
-        return seconds == 0 ? 0 : machineSecondsSince(start) / (seconds * cores);
+        long[] end = machineTicks;
+        long[] begin = start.machineTicks;
+        if (end == null || begin == null || cores == 0) {
+            return Double.NaN;
+        }
+        double busy = end[0] - begin[0];
+        double all = busy + end[1] - begin[1];
+        return all == 0 ? 0 : busy / all;
     }
 
     /**

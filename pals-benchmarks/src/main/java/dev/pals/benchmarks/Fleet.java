@@ -36,8 +36,11 @@ final class Fleet {
     static final int HOLD_MICROS = 1_000;
     static final int PAUSE_MICROS = 20_000;
 
-    /** What one run found. */
-    record Result(Samples acquisitions, Samples handOffs, int connections, double seconds, double machineBusy) {
+    /** What one run found; {@code runStart} and {@code runEnd}: the CPU read when the members began and ended. */
+    record Result(Samples acquisitions, Samples handOffs, int connections, CpuUse runStart, CpuUse runEnd) {
+        double seconds() {
+            return runEnd.secondsSince(runStart);
+        }
     }
 
     private final BenchmarkDatabase database;
@@ -62,8 +65,7 @@ final class Fleet {
             for (Process member : members) {
                 awaitReady(member);
             }
-            long start = System.nanoTime();
-            CpuUse before = CpuUse.now();
+            CpuUse runStart = CpuUse.now();
             for (Process member : members) {
                 Writer go = new OutputStreamWriter(member.getOutputStream(), StandardCharsets.UTF_8);
                 go.write("GO\n");
@@ -74,16 +76,15 @@ final class Fleet {
                     throw new IllegalStateException("a fleet member failed or did not finish (see its standard error)");
                 }
             }
-            double machineBusy = CpuUse.now().machineBusySince(before);
-            double seconds = (System.nanoTime() - start) / 1e9;
+            CpuUse runEnd = CpuUse.now();
             List<Long> acquisitions = new ArrayList<>();
             List<Long> handOffs = new ArrayList<>();
             for (int member = 0; member < PROCESSES; member++) {
                 read(directory.resolve("acquisitions-" + member), acquisitions);
                 read(directory.resolve("handoffs-" + member), handOffs);
             }
-            return new Result(samples(acquisitions), samples(handOffs), sampler.peak(APPLICATION_NAME), seconds,
-                    machineBusy);
+            return new Result(samples(acquisitions), samples(handOffs), sampler.peak(APPLICATION_NAME), runStart,
+                    runEnd);
         } finally {
             members.forEach(Process::destroyForcibly);
             try (var files = Files.list(directory)) {
@@ -151,10 +152,11 @@ final class Fleet {
                 Report.micros(result.acquisitions().percentileMicros(0.99)), Report.count(result.handOffs().count()),
                 Report.micros(result.handOffs().medianMicros()), Report.micros(result.handOffs().percentileMicros(0.99)));
         report.endTable();
-        if (!Double.isNaN(result.machineBusy())) {
+        double machineBusy = result.runEnd().machineBusySince(result.runStart());
+        if (!Double.isNaN(machineBusy)) {
             report.paragraph(String.format(Locale.ROOT, "Over the run the machine's %d cores were %.0f%% busy, for the "
-                    + "fleet's JVMs, the server's backends and this JVM together%s.", CpuUse.now().cores(),
-                    100 * result.machineBusy(), result.machineBusy() >= CpuUse.SATURATED
+                    + "fleet's JVMs, the server's backends and this JVM together%s.", result.runEnd().cores(),
+                    100 * machineBusy, machineBusy >= CpuUse.SATURATED
                             ? ": the cores were saturated, and a hand-off's tail includes its wait for one" : ""));
         }
         report.target("11. A fleet of " + REGISTRIES + " registries: <= 2 connections per registry, hand-off p99 <= 50 ms",
